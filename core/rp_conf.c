@@ -1,0 +1,72 @@
+/* Licensed under the Apache License, Version 2.0 (the "License"); you may not
+ * use this file except in compliance with the License. You may obtain a copy
+ * of the License at http://www.apache.org/licenses/LICENSE-2.0 */
+
+#include "rp_conf.h"
+
+/* A field set in add wins over base. One line per field keeps the merge
+ * reviewable when fields are added. */
+#define RP_MERGE_TIME(c, b, a, f)                                              \
+    (c)->f = ((a)->f != RP_UNSET_TIME) ? (a)->f : (b)->f
+#define RP_MERGE_INT(c, b, a, f) (c)->f = ((a)->f != RP_UNSET) ? (a)->f : (b)->f
+
+void rp_conf_init(rp_conf_t *conf)
+{
+    conf->connect_timeout = RP_UNSET_TIME;
+    conf->header_timeout = RP_UNSET_TIME;
+    conf->io_timeout = RP_UNSET_TIME;
+    conf->idle_timeout = RP_UNSET_TIME;
+    conf->flush_interval = RP_UNSET_TIME;
+    conf->preserve_host = RP_UNSET;
+    conf->add_forwarded = RP_UNSET;
+}
+
+void rp_conf_merge(rp_conf_t *conf, const rp_conf_t *base,
+                   const rp_conf_t *add)
+{
+    RP_MERGE_TIME(conf, base, add, connect_timeout);
+    RP_MERGE_TIME(conf, base, add, header_timeout);
+    RP_MERGE_TIME(conf, base, add, io_timeout);
+    RP_MERGE_TIME(conf, base, add, idle_timeout);
+    RP_MERGE_TIME(conf, base, add, flush_interval);
+    RP_MERGE_INT(conf, base, add, preserve_host);
+    RP_MERGE_INT(conf, base, add, add_forwarded);
+}
+
+#define RP_GET(f, dflt, unset)                                                 \
+    return conf->f != (unset) ? conf->f : (dflt)
+
+apr_interval_time_t rp_conf_connect_timeout(const rp_conf_t *conf)
+{
+    RP_GET(connect_timeout, RP_DEFAULT_CONNECT_TIMEOUT, RP_UNSET_TIME);
+}
+
+apr_interval_time_t rp_conf_header_timeout(const rp_conf_t *conf)
+{
+    RP_GET(header_timeout, RP_DEFAULT_HEADER_TIMEOUT, RP_UNSET_TIME);
+}
+
+apr_interval_time_t rp_conf_io_timeout(const rp_conf_t *conf)
+{
+    RP_GET(io_timeout, RP_DEFAULT_IO_TIMEOUT, RP_UNSET_TIME);
+}
+
+apr_interval_time_t rp_conf_idle_timeout(const rp_conf_t *conf)
+{
+    RP_GET(idle_timeout, RP_DEFAULT_IDLE_TIMEOUT, RP_UNSET_TIME);
+}
+
+apr_interval_time_t rp_conf_flush_interval(const rp_conf_t *conf)
+{
+    RP_GET(flush_interval, RP_DEFAULT_FLUSH_INTERVAL, RP_UNSET_TIME);
+}
+
+int rp_conf_preserve_host(const rp_conf_t *conf)
+{
+    RP_GET(preserve_host, 0, RP_UNSET);
+}
+
+int rp_conf_add_forwarded(const rp_conf_t *conf)
+{
+    RP_GET(add_forwarded, 1, RP_UNSET);
+}

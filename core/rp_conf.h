@@ -1,0 +1,66 @@
+/* Licensed under the Apache License, Version 2.0 (the "License"); you may not
+ * use this file except in compliance with the License. You may obtain a copy
+ * of the License at http://www.apache.org/licenses/LICENSE-2.0 */
+
+/* rp_conf.h: the settings of one route, independent of httpd.
+ *
+ * Fields start out unset (RP_UNSET / RP_UNSET_TIME / NULL) so that a merge can
+ * tell "not said here" from "said, with the default value"; rp_conf_get_*()
+ * apply the documented defaults at the point of use.
+ *
+ * Lifetimes: an rp_conf_t lives in the configuration pool (pconf); its
+ * target is borrowed from the same pool. */
+
+#ifndef RP_CONF_H
+#define RP_CONF_H
+
+#include <apr.h>
+#include <apr_pools.h>
+#include <apr_time.h>
+#include "rp_core.h"
+#include "rp_url.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Documented defaults (docs/directives.md). */
+#define RP_DEFAULT_CONNECT_TIMEOUT apr_time_from_sec(10)
+#define RP_DEFAULT_HEADER_TIMEOUT apr_time_from_sec(60)
+#define RP_DEFAULT_IO_TIMEOUT apr_time_from_sec(60)
+#define RP_DEFAULT_IDLE_TIMEOUT apr_time_from_sec(60)
+#define RP_DEFAULT_FLUSH_INTERVAL 0
+#define RP_DEFAULT_MAX_HEAD_BYTES (64 * 1024)
+#define RP_DEFAULT_MAX_FIELDS 100
+
+typedef struct rp_conf_t {
+    apr_interval_time_t connect_timeout; /* RProxyConnectTimeout */
+    apr_interval_time_t header_timeout;  /* RProxyResponseHeaderTimeout */
+    apr_interval_time_t io_timeout;      /* RProxyIOTimeout */
+    apr_interval_time_t idle_timeout;    /* RProxyIdleTimeout (pool) */
+    apr_interval_time_t flush_interval;  /* RProxyFlushInterval; <0 always */
+    int preserve_host;                   /* RProxyPreserveHost */
+    int add_forwarded;                   /* RProxyAddForwarded */
+} rp_conf_t;
+
+/* Set every field to "unset". */
+void rp_conf_init(rp_conf_t *conf);
+
+/* conf = add over base, field by field: a field set in add wins. conf may
+ * be the same object as base or add. */
+void rp_conf_merge(rp_conf_t *conf, const rp_conf_t *base,
+                   const rp_conf_t *add);
+
+/* Effective values with the documented defaults applied. */
+apr_interval_time_t rp_conf_connect_timeout(const rp_conf_t *conf);
+apr_interval_time_t rp_conf_header_timeout(const rp_conf_t *conf);
+apr_interval_time_t rp_conf_io_timeout(const rp_conf_t *conf);
+apr_interval_time_t rp_conf_idle_timeout(const rp_conf_t *conf);
+apr_interval_time_t rp_conf_flush_interval(const rp_conf_t *conf);
+int rp_conf_preserve_host(const rp_conf_t *conf);
+int rp_conf_add_forwarded(const rp_conf_t *conf);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* RP_CONF_H */

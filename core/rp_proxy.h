@@ -1,0 +1,131 @@
+/* Licensed under the Apache License, Version 2.0 (the "License"); you may not
+ * use this file except in compliance with the License. You may obtain a copy
+ * of the License at http://www.apache.org/licenses/LICENSE-2.0 */
+
+/* rp_proxy.h: one proxied exchange, from the client's request to the last
+ * byte of the backend's response:
+ *
+ *   prepare (hop-by-hop, X-Forwarded-*, Host, target join)
+ *     -> rewrite hook -> round trip -> modify-response hook
+ *     -> head to the client -> body copied with the flush policy -> trailers
+ *   any failure -> error hook (default: 400/502/504 and a log line)
+ *
+ * The host (httpd, or the unit tests) plugs in through a "front": a table of
+ * operations on the client side of the exchange.
+ *
+ * Lifetimes: rp_exchange_t and everything it points to that it allocates
+ * live in ex->pool (httpd: r->pool). Configuration, target, transport and
+ * hooks are borrowed and outlive the exchange. */
+
+#ifndef RP_PROXY_H
+#define RP_PROXY_H
+
+#include <apr.h>
+#include <apr_pools.h>
+#include <apr_tables.h>
+#include <apr_buckets.h>
+#include "rp_core.h"
+#include "rp_conf.h"
+#include "rp_url.h"
+#include "rp_headers.h"
+#include "rp_transport.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct rp_exchange_t rp_exchange_t;
+
+/* The client side of an exchange. Every brigade passed in stays the
+ * caller's and is empty on return. Every operation returns RP_ECLIENT_GONE
+ * once the client has left. */
+typedef struct rp_front_ops_t {
+    /* Append the next part of the client's request body to bb; set *eos
+     * after the last byte. RP_EBAD_REQUEST when the body is malformed. */
+    apr_status_t (*read_body)(void *ctx, apr_bucket_brigade *bb, int *eos);
+    /* Send an interim 1xx response. */
+    apr_status_t (*send_interim)(void *ctx, int status, apr_table_t *headers);
+    /* Start the final response; headers are already filtered. */
+    apr_status_t (*send_head)(void *ctx, int status, const char *reason,
+                              apr_table_t *headers);
+    /* Pass bb's data on towards the client, followed by a flush when
+     * flush is set. */
+    apr_status_t (*send_body)(void *ctx, apr_bucket_brigade *bb, int flush);
+    /* End the response, with trailers when not NULL. */
+    apr_status_t (*finish)(void *ctx, apr_table_t *trailers);
+    /* The backend failed after the head was sent: end the response so that
+     * the client cannot take it for complete (no final chunk, connection
+     * closed). */
+    void (*abort)(void *ctx);
+    /* Write one log line; msg starts with its RPLOGNO. */
+    void (*log)(void *ctx, int level, apr_status_t rv, const char *msg);
+} rp_front_ops_t;
+
+typedef struct rp_front_t {
+    const rp_front_ops_t *ops; /* borrowed: static table */
+    void *ctx;                 /* borrowed: the host's per-request state */
+} rp_front_t;
+
+/* Hooks for module authors, Go's Rewrite / ModifyResponse / ErrorHandler.
+ * Each may be NULL. */
+typedef struct rp_hooks_t {
+    /* Edit ex->out (method, target, headers) after the default rewrite and
+     * hop-by-hop removal, so any header may be added. A non-success return
+     * goes to the error hook. */
+    apr_status_t (*rewrite)(rp_exchange_t *ex, void *baton);
+    /* Edit ex->resp status, reason and headers before the head is sent. */
+    apr_status_t (*modify_response)(rp_exchange_t *ex, void *baton);
+    /* Decide the status for a failure (err is an rp_ code). Return an HTTP
+     * status for the host to answer with, or 0 when the hook sent a
+     * response itself through the front. */
+    int (*error)(rp_exchange_t *ex, apr_status_t err, void *baton);
+    void *baton;
+} rp_hooks_t;
+
+struct rp_exchange_t {
+    apr_pool_t *pool;         /* borrowed: request pool */
+    apr_bucket_alloc_t *ba;   /* borrowed: the client connection's */
+    rp_front_t front;
+    const rp_conf_t *conf;    /* borrowed: merged configuration */
+    const rp_url_t *target;   /* borrowed: configuration pool */
+    rp_transport_t *transport; /* borrowed: process lifetime */
+    const rp_hooks_t *hooks;  /* borrowed; may be NULL */
+
+    /* The client's request, set by the host before rp_proxy_run(). */
+    const char *method;
+    const char *path;        /* raw (still percent-encoded) remainder */
+    const char *query;       /* raw, without '?'; NULL when none */
+    apr_table_t *in_headers; /* borrowed: the client's fields */
+    rp_fwd_info_t fwd;
+    apr_off_t body_length;   /* 0 none, > 0 Content-Length, -1 chunked */
+
+    /* The outgoing request: built by rp_proxy_run(), editable by rewrite. */
+    rp_request_t out;
+    /* The response once its head arrived; NULL before. */
+    rp_response_t *resp;
+
+    /* Outcome, for logs and the host. */
+    int status;                   /* status sent or to send */
+    apr_status_t error;           /* rp_ code of a failure, or 0 */
+    const char *error_detail;     /* fault text for the log, or NULL */
+    const char *backend_addr;     /* "ip:port" once connected */
+    apr_interval_time_t backend_time; /* request sent -> body done */
+    apr_off_t body_bytes;         /* response body bytes passed on */
+    unsigned head_sent:1;         /* the response has started */
+};
+
+/* Run the exchange. Returns APR_SUCCESS when a response (backend's or
+ * error hook's own) was completed, RP_ECLIENT_GONE when the client left
+ * (quietly: the backend connection is closed, the abort counted), or
+ * another rp_ code with ex->status set to the HTTP status the host must
+ * answer with (the head was not sent), after the error hook ran. */
+apr_status_t rp_proxy_run(rp_exchange_t *ex);
+
+/* The status the default error policy gives err: 400 for RP_EBAD_REQUEST,
+ * 504 for RP_EBACKEND_TIMEOUT, 502 otherwise. */
+int rp_proxy_error_status(apr_status_t err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* RP_PROXY_H */

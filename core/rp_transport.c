@@ -1,0 +1,940 @@
+/* Licensed under the Apache License, Version 2.0 (the "License"); you may not
+ * use this file except in compliance with the License. You may obtain a copy
+ * of the License at http://www.apache.org/licenses/LICENSE-2.0 */
+
+/* rp_transport.c: backend connections, their pool, and one round trip.
+ *
+ * Data flow of a round trip:
+ *
+ *   acquire ──► write head ──► stream body ──► read head (deadline) ──► resp
+ *      ▲  stale pooled conn, idempotent, nothing received: retry once  │
+ *      └───────────────────────────────────────────────────────────────┘
+ *
+ * Reading: a connection reads into 64 KiB blocks owned by a heap bucket
+ * (conn->hb). Body bytes leave as copies of that bucket narrowed to the
+ * span, so the body is never copied here; the block is freed when the last
+ * bucket pointing into it is gone. conn->hb belongs to the exchange's bucket
+ * allocator and is dropped before the connection goes back to the pool. */
+
+#include <stdlib.h>
+#include <string.h>
+#include <apr_strings.h>
+#include <apr_atomic.h>
+#include <apr_hash.h>
+#include <apr_poll.h>
+#include <apr_thread_proc.h>
+#include <apr_thread_mutex.h>
+#include <apr_thread_cond.h>
+#include "rp_transport.h"
+
+#define RP_READ_BLOCK (64 * 1024) /* bytes per read buffer */
+#define RP_MIN_READ 4096          /* a smaller tail gets a fresh block */
+#define RP_MAX_HEAD 65536         /* response head size limit */
+#define RP_MAX_FIELDS 128         /* response header fields limit */
+#define RP_MAX_INTERIM 16         /* 1xx responses before the final one */
+#define RP_MAX_IOV 64
+
+struct rp_conn_t {
+    apr_pool_t *pool;      /* owned: unmanaged, destroyed on close */
+    apr_socket_t *sock;    /* owned: closed by pool destruction */
+    rp_backend_t *backend; /* borrowed: process lifetime */
+    rp_conn_t *next;       /* idle list link; guarded by transport mutex */
+    const char *addr;      /* "ip:port" of the peer, in pool */
+    /* Read buffer: 0 <= pos <= last <= cap; [pos, last) is unread. */
+    char *buf; /* borrowed from hb */
+    apr_size_t pos, last, cap;
+    apr_bucket *hb;         /* owned: heap bucket over buf, or NULL */
+    apr_time_t idle_since;  /* when it went on the idle list */
+    apr_uint32_t nrequests; /* round trips carried */
+    unsigned reused:1;      /* taken from the idle list for this exchange */
+};
+
+struct rp_backend_t {
+    const char *key;      /* "scheme://host:port", transport pool */
+    const char *host;     /* transport pool */
+    apr_port_t port;
+    apr_interval_time_t idle_timeout;
+    rp_conn_t *idle;      /* LIFO: most recently used first; under mutex */
+    apr_size_t nidle;     /* length of idle; under mutex */
+    rp_transport_t *t;    /* borrowed: owner */
+};
+
+struct rp_transport_t {
+    apr_pool_t *pool;           /* borrowed: process pool */
+    apr_thread_mutex_t *mutex;  /* guards backends and idle lists */
+    apr_thread_cond_t *wake;    /* wakes the reaper to stop */
+    apr_hash_t *backends;       /* key -> rp_backend_t; under mutex */
+    apr_size_t max_idle;
+    apr_thread_t *reaper;       /* owned: joined by the pool cleanup */
+    int stopping;               /* under mutex */
+    rp_transport_stats_t stats; /* atomics */
+};
+
+/* ---- connections ------------------------------------------------------ */
+
+static void conn_drop_buffer(rp_conn_t *c)
+{
+    if (c->hb) {
+        apr_bucket_destroy(c->hb);
+        c->hb = NULL;
+    }
+    c->buf = NULL;
+    c->pos = c->last = c->cap = 0;
+}
+
+static void conn_close(rp_conn_t *c)
+{
+    conn_drop_buffer(c);
+    apr_socket_close(c->sock);
+    apr_pool_destroy(c->pool);
+}
+
+/* Try every address of the backend's name, each with the connect timeout.
+ * The name is resolved at each dial, so a changed DNS answer is followed. */
+static apr_status_t conn_dial(rp_backend_t *be, apr_interval_time_t timeout,
+                              rp_conn_t **out)
+{
+    apr_pool_t *p;
+    apr_sockaddr_t *sa;
+    apr_socket_t *s = NULL;
+    apr_status_t rv;
+    rp_conn_t *c;
+
+    rv = apr_pool_create_unmanaged_ex(&p, NULL, NULL);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    rv = apr_sockaddr_info_get(&sa, be->host, APR_UNSPEC, be->port, 0, p);
+    for (; rv == APR_SUCCESS && sa; sa = sa->next) {
+        rv = apr_socket_create(&s, sa->family, SOCK_STREAM, APR_PROTO_TCP, p);
+        if (rv != APR_SUCCESS) {
+            continue;
+        }
+        apr_socket_opt_set(s, APR_TCP_NODELAY, 1);
+        apr_socket_timeout_set(s, timeout);
+        rv = apr_socket_connect(s, sa);
+        if (rv == APR_SUCCESS) {
+            break;
+        }
+        apr_socket_close(s);
+        if (sa->next) {
+            rv = APR_SUCCESS; /* try the next address */
+        }
+    }
+    if (rv != APR_SUCCESS || !sa) {
+        apr_pool_destroy(p);
+        return rv != APR_SUCCESS ? rv : APR_ECONNREFUSED;
+    }
+    c = apr_pcalloc(p, sizeof(*c));
+    c->pool = p;
+    c->sock = s;
+    c->backend = be;
+    {
+        char ip[64];
+        apr_sockaddr_ip_getbuf(ip, sizeof(ip), sa);
+        c->addr = apr_psprintf(p, sa->family == APR_INET6 ? "[%s]:%u"
+                                                          : "%s:%u",
+                               ip, (unsigned)be->port);
+    }
+    apr_atomic_inc32(&be->t->stats.conns_opened);
+    *out = c;
+    return APR_SUCCESS;
+}
+
+/* A pooled connection can be reused only when it has nothing to say: a
+ * readable socket means the backend closed it (EOF) or sent bytes nobody
+ * asked for, and either way the next request must not go there. */
+static int conn_is_quiet(rp_conn_t *c)
+{
+    apr_pollfd_t pfd;
+    apr_int32_t n = 0;
+
+    memset(&pfd, 0, sizeof(pfd));
+    pfd.p = c->pool;
+    pfd.desc_type = APR_POLL_SOCKET;
+    pfd.reqevents = APR_POLLIN;
+    pfd.desc.s = c->sock;
+    return apr_poll(&pfd, 1, &n, 0) == APR_TIMEUP && n == 0;
+}
+
+/* Take the most recently used live idle connection, closing stale and
+ * expired ones on the way. */
+static rp_conn_t *pool_take(rp_backend_t *be)
+{
+    rp_transport_t *t = be->t;
+    apr_time_t now = apr_time_now();
+    rp_conn_t *c;
+
+    for (;;) {
+        apr_thread_mutex_lock(t->mutex);
+        c = be->idle;
+        if (c) {
+            be->idle = c->next;
+            be->nidle--;
+            apr_atomic_dec32(&t->stats.conns_idle);
+        }
+        apr_thread_mutex_unlock(t->mutex);
+        if (!c) {
+            return NULL;
+        }
+        c->next = NULL;
+        if (now - c->idle_since < be->idle_timeout && conn_is_quiet(c)) {
+            c->reused = 1;
+            return c;
+        }
+        conn_close(c);
+    }
+}
+
+/* Return a connection to its backend's idle list. Every reason to refuse
+ * is its own guard; the caller has checked that the response was read to
+ * its end and allowed keep-alive. */
+static void pool_put(rp_conn_t *c)
+{
+    rp_backend_t *be = c->backend;
+    rp_transport_t *t = be->t;
+
+    if (c->pos != c->last) {
+        goto close; /* bytes after the response: the stream is confused */
+    }
+    conn_drop_buffer(c);
+    c->idle_since = apr_time_now();
+    c->reused = 0;
+    apr_thread_mutex_lock(t->mutex);
+    if (t->stopping || be->nidle >= t->max_idle) {
+        apr_thread_mutex_unlock(t->mutex);
+        goto close;
+    }
+    c->next = be->idle;
+    be->idle = c;
+    be->nidle++;
+    apr_atomic_inc32(&t->stats.conns_idle);
+    apr_thread_mutex_unlock(t->mutex);
+    return;
+close:
+    conn_close(c);
+}
+
+/* ---- the reaper ------------------------------------------------------- */
+
+/* Unlink the idle connections of be that expired by now; caller holds the
+ * mutex. Returns them as a list to close outside the lock. */
+static rp_conn_t *reap_backend(rp_backend_t *be, apr_time_t now, int all,
+                               rp_conn_t *dead)
+{
+    rp_conn_t **pp = &be->idle;
+
+    while (*pp) {
+        rp_conn_t *c = *pp;
+        if (all || now - c->idle_since >= be->idle_timeout) {
+            *pp = c->next;
+            be->nidle--;
+            apr_atomic_dec32(&be->t->stats.conns_idle);
+            c->next = dead;
+            dead = c;
+        }
+        else {
+            pp = &c->next;
+        }
+    }
+    return dead;
+}
+
+static void reap(rp_transport_t *t, int all)
+{
+    apr_hash_index_t *hi;
+    rp_conn_t *dead = NULL, *next;
+    apr_time_t now = apr_time_now();
+
+    apr_thread_mutex_lock(t->mutex);
+    for (hi = apr_hash_first(NULL, t->backends); hi; hi = apr_hash_next(hi)) {
+        dead = reap_backend(apr_hash_this_val(hi), now, all, dead);
+    }
+    apr_thread_mutex_unlock(t->mutex);
+    for (; dead; dead = next) {
+        next = dead->next;
+        conn_close(dead);
+    }
+}
+
+/* Wakes twice a second so that an idle timeout of N seconds closes a
+ * connection within N + 0.5 s even when no request comes. */
+static void *APR_THREAD_FUNC reaper_main(apr_thread_t *thd, void *data)
+{
+    rp_transport_t *t = data;
+
+    apr_thread_mutex_lock(t->mutex);
+    while (!t->stopping) {
+        apr_thread_cond_timedwait(t->wake, t->mutex, apr_time_from_msec(500));
+        if (t->stopping) {
+            break;
+        }
+        apr_thread_mutex_unlock(t->mutex);
+        reap(t, 0);
+        apr_thread_mutex_lock(t->mutex);
+    }
+    apr_thread_mutex_unlock(t->mutex);
+    apr_thread_exit(thd, APR_SUCCESS);
+    return NULL;
+}
+
+static apr_status_t transport_cleanup(void *data)
+{
+    rp_transport_t *t = data;
+    apr_status_t trv;
+
+    apr_thread_mutex_lock(t->mutex);
+    t->stopping = 1;
+    apr_thread_cond_broadcast(t->wake);
+    apr_thread_mutex_unlock(t->mutex);
+    if (t->reaper) {
+        apr_thread_join(&trv, t->reaper);
+        t->reaper = NULL;
+    }
+    reap(t, 1);
+    return APR_SUCCESS;
+}
+
+apr_status_t rp_transport_create(apr_pool_t *p, apr_size_t max_idle,
+                                 rp_transport_t **out)
+{
+    rp_transport_t *t = apr_pcalloc(p, sizeof(*t));
+    apr_status_t rv;
+
+    t->pool = p;
+    t->max_idle = max_idle ? max_idle : 1;
+    t->backends = apr_hash_make(p);
+    rv = apr_thread_mutex_create(&t->mutex, APR_THREAD_MUTEX_DEFAULT, p);
+    if (rv == APR_SUCCESS) {
+        rv = apr_thread_cond_create(&t->wake, p);
+    }
+    if (rv == APR_SUCCESS) {
+        rv = apr_thread_create(&t->reaper, NULL, reaper_main, t, p);
+    }
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    /* Registered after the thread exists and before anything else in p:
+     * the cleanup runs before p's mutex and condition are destroyed. */
+    apr_pool_pre_cleanup_register(p, t, transport_cleanup);
+    *out = t;
+    return APR_SUCCESS;
+}
+
+rp_backend_t *rp_transport_backend(rp_transport_t *t, const rp_url_t *target,
+                                   apr_interval_time_t idle_timeout)
+{
+    char key[512];
+    rp_backend_t *be;
+    int n;
+
+    n = apr_snprintf(key, sizeof(key), "%s://%s:%u", target->scheme,
+                     target->host, (unsigned)target->port);
+    apr_thread_mutex_lock(t->mutex);
+    be = apr_hash_get(t->backends, key, n);
+    if (!be) {
+        be = apr_pcalloc(t->pool, sizeof(*be));
+        be->key = apr_pstrmemdup(t->pool, key, n);
+        be->host = apr_pstrdup(t->pool, target->host);
+        be->port = target->port;
+        be->idle_timeout = idle_timeout;
+        be->t = t;
+        apr_hash_set(t->backends, be->key, n, be);
+    }
+    apr_thread_mutex_unlock(t->mutex);
+    return be;
+}
+
+void rp_transport_stats(rp_transport_t *t, rp_transport_stats_t *st)
+{
+    st->conns_opened = apr_atomic_read32(&t->stats.conns_opened);
+    st->conns_reused = apr_atomic_read32(&t->stats.conns_reused);
+    st->conns_idle = apr_atomic_read32(&t->stats.conns_idle);
+    st->retries = apr_atomic_read32(&t->stats.retries);
+    st->client_aborts = apr_atomic_read32(&t->stats.client_aborts);
+    st->backend_errors = apr_atomic_read32(&t->stats.backend_errors);
+}
+
+void rp_transport_count_client_abort(rp_transport_t *t)
+{
+    apr_atomic_inc32(&t->stats.client_aborts);
+}
+
+/* ---- reading ---------------------------------------------------------- */
+
+/* Make room for at least RP_MIN_READ bytes after last. A new block takes over
+ * the unread bytes; the old one lives on as long as buckets point into it. */
+static apr_status_t conn_make_room(rp_conn_t *c, apr_bucket_alloc_t *ba)
+{
+    apr_size_t unread = c->last - c->pos;
+    apr_size_t cap = RP_READ_BLOCK;
+    char *nb;
+
+    if (c->hb && c->cap - c->last >= RP_MIN_READ) {
+        return APR_SUCCESS;
+    }
+    if (unread > RP_READ_BLOCK / 2) {
+        cap = unread + RP_READ_BLOCK / 2;
+    }
+    nb = malloc(cap);
+    if (!nb) {
+        return APR_ENOMEM;
+    }
+    if (unread) {
+        memcpy(nb, c->buf + c->pos, unread);
+    }
+    conn_drop_buffer(c);
+    c->hb = apr_bucket_heap_create(nb, cap, free, ba);
+    c->buf = nb;
+    c->cap = cap;
+    c->pos = 0;
+    c->last = unread;
+    return APR_SUCCESS;
+}
+
+/* One recv into the buffer, waiting at most timeout. APR_EOF when the
+ * backend closed its side. */
+static apr_status_t conn_fill(rp_conn_t *c, apr_bucket_alloc_t *ba,
+                              apr_interval_time_t timeout)
+{
+    apr_size_t n;
+    apr_status_t rv;
+
+    rv = conn_make_room(c, ba);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    n = c->cap - c->last;
+    apr_socket_timeout_set(c->sock, timeout > 0 ? timeout : 0);
+    rv = apr_socket_recv(c->sock, c->buf + c->last, &n);
+    c->last += n;
+    if (n > 0) {
+        return APR_SUCCESS;
+    }
+    if (rv == APR_SUCCESS) {
+        rv = APR_EOF;
+    }
+    if (APR_STATUS_IS_TIMEUP(rv) || APR_STATUS_IS_EAGAIN(rv)) {
+        rv = APR_TIMEUP;
+    }
+    return rv;
+}
+
+/* A bucket for buf[off..off+len) sharing the block's storage. */
+static apr_bucket *span_bucket(rp_conn_t *c, apr_size_t off, apr_size_t len)
+{
+    apr_bucket *b;
+
+    apr_bucket_copy(c->hb, &b);
+    b->start = off;
+    b->length = len;
+    return b;
+}
+
+/* ---- writing ---------------------------------------------------------- */
+
+static apr_status_t send_all(rp_conn_t *c, struct iovec *vec, int nvec)
+{
+    apr_status_t rv = APR_SUCCESS;
+    apr_size_t n;
+
+    while (nvec > 0) {
+        rv = apr_socket_sendv(c->sock, vec, nvec, &n);
+        while (nvec > 0 && n >= vec->iov_len) {
+            n -= vec->iov_len;
+            vec++;
+            nvec--;
+        }
+        if (nvec > 0) {
+            vec->iov_base = (char *)vec->iov_base + n;
+            vec->iov_len -= n;
+        }
+        if (rv != APR_SUCCESS) {
+            return rv;
+        }
+    }
+    return rv;
+}
+
+/* Write the data buckets of bb, framed as one chunk when chunked. bb stays
+ * the caller's; it is empty on return. Buckets are deleted only after the
+ * vectors pointing into them were written. */
+static apr_status_t send_brigade(rp_conn_t *c, apr_bucket_brigade *bb,
+                                 int chunked)
+{
+    struct iovec vec[RP_MAX_IOV + 2];
+    char hdr[24];
+    apr_off_t total = 0;
+    apr_status_t rv = APR_SUCCESS;
+    apr_bucket *b;
+    int n = 0;
+
+    if (chunked) {
+        rv = apr_brigade_length(bb, 1, &total);
+        if (rv == APR_SUCCESS && total > 0) {
+            vec[n].iov_base = hdr;
+            vec[n++].iov_len = apr_snprintf(
+                hdr, sizeof(hdr), "%" APR_UINT64_T_HEX_FMT "\r\n",
+                (apr_uint64_t)total);
+        }
+    }
+    b = APR_BRIGADE_FIRST(bb);
+    while (rv == APR_SUCCESS && b != APR_BRIGADE_SENTINEL(bb)) {
+        const char *data;
+        apr_size_t len;
+        rv = apr_bucket_read(b, &data, &len, APR_BLOCK_READ);
+        if (rv == APR_SUCCESS && len > 0) {
+            vec[n].iov_base = (char *)data;
+            vec[n++].iov_len = len;
+        }
+        b = APR_BUCKET_NEXT(b);
+        if (rv == APR_SUCCESS && n >= RP_MAX_IOV) {
+            rv = send_all(c, vec, n);
+            n = 0;
+            while (APR_BRIGADE_FIRST(bb) != b) {
+                apr_bucket_delete(APR_BRIGADE_FIRST(bb));
+            }
+        }
+    }
+    if (rv == APR_SUCCESS && chunked && total > 0) {
+        vec[n].iov_base = "\r\n";
+        vec[n++].iov_len = 2;
+    }
+    if (rv == APR_SUCCESS && n > 0) {
+        rv = send_all(c, vec, n);
+    }
+    apr_brigade_cleanup(bb);
+    return rv;
+}
+
+/* ---- one round trip --------------------------------------------------- */
+
+static int is_idempotent(const char *m)
+{
+    return !strcmp(m, "GET") || !strcmp(m, "HEAD") || !strcmp(m, "OPTIONS") ||
+           !strcmp(m, "TRACE");
+}
+
+/* Stream the client's body after the head. *client_side tells a failure to
+ * read from the client apart from a failure to write to the backend. */
+static apr_status_t send_body(rp_conn_t *c, const rp_request_t *req,
+                              apr_pool_t *p, apr_bucket_alloc_t *ba,
+                              int *client_side)
+{
+    apr_bucket_brigade *bb = apr_brigade_create(p, ba);
+    int chunked = req->body_length < 0, eos = 0;
+    apr_off_t sent = 0, len;
+    apr_status_t rv = APR_SUCCESS;
+
+    while (!eos && rv == APR_SUCCESS) {
+        rv = req->body_fn(req->body_baton, bb, &eos);
+        if (rv != APR_SUCCESS) {
+            *client_side = 1;
+            break;
+        }
+        len = 0;
+        apr_brigade_length(bb, 1, &len);
+        sent += len;
+        if (!chunked && sent > req->body_length) {
+            *client_side = 1; /* more than announced: never forward it */
+            rv = RP_EBAD_REQUEST;
+            break;
+        }
+        rv = send_brigade(c, bb, chunked);
+    }
+    if (rv == APR_SUCCESS && !chunked && sent != req->body_length) {
+        *client_side = 1; /* the client's body ended early */
+        rv = RP_EBAD_REQUEST;
+    }
+    if (rv == APR_SUCCESS && chunked) {
+        struct iovec end = {"0\r\n\r\n", 5};
+        rv = send_all(c, &end, 1);
+    }
+    apr_brigade_destroy(bb);
+    return rv;
+}
+
+static apr_table_t *fields_table(apr_pool_t *p, const rp_h1_head_t *head)
+{
+    apr_table_t *t = apr_table_make(p, (int)head->nfields + 4);
+    apr_size_t i;
+
+    for (i = 0; i < head->nfields; i++) {
+        const rp_h1_field_t *f = &head->fields[i];
+        apr_table_addn(t, apr_pstrmemdup(p, f->name, f->name_len),
+                       apr_pstrmemdup(p, f->value, f->value_len));
+    }
+    return t;
+}
+
+/* The state read_head() shares with its caller. */
+typedef struct head_ctx_t {
+    rp_conn_t *c;
+    rp_response_t *resp;
+    const rp_request_t *req;
+    const rp_rt_opts_t *opts;
+    apr_time_t deadline;
+    int got_bytes; /* any response byte arrived */
+    const char *why;
+} head_ctx_t;
+
+/* Wait for more head bytes until the deadline. */
+static apr_status_t fill_head(head_ctx_t *h)
+{
+    rp_conn_t *c = h->c;
+    apr_time_t now = apr_time_now();
+    apr_status_t rv;
+
+    if (c->last - c->pos >= RP_MAX_HEAD) {
+        h->why = "response head too large";
+        return RP_EBAD_RESPONSE;
+    }
+    if (now >= h->deadline) {
+        return RP_EBACKEND_TIMEOUT;
+    }
+    rv = conn_fill(c, h->resp->_ba, h->deadline - now);
+    if (rv == APR_SUCCESS) {
+        h->got_bytes = 1;
+        return APR_SUCCESS;
+    }
+    if (rv == APR_TIMEUP) {
+        return RP_EBACKEND_TIMEOUT;
+    }
+    if (h->got_bytes) {
+        h->why = "connection closed inside the response head";
+        return RP_EBAD_RESPONSE;
+    }
+    h->why = apr_psprintf(h->resp->_pool, "reading the response: %pm", &rv);
+    return RP_EBACKEND_UNREACHABLE;
+}
+
+/* Turn a complete final head into resp. */
+static apr_status_t take_head(head_ctx_t *h, rp_h1_head_t *head)
+{
+    rp_response_t *resp = h->resp;
+    apr_status_t rv;
+
+    resp->status = head->status;
+    resp->reason = apr_pstrmemdup(resp->_pool, head->reason, head->reason_len);
+    resp->headers = fields_table(resp->_pool, head);
+    rv = rp_h1_response_framing(head, h->req->method, &resp->framing);
+    if (rv != APR_SUCCESS) {
+        h->why = resp->framing.error;
+        return RP_EBAD_RESPONSE;
+    }
+    if (resp->framing.kind == RP_H1_BODY_NONE) {
+        resp->_done = 1;
+    }
+    resp->_remaining = resp->framing.length;
+    return APR_SUCCESS;
+}
+
+/* Read 1xx heads (to the interim callback) and then the final head. */
+static apr_status_t read_head(head_ctx_t *h)
+{
+    rp_h1_field_t fields[RP_MAX_FIELDS];
+    rp_h1_head_t head;
+    rp_conn_t *c = h->c;
+    apr_size_t last_len = 0;
+    apr_ssize_t n;
+    apr_status_t rv;
+    int interim = 0;
+
+    for (;;) {
+        memset(&head, 0, sizeof(head));
+        head.fields = fields;
+        head.max_fields = RP_MAX_FIELDS;
+        n = RP_H1_INCOMPLETE;
+        if (c->last > c->pos) {
+            n = rp_h1_parse_response(c->buf + c->pos, c->last - c->pos,
+                                     last_len, &head);
+        }
+        if (n == RP_H1_EBADMSG) {
+            h->why = head.error;
+            return RP_EBAD_RESPONSE;
+        }
+        if (n == RP_H1_INCOMPLETE) {
+            last_len = c->last - c->pos;
+            rv = fill_head(h);
+            if (rv != APR_SUCCESS) {
+                return rv;
+            }
+            continue;
+        }
+        c->pos += (apr_size_t)n;
+        last_len = 0;
+        if (head.status == 101) {
+            /* We never ask for an upgrade here, so a switch is a backend
+             * speaking a protocol nobody agreed to. */
+            h->why = "101 Switching Protocols without an upgrade request";
+            return RP_EBAD_RESPONSE;
+        }
+        if (head.status >= 200) {
+            return take_head(h, &head);
+        }
+        if (++interim > RP_MAX_INTERIM) {
+            h->why = "too many 1xx responses";
+            return RP_EBAD_RESPONSE;
+        }
+        if (h->opts->interim_fn) {
+            h->opts->interim_fn(h->opts->interim_baton, head.status,
+                                fields_table(h->resp->_pool, &head));
+        }
+    }
+}
+
+/* Write the request on c and read the response head. */
+static apr_status_t exchange(head_ctx_t *h, const char *head, apr_size_t len,
+                             int *client_side)
+{
+    rp_conn_t *c = h->c;
+    const rp_request_t *req = h->req;
+    struct iovec vec = {(void *)head, len};
+    apr_status_t rv;
+
+    apr_socket_timeout_set(c->sock, h->opts->io_timeout);
+    rv = send_all(c, &vec, 1);
+    if (rv == APR_SUCCESS && req->body_length != 0) {
+        rv = send_body(c, req, h->resp->_pool, h->resp->_ba, client_side);
+    }
+    if (rv != APR_SUCCESS) {
+        if (*client_side) {
+            return rv;
+        }
+        h->why = apr_psprintf(h->resp->_pool, "sending the request: %pm",
+                              &rv);
+        return RP_EBACKEND_UNREACHABLE;
+    }
+    h->deadline = apr_time_now() + h->opts->header_timeout;
+    return read_head(h);
+}
+
+static apr_status_t response_cleanup(void *data)
+{
+    rp_response_t *resp = data;
+
+    if (resp->_conn) {
+        conn_close(resp->_conn);
+        resp->_conn = NULL;
+    }
+    return APR_SUCCESS;
+}
+
+/* A failure on a reused connection before any response byte is the
+ * keep-alive race: the backend closed it while our request was on the way.
+ * Only then, and only for a request that is safe to send twice, retry. */
+static int may_retry(const head_ctx_t *h, apr_status_t rv, int client_side,
+                     int retryable)
+{
+    return retryable && !client_side && h->c->reused && !h->got_bytes &&
+           rv == RP_EBACKEND_UNREACHABLE;
+}
+
+apr_status_t rp_transport_round_trip(rp_transport_t *t, rp_backend_t *be,
+                                     const rp_request_t *req,
+                                     const rp_rt_opts_t *opts, apr_pool_t *p,
+                                     apr_bucket_alloc_t *ba,
+                                     rp_response_t **out, const char **why)
+{
+    int retryable = req->body_length == 0 && is_idempotent(req->method);
+    apr_size_t len;
+    char *head = rp_h1_request_head(p, req->method, req->target, req->headers,
+                                    &len);
+    int attempt, client_side = 0;
+    apr_status_t rv = APR_SUCCESS;
+    head_ctx_t h;
+
+    for (attempt = 0; attempt < 2; attempt++) {
+        memset(&h, 0, sizeof(h));
+        h.req = req;
+        h.opts = opts;
+        h.resp = apr_pcalloc(p, sizeof(*h.resp));
+        h.resp->_pool = p;
+        h.resp->_ba = ba;
+        h.c = attempt == 0 ? pool_take(be) : NULL;
+        if (h.c) {
+            apr_atomic_inc32(&t->stats.conns_reused);
+        }
+        else {
+            rv = conn_dial(be, opts->connect_timeout, &h.c);
+            if (rv != APR_SUCCESS) {
+                *why = apr_psprintf(p, "connect to %s failed: %pm", be->key,
+                                    &rv);
+                apr_atomic_inc32(&t->stats.backend_errors);
+                return RP_EBACKEND_UNREACHABLE;
+            }
+        }
+        h.resp->backend_addr = apr_pstrdup(p, h.c->addr);
+        rv = exchange(&h, head, len, &client_side);
+        if (rv == APR_SUCCESS) {
+            h.c->nrequests++;
+            h.resp->_conn = h.c;
+            apr_pool_cleanup_register(p, h.resp, response_cleanup,
+                                      apr_pool_cleanup_null);
+            *out = h.resp;
+            return APR_SUCCESS;
+        }
+        conn_close(h.c);
+        if (!may_retry(&h, rv, client_side, retryable)) {
+            break;
+        }
+        apr_atomic_inc32(&t->stats.retries);
+    }
+    *why = h.why;
+    if (client_side) {
+        /* The body source speaks for the client: RP_ECLIENT_GONE or
+         * RP_EBAD_REQUEST, anything else counts as a bad request. */
+        return rv == RP_ECLIENT_GONE ? rv : RP_EBAD_REQUEST;
+    }
+    apr_atomic_inc32(&t->stats.backend_errors);
+    return rv;
+}
+
+/* ---- the response body ------------------------------------------------ */
+
+static apr_status_t keep_trailer(rp_response_t *resp, const char *data,
+                                 apr_size_t len)
+{
+    if (resp->_trailer_len + len > resp->_trailer_cap) {
+        apr_size_t cap = (resp->_trailer_len + len) * 2 + 256;
+        char *nb = apr_palloc(resp->_pool, cap);
+        if (resp->_trailer_len) {
+            memcpy(nb, resp->_trailer_buf, resp->_trailer_len);
+        }
+        resp->_trailer_buf = nb;
+        resp->_trailer_cap = cap;
+    }
+    memcpy(resp->_trailer_buf + resp->_trailer_len, data, len);
+    resp->_trailer_len += len;
+    return APR_SUCCESS;
+}
+
+static apr_status_t finish_trailers(rp_response_t *resp)
+{
+    rp_h1_field_t fields[RP_MAX_FIELDS];
+    rp_h1_head_t head;
+
+    if (!resp->_trailer_len) {
+        return APR_SUCCESS;
+    }
+    memset(&head, 0, sizeof(head));
+    head.fields = fields;
+    head.max_fields = RP_MAX_FIELDS;
+    if (rp_h1_parse_trailers(resp->_trailer_buf, resp->_trailer_len, &head) <
+        0) {
+        return RP_EBAD_RESPONSE;
+    }
+    resp->trailers = fields_table(resp->_pool, &head);
+    return APR_SUCCESS;
+}
+
+/* Decode what is buffered; *emitted tells whether bb got data or the body
+ * ended. */
+static apr_status_t emit_chunked(rp_response_t *resp, apr_bucket_brigade *bb,
+                                 int *emitted)
+{
+    rp_conn_t *c = resp->_conn;
+    const char *err = NULL;
+    rp_h1_span_t span;
+    apr_ssize_t n;
+
+    while (c->pos < c->last && !resp->_done) {
+        n = rp_h1_chunked_decode(&resp->_chunked, c->buf + c->pos,
+                                 c->last - c->pos, &span, &err);
+        if (n < 0) {
+            return RP_EBAD_RESPONSE;
+        }
+        if (span.kind == RP_H1_SPAN_DATA && span.len) {
+            APR_BRIGADE_INSERT_TAIL(bb,
+                                    span_bucket(c, c->pos + span.off, span.len));
+            *emitted = 1;
+        }
+        else if (span.kind == RP_H1_SPAN_TRAILER) {
+            keep_trailer(resp, c->buf + c->pos + span.off, span.len);
+        }
+        else if (span.kind == RP_H1_SPAN_DONE) {
+            resp->_done = 1;
+            *emitted = 1;
+        }
+        c->pos += (apr_size_t)n;
+        if (n == 0) {
+            break;
+        }
+    }
+    return resp->_done ? finish_trailers(resp) : APR_SUCCESS;
+}
+
+static void emit_plain(rp_response_t *resp, apr_bucket_brigade *bb,
+                       int *emitted)
+{
+    rp_conn_t *c = resp->_conn;
+    apr_size_t n = c->last - c->pos;
+
+    if (resp->framing.kind == RP_H1_BODY_LENGTH && n > resp->_remaining) {
+        n = (apr_size_t)resp->_remaining;
+    }
+    if (n) {
+        APR_BRIGADE_INSERT_TAIL(bb, span_bucket(c, c->pos, n));
+        c->pos += n;
+        *emitted = 1;
+    }
+    if (resp->framing.kind == RP_H1_BODY_LENGTH) {
+        resp->_remaining -= n;
+        if (resp->_remaining == 0) {
+            resp->_done = 1;
+            *emitted = 1;
+        }
+    }
+}
+
+apr_status_t rp_response_read(rp_response_t *resp, apr_bucket_brigade *bb,
+                              apr_interval_time_t timeout, int *eos)
+{
+    rp_conn_t *c = resp->_conn;
+    apr_status_t rv = APR_SUCCESS;
+    int emitted = 0;
+
+    while (!resp->_done && !emitted) {
+        if (!c) {
+            return APR_EOF;
+        }
+        if (c->pos == c->last) {
+            rv = conn_fill(c, resp->_ba, timeout);
+            if (rv == APR_EOF && resp->framing.kind == RP_H1_BODY_CLOSE) {
+                resp->_done = 1;
+                break;
+            }
+            if (rv != APR_SUCCESS) {
+                return rv;
+            }
+        }
+        if (resp->framing.kind == RP_H1_BODY_CHUNKED) {
+            rv = emit_chunked(resp, bb, &emitted);
+            if (rv != APR_SUCCESS) {
+                return rv;
+            }
+        }
+        else {
+            emit_plain(resp, bb, &emitted);
+        }
+    }
+    *eos = resp->_done;
+    return APR_SUCCESS;
+}
+
+void rp_response_close(rp_response_t *resp)
+{
+    rp_conn_t *c = resp->_conn;
+
+    if (!c) {
+        return;
+    }
+    resp->_conn = NULL;
+    apr_pool_cleanup_kill(resp->_pool, resp, response_cleanup);
+    if (resp->_done && resp->framing.keep_alive) {
+        pool_put(c);
+    }
+    else {
+        conn_close(c);
+    }
+}

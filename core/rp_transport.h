@@ -1,0 +1,149 @@
+/* Licensed under the Apache License, Version 2.0 (the "License"); you may not
+ * use this file except in compliance with the License. You may obtain a copy
+ * of the License at http://www.apache.org/licenses/LICENSE-2.0 */
+
+/* rp_transport.h: the HTTP/1.1 client side of the proxy: a keep-alive pool of
+ * backend connections per process, dialing with a connect timeout, one
+ * round trip (request head and streamed body out, response head in, with a
+ * response-header deadline), body reading as bucket brigades, and the one
+ * safe retry of an idempotent request on a connection the backend closed.
+ *
+ * Lifetimes:
+ *   rp_transport_t: the pool given to rp_transport_create() (httpd: pchild);
+ *                   its backends and its reaper thread live as long.
+ *   rp_backend_t:   owned by the transport, process lifetime.
+ *   rp_conn_t:      its own unmanaged pool, destroyed on close; between
+ *                   exchanges it sits on its backend's idle list.
+ *   rp_response_t:  the exchange pool given to rp_transport_round_trip();
+ *                   it borrows its connection until rp_response_close().
+ *
+ * Threads: rp_transport_backend(), rp_transport_round_trip() and
+ * rp_response_close() may be called from any thread; a response and its
+ * connection are used by one thread at a time. */
+
+#ifndef RP_TRANSPORT_H
+#define RP_TRANSPORT_H
+
+#include <apr.h>
+#include <apr_pools.h>
+#include <apr_tables.h>
+#include <apr_buckets.h>
+#include "rp_core.h"
+#include "rp_url.h"
+#include "rp_h1.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct rp_transport_t rp_transport_t;
+typedef struct rp_backend_t rp_backend_t;
+typedef struct rp_conn_t rp_conn_t;
+
+/* Counters of one process, read with rp_transport_stats(). */
+typedef struct rp_transport_stats_t {
+    apr_uint32_t conns_opened;   /* connections dialed */
+    apr_uint32_t conns_reused;   /* round trips on a pooled connection */
+    apr_uint32_t conns_idle;     /* now on idle lists */
+    apr_uint32_t retries;        /* retries after a stale pooled connection */
+    apr_uint32_t client_aborts;  /* exchanges ended by the client leaving */
+    apr_uint32_t backend_errors; /* exchanges that failed at the backend */
+} rp_transport_stats_t;
+
+/* Create the transport in pool p (process lifetime). max_idle bounds each
+ * backend's idle list (httpd: the MPM's threads per child). Starts the
+ * reaper thread that closes idle connections past their idle timeout; the
+ * thread is stopped and every idle connection closed when p is cleared. */
+apr_status_t rp_transport_create(apr_pool_t *p, apr_size_t max_idle,
+                                 rp_transport_t **t);
+
+/* The backend for target (scheme, host and port), created on first use.
+ * idle_timeout is taken from the first caller for a given backend. */
+rp_backend_t *rp_transport_backend(rp_transport_t *t, const rp_url_t *target,
+                                   apr_interval_time_t idle_timeout);
+
+void rp_transport_stats(rp_transport_t *t, rp_transport_stats_t *st);
+void rp_transport_count_client_abort(rp_transport_t *t);
+
+/* Pulls the client's request body: appends data buckets to bb (which stays
+ * the caller's) and sets *eos after the last byte. */
+typedef apr_status_t (*rp_body_source_fn)(void *baton, apr_bucket_brigade *bb,
+                                          int *eos);
+
+/* Called for each 1xx response (other than 101) before the final one. */
+typedef void (*rp_interim_fn)(void *baton, int status, apr_table_t *headers);
+
+/* One outgoing request. */
+typedef struct rp_request_t {
+    const char *method;    /* borrowed */
+    const char *target;    /* borrowed: origin-form, "/path?query" */
+    apr_table_t *headers;  /* borrowed: final, validated; no framing fields */
+    apr_off_t body_length; /* 0: no body; > 0: Content-Length; -1: chunked */
+    rp_body_source_fn body_fn; /* required when body_length != 0 */
+    void *body_baton;
+} rp_request_t;
+
+typedef struct rp_rt_opts_t {
+    apr_interval_time_t connect_timeout;
+    apr_interval_time_t header_timeout; /* request written -> head read */
+    apr_interval_time_t io_timeout;     /* each body read or write */
+    rp_interim_fn interim_fn;           /* may be NULL */
+    void *interim_baton;
+} rp_rt_opts_t;
+
+/* A response whose head has been read. status/reason/headers may be changed
+ * by the modify-response hook; the rest is the transport's. */
+typedef struct rp_response_t {
+    int status;
+    const char *reason;       /* pool string, may be "" */
+    apr_table_t *headers;     /* as received, hop-by-hop not yet removed */
+    apr_table_t *trailers;    /* filled when a chunked body ends; or NULL */
+    rp_h1_framing_t framing;
+    const char *backend_addr; /* "ip:port" of the peer, for logs */
+    /* the transport's own */
+    rp_conn_t *_conn;        /* borrowed from the pool until close */
+    apr_pool_t *_pool;       /* borrowed: exchange pool */
+    apr_bucket_alloc_t *_ba; /* borrowed: exchange allocator */
+    apr_uint64_t _remaining; /* RP_H1_BODY_LENGTH: bytes left */
+    rp_h1_chunked_t _chunked;
+    char *_trailer_buf; /* collected raw trailer bytes */
+    apr_size_t _trailer_len;
+    apr_size_t _trailer_cap;
+    unsigned _done:1; /* body complete */
+} rp_response_t;
+
+/* Send req to backend be and read the final response head (1xx answers go
+ * to opts->interim_fn). Takes a pooled connection when a live one exists;
+ * when that connection turns out to be closed by the backend before any
+ * response byte, and the request is idempotent (GET, HEAD, OPTIONS, TRACE)
+ * without a body, the request is sent once more on a fresh connection.
+ *
+ * Returns APR_SUCCESS with *resp set, or: RP_EBACKEND_UNREACHABLE (connect
+ * failed, or the connection broke before a response byte), RP_EBACKEND_TIMEOUT
+ * (no head within header_timeout), RP_EBAD_RESPONSE (*why set),
+ * RP_ECLIENT_GONE (reading the client's body failed because it left),
+ * RP_EBAD_REQUEST (the client's body could not be read). On error no
+ * connection is left borrowed. p and ba are the exchange's. */
+apr_status_t rp_transport_round_trip(rp_transport_t *t, rp_backend_t *be,
+                                     const rp_request_t *req,
+                                     const rp_rt_opts_t *opts, apr_pool_t *p,
+                                     apr_bucket_alloc_t *ba,
+                                     rp_response_t **resp, const char **why);
+
+/* Read what the backend has of the body, waiting at most timeout for it, and
+ * append it to bb (the caller's) as heap buckets; no copy is made of body
+ * bytes. Sets *eos once the body is complete (trailers are then in
+ * resp->trailers). Returns APR_TIMEUP when nothing came within timeout (the
+ * response stays usable), RP_EBAD_RESPONSE on bad framing, another error
+ * when the connection broke (APR_EOF when it closed early). */
+apr_status_t rp_response_read(rp_response_t *resp, apr_bucket_brigade *bb,
+                              apr_interval_time_t timeout, int *eos);
+
+/* Give the connection back: to the idle list when the body was read to its
+ * end and the connection may be kept alive, else closed. Idempotent. */
+void rp_response_close(rp_response_t *resp);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* RP_TRANSPORT_H */

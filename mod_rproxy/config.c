@@ -1,0 +1,224 @@
+/* Licensed under the Apache License, Version 2.0 (the "License"); you may not
+ * use this file except in compliance with the License. You may obtain a copy
+ * of the License at http://www.apache.org/licenses/LICENSE-2.0 */
+
+/* config.c: directives. The only file that knows cmd_parms. Each error
+ * names the directive and the bad value; httpd adds the file and line. */
+
+#include "httpd.h"
+#include "http_config.h"
+#include "apr_strings.h"
+#include "config.h"
+#include "mod_rproxy.h"
+
+void *rpx_create_server_conf(apr_pool_t *p, server_rec *s)
+{
+    rpx_server_conf_t *sc = apr_pcalloc(p, sizeof(*sc));
+
+    sc->routes = apr_array_make(p, 4, sizeof(rpx_route_t));
+    rp_conf_init(&sc->conf);
+    return sc;
+}
+
+/* A virtual host's routes come first, then the main server's: the most
+ * specific configuration is tried first. */
+void *rpx_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
+{
+    rpx_server_conf_t *base = basev, *add = addv;
+    rpx_server_conf_t *sc = apr_pcalloc(p, sizeof(*sc));
+
+    sc->routes = apr_array_append(p, add->routes, base->routes);
+    rp_conf_merge(&sc->conf, &base->conf, &add->conf);
+    return sc;
+}
+
+void *rpx_create_dir_conf(apr_pool_t *p, char *dir)
+{
+    rpx_dir_conf_t *dc = apr_pcalloc(p, sizeof(*dc));
+
+    rp_conf_init(&dc->conf);
+    return dc;
+}
+
+void *rpx_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
+{
+    rpx_dir_conf_t *base = basev, *add = addv;
+    rpx_dir_conf_t *dc = apr_pcalloc(p, sizeof(*dc));
+
+    dc->route = add->route ? add->route : base->route;
+    rp_conf_merge(&dc->conf, &base->conf, &add->conf);
+    return dc;
+}
+
+/* The rp_conf_t a directive writes to: the <Location>'s or the server's. */
+static rp_conf_t *target_conf(cmd_parms *cmd, void *dconf)
+{
+    rpx_server_conf_t *sc;
+
+    if (cmd->path) {
+        return &((rpx_dir_conf_t *)dconf)->conf;
+    }
+    sc = ap_get_module_config(cmd->server->module_config, &rproxy_module);
+    return &sc->conf;
+}
+
+/* RProxyPass only makes sense where a path prefix is known: the server, a
+ * virtual host, or a plain <Location>. */
+static const char *check_context(cmd_parms *cmd)
+{
+    const char *parent;
+
+    if (!cmd->path) {
+        return NULL;
+    }
+    parent = cmd->directive->parent ? cmd->directive->parent->directive : "";
+    if (strcasecmp(parent, "<Location") != 0) {
+        return apr_psprintf(cmd->pool,
+                            "%s is allowed in the server, <VirtualHost> and "
+                            "<Location> (not %s>)",
+                            cmd->cmd->name, parent);
+    }
+    if (cmd->directive->parent->args &&
+        cmd->directive->parent->args[0] == '~') {
+        return apr_psprintf(cmd->pool, "%s is not allowed in <Location ~>",
+                            cmd->cmd->name);
+    }
+    return NULL;
+}
+
+static const char *parse_target(cmd_parms *cmd, const char *arg,
+                                rp_url_t **out)
+{
+    const char *why = NULL;
+    rp_url_t *u;
+
+    if (!strcmp(arg, "!")) {
+        *out = NULL;
+        return NULL;
+    }
+    u = apr_pcalloc(cmd->pool, sizeof(*u));
+    if (rp_url_parse(cmd->pool, arg, u, &why) != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "%s: bad target URL \"%s\": %s",
+                            cmd->cmd->name, arg, why);
+    }
+    if (u->tls) {
+        return apr_psprintf(cmd->pool,
+                            "%s: \"%s\": https:// backends are not supported "
+                            "by this version of mod_rproxy",
+                            cmd->cmd->name, arg);
+    }
+    *out = u;
+    return NULL;
+}
+
+static const char *set_pass(cmd_parms *cmd, void *dconf, const char *a1,
+                            const char *a2)
+{
+    const char *err = check_context(cmd);
+    rpx_route_t *route;
+    rpx_server_conf_t *sc;
+
+    if (err) {
+        return err;
+    }
+    if (cmd->path) {
+        if (a2) {
+            return apr_psprintf(cmd->pool,
+                                "%s: inside <Location> give only the target "
+                                "URL (or !), not \"%s %s\"",
+                                cmd->cmd->name, a1, a2);
+        }
+        route = apr_pcalloc(cmd->pool, sizeof(*route));
+        route->prefix = cmd->path;
+        ((rpx_dir_conf_t *)dconf)->route = route;
+        return parse_target(cmd, a1, &route->target);
+    }
+    if (!a2) {
+        return apr_psprintf(cmd->pool,
+                            "%s needs a path and a target URL (or !), got "
+                            "only \"%s\"",
+                            cmd->cmd->name, a1);
+    }
+    if (a1[0] != '/') {
+        return apr_psprintf(cmd->pool,
+                            "%s: the path \"%s\" must start with /",
+                            cmd->cmd->name, a1);
+    }
+    sc = ap_get_module_config(cmd->server->module_config, &rproxy_module);
+    route = apr_array_push(sc->routes);
+    route->prefix = a1;
+    return parse_target(cmd, a2, &route->target);
+}
+
+/* A positive time in httpd's syntax: "5" (seconds), "500ms", "2s", "1m". */
+static const char *set_timeout(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    apr_interval_time_t t;
+    rp_conf_t *c = target_conf(cmd, dconf);
+    int off = (int)(long)cmd->info;
+
+    if (ap_timeout_parameter_parse(arg, &t, "s") != APR_SUCCESS || t <= 0) {
+        return apr_psprintf(cmd->pool,
+                            "%s: \"%s\" is not a positive time (examples: 5, "
+                            "500ms, 2s, 1m)",
+                            cmd->cmd->name, arg);
+    }
+    *(apr_interval_time_t *)((char *)c + off) = t;
+    return NULL;
+}
+
+/* Milliseconds: 0 lets httpd buffer, negative flushes after every write. */
+static const char *set_flush_interval(cmd_parms *cmd, void *dconf,
+                                      const char *arg)
+{
+    char *end;
+    apr_int64_t ms;
+
+    errno = 0;
+    ms = apr_strtoi64(arg, &end, 10);
+    if (errno || end == arg || *end || ms > 3600 * 1000 || ms < -1000000) {
+        return apr_psprintf(cmd->pool,
+                            "%s: \"%s\" is not a number of milliseconds "
+                            "(0 = let httpd buffer, -1 = flush every write)",
+                            cmd->cmd->name, arg);
+    }
+    target_conf(cmd, dconf)->flush_interval =
+        ms < 0 ? -1 : apr_time_from_msec(ms);
+    return NULL;
+}
+
+static const char *set_flag(cmd_parms *cmd, void *dconf, int on)
+{
+    rp_conf_t *c = target_conf(cmd, dconf);
+    int off = (int)(long)cmd->info;
+
+    *(int *)((char *)c + off) = on ? 1 : 0;
+    return NULL;
+}
+
+#define RPX_CTX (RSRC_CONF | ACCESS_CONF)
+#define RPX_OFF(f) ((void *)APR_OFFSETOF(rp_conf_t, f))
+
+const command_rec rpx_cmds[] = {
+    AP_INIT_TAKE12("RProxyPass", set_pass, NULL, RPX_CTX,
+                   "RProxyPass <path> <url>|! (inside <Location>: <url>|!)"),
+    AP_INIT_TAKE1("RProxyFlushInterval", set_flush_interval, NULL, RPX_CTX,
+                  "milliseconds: 0 lets httpd buffer, -1 flushes every write"),
+    AP_INIT_TAKE1("RProxyConnectTimeout", set_timeout,
+                  RPX_OFF(connect_timeout), RPX_CTX,
+                  "time allowed to connect to a backend (default 10s)"),
+    AP_INIT_TAKE1("RProxyResponseHeaderTimeout", set_timeout,
+                  RPX_OFF(header_timeout), RPX_CTX,
+                  "time from request sent to response head (default 60s)"),
+    AP_INIT_TAKE1("RProxyIOTimeout", set_timeout, RPX_OFF(io_timeout),
+                  RPX_CTX,
+                  "longest wait between body reads or writes (default 60s)"),
+    AP_INIT_TAKE1("RProxyIdleTimeout", set_timeout, RPX_OFF(idle_timeout),
+                  RSRC_CONF,
+                  "idle time after which a pooled backend connection is "
+                  "closed (default 60s)"),
+    AP_INIT_FLAG("RProxyPreserveHost", set_flag, RPX_OFF(preserve_host),
+                 RPX_CTX, "On: send the client's Host to the backend"),
+    AP_INIT_FLAG("RProxyAddForwarded", set_flag, RPX_OFF(add_forwarded),
+                 RPX_CTX, "Off: do not add X-Forwarded-For/-Host/-Proto"),
+    {NULL}};

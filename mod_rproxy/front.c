@@ -1,0 +1,189 @@
+/* Licensed under the Apache License, Version 2.0 (the "License"); you may not
+ * use this file except in compliance with the License. You may obtain a copy
+ * of the License at http://www.apache.org/licenses/LICENSE-2.0 */
+
+/* front.c: the core's front implemented on httpd: the client body comes
+ * through r->input_filters, the response goes down r->output_filters, so
+ * every filter (mod_ssl, mod_deflate, mod_headers) sees it as usual. */
+
+#include "httpd.h"
+#include "http_protocol.h"
+#include "http_log.h"
+#include "http_request.h"
+#include "util_filter.h"
+#include "apr_strings.h"
+#include "mod_rproxy.h"
+
+APLOG_USE_MODULE(rproxy);
+
+#define RPX_READ_MAX (64 * 1024)
+
+static int client_left(request_rec *r, apr_status_t rv)
+{
+    return r->connection->aborted || APR_STATUS_IS_ECONNABORTED(rv) ||
+           APR_STATUS_IS_ECONNRESET(rv) || APR_STATUS_IS_EOF(rv) ||
+           APR_STATUS_IS_TIMEUP(rv) || rv == AP_FILTER_ERROR;
+}
+
+/* Moves data buckets to bb; EOS ends the body. */
+static apr_status_t front_read_body(void *ctx, apr_bucket_brigade *bb,
+                                    int *eos)
+{
+    rpx_front_t *f = ctx;
+    request_rec *r = f->r;
+    apr_status_t rv;
+    apr_bucket *b;
+
+    if (!f->bb) {
+        f->bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+    }
+    rv = ap_get_brigade(r->input_filters, f->bb, AP_MODE_READBYTES,
+                        APR_BLOCK_READ, RPX_READ_MAX);
+    if (rv != APR_SUCCESS) {
+        apr_brigade_cleanup(f->bb);
+        return client_left(r, rv) ? RP_ECLIENT_GONE : RP_EBAD_REQUEST;
+    }
+    while ((b = APR_BRIGADE_FIRST(f->bb)) != APR_BRIGADE_SENTINEL(f->bb)) {
+        APR_BUCKET_REMOVE(b);
+        if (APR_BUCKET_IS_EOS(b)) {
+            *eos = 1;
+            apr_bucket_destroy(b);
+        }
+        else if (APR_BUCKET_IS_METADATA(b)) {
+            apr_bucket_destroy(b);
+        }
+        else {
+            APR_BRIGADE_INSERT_TAIL(bb, b);
+        }
+    }
+    return APR_SUCCESS;
+}
+
+static int copy_out(void *rec, const char *key, const char *value)
+{
+    apr_table_addn(rec, key, value);
+    return 1;
+}
+
+/* httpd sends 1xx from r->status and r->headers_out; both are restored. */
+static apr_status_t front_send_interim(void *ctx, int status,
+                                       apr_table_t *headers)
+{
+    rpx_front_t *f = ctx;
+    request_rec *r = f->r;
+    int saved_status = r->status;
+    const char *saved_line = r->status_line;
+    apr_table_t *saved_headers = r->headers_out;
+
+    r->status = status;
+    r->status_line = NULL;
+    r->headers_out = headers;
+    ap_send_interim_response(r, 1);
+    r->status = saved_status;
+    r->status_line = saved_line;
+    r->headers_out = saved_headers;
+    return r->connection->aborted ? RP_ECLIENT_GONE : APR_SUCCESS;
+}
+
+static apr_status_t front_send_head(void *ctx, int status, const char *reason,
+                                    apr_table_t *headers)
+{
+    rpx_front_t *f = ctx;
+    request_rec *r = f->r;
+    const char *ct, *cl;
+    apr_off_t len;
+    char *end;
+
+    r->status = status;
+    if (reason && *reason) {
+        r->status_line = apr_psprintf(r->pool, "%d %s", status, reason);
+    }
+    apr_table_do(copy_out, r->headers_out, headers, NULL);
+    ct = apr_table_get(headers, "Content-Type");
+    if (ct) {
+        ap_set_content_type(r, ct);
+    }
+    cl = apr_table_get(headers, "Content-Length");
+    if (cl && apr_strtoff(&len, cl, &end, 10) == APR_SUCCESS && !*end) {
+        ap_set_content_length(r, len);
+    }
+    return APR_SUCCESS;
+}
+
+static apr_status_t pass(rpx_front_t *f, apr_bucket_brigade *bb)
+{
+    request_rec *r = f->r;
+    apr_status_t rv = ap_pass_brigade(r->output_filters, bb);
+
+    apr_brigade_cleanup(bb);
+    if (rv != APR_SUCCESS || r->connection->aborted) {
+        return RP_ECLIENT_GONE;
+    }
+    return APR_SUCCESS;
+}
+
+static apr_status_t front_send_body(void *ctx, apr_bucket_brigade *bb,
+                                    int flush)
+{
+    rpx_front_t *f = ctx;
+
+    if (flush) {
+        APR_BRIGADE_INSERT_TAIL(
+            bb, apr_bucket_flush_create(f->r->connection->bucket_alloc));
+    }
+    return pass(f, bb);
+}
+
+static apr_status_t front_finish(void *ctx, apr_table_t *trailers)
+{
+    rpx_front_t *f = ctx;
+    request_rec *r = f->r;
+    apr_bucket_brigade *bb;
+
+    if (trailers) {
+        apr_table_do(copy_out, r->trailers_out, trailers, NULL);
+    }
+    bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+    APR_BRIGADE_INSERT_TAIL(bb,
+                            apr_bucket_eos_create(r->connection->bucket_alloc));
+    f->ended = 1;
+    return pass(f, bb);
+}
+
+/* An error bucket with 502 tells httpd's HTTP filters the body is broken:
+ * the chunked encoder leaves out the last chunk and the connection is
+ * closed after this response, so a short body never looks complete. */
+static void front_abort(void *ctx)
+{
+    rpx_front_t *f = ctx;
+    request_rec *r = f->r;
+    conn_rec *c = r->connection;
+    apr_bucket_brigade *bb;
+
+    c->keepalive = AP_CONN_CLOSE;
+    r->no_cache = 1;
+    bb = apr_brigade_create(r->pool, c->bucket_alloc);
+    APR_BRIGADE_INSERT_TAIL(
+        bb, ap_bucket_error_create(HTTP_BAD_GATEWAY, NULL, r->pool,
+                                   c->bucket_alloc));
+    APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_eos_create(c->bucket_alloc));
+    f->ended = 1;
+    pass(f, bb);
+}
+
+static void front_log(void *ctx, int level, apr_status_t rv, const char *msg)
+{
+    rpx_front_t *f = ctx;
+
+    ap_log_rerror(APLOG_MARK, level, rv, f->r, "%s", msg);
+}
+
+const rp_front_ops_t rpx_front_ops = {
+    .read_body = front_read_body,
+    .send_interim = front_send_interim,
+    .send_head = front_send_head,
+    .send_body = front_send_body,
+    .finish = front_finish,
+    .abort = front_abort,
+    .log = front_log,
+};

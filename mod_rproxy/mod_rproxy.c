@@ -1,0 +1,276 @@
+/* Licensed under the Apache License, Version 2.0 (the "License"); you may not
+ * use this file except in compliance with the License. You may obtain a copy
+ * of the License at http://www.apache.org/licenses/LICENSE-2.0 */
+
+/* mod_rproxy.c: the httpd adapter. It maps requests to routes, builds an
+ * exchange from request_rec and hands it to core/rp_proxy; it decides no
+ * proxy policy itself.
+ *
+ *   pre_translate_name: remember the raw (still percent-encoded) path and
+ *                       match server-level RProxyPass routes on it
+ *   translate_name / map_to_storage: keep httpd from mapping a routed
+ *                       request to a file
+ *   fixups:             <Location> routes set the handler
+ *   handler "rproxy":   run the exchange, answer errors with their status
+ *   child_init:         one transport (connection pool) per process */
+
+#include "httpd.h"
+#include "http_config.h"
+#include "http_core.h"
+#include "http_log.h"
+#include "http_protocol.h"
+#include "http_request.h"
+#include "http_ssl.h"
+#include "ap_mpm.h"
+#include "apr_strings.h"
+#include "mod_rproxy.h"
+
+
+/* The per-process transport; created in child_init, lives with pchild. */
+static rp_transport_t *rpx_transport;
+
+static rpx_req_t *req_state(request_rec *r, int create)
+{
+    rpx_req_t *rq = ap_get_module_config(r->request_config, &rproxy_module);
+
+    if (!rq && create) {
+        rq = apr_pcalloc(r->pool, sizeof(*rq));
+        ap_set_module_config(r->request_config, &rproxy_module, rq);
+    }
+    return rq;
+}
+
+/* First matching route wins; "!" routes stop the search unproxied. */
+static const rpx_route_t *match_route(const rpx_server_conf_t *sc,
+                                      const char *path, const char **rest)
+{
+    const rpx_route_t *routes = (const rpx_route_t *)sc->routes->elts;
+    int i;
+
+    for (i = 0; i < sc->routes->nelts; i++) {
+        const char *rem = rp_url_match_prefix(path, routes[i].prefix);
+        if (rem) {
+            *rest = rem;
+            return routes[i].target ? &routes[i] : NULL;
+        }
+    }
+    return NULL;
+}
+
+/* Runs before httpd decodes the path, so "%2F" and "%25" reach the backend
+ * as the client sent them. Dot segments are already resolved here. */
+static int rpx_pre_translate(request_rec *r)
+{
+    rpx_server_conf_t *sc =
+        ap_get_module_config(r->server->module_config, &rproxy_module);
+    const rpx_route_t *route;
+    const char *rest = NULL;
+    rpx_req_t *rq;
+
+    if (!r->uri || r->uri[0] != '/' || r->proxyreq) {
+        return DECLINED;
+    }
+    rq = req_state(r, 1);
+    rq->raw_path = r->uri;
+    route = match_route(sc, r->uri, &rest);
+    if (!route) {
+        return DECLINED;
+    }
+    rq->route = route;
+    rq->remainder = rest;
+    r->filename = apr_pstrcat(r->pool, "rproxy:", r->uri, NULL);
+    r->handler = RPX_HANDLER;
+    /* DONE: httpd must not decode this path any further. */
+    return DONE;
+}
+
+static int rpx_translate(request_rec *r)
+{
+    rpx_req_t *rq = req_state(r, 0);
+
+    return rq && rq->route ? OK : DECLINED;
+}
+
+/* A routed request names no file: skip the directory walk. */
+static int rpx_map_to_storage(request_rec *r)
+{
+    rpx_req_t *rq = req_state(r, 0);
+
+    return rq && rq->route ? OK : DECLINED;
+}
+
+/* <Location> routes: the location walk has chosen the configuration. */
+static int rpx_fixups(request_rec *r)
+{
+    rpx_dir_conf_t *dc = ap_get_module_config(r->per_dir_config,
+                                              &rproxy_module);
+    rpx_req_t *rq = req_state(r, 0);
+
+    if (rq && rq->route) {
+        return DECLINED;
+    }
+    if (dc && dc->route && dc->route->target) {
+        r->handler = RPX_HANDLER;
+    }
+    return DECLINED;
+}
+
+/* The raw path below the route's prefix. For a <Location> route the raw
+ * path is matched against the location's path; a path that no longer
+ * matches (the location matched only after decoding) is sent whole. */
+static const char *route_remainder(request_rec *r, rpx_req_t *rq,
+                                   const rpx_route_t **route)
+{
+    rpx_dir_conf_t *dc = ap_get_module_config(r->per_dir_config,
+                                              &rproxy_module);
+    const char *raw = rq && rq->raw_path ? rq->raw_path : r->uri;
+    const char *rest;
+
+    if (dc && dc->route) {
+        if (!dc->route->target) {
+            *route = NULL; /* RProxyPass ! in a <Location> wins */
+            return NULL;
+        }
+        if (!rq || !rq->route) {
+            *route = dc->route;
+            rest = rp_url_match_prefix(raw, dc->route->prefix);
+            return rest ? rest : raw;
+        }
+    }
+    *route = rq ? rq->route : NULL;
+    return rq ? rq->remainder : NULL;
+}
+
+static apr_off_t body_length(request_rec *r)
+{
+    const char *te = apr_table_get(r->headers_in, "Transfer-Encoding");
+    const char *cl = apr_table_get(r->headers_in, "Content-Length");
+    apr_off_t len = 0;
+    char *end;
+
+    if (te) {
+        return -1; /* httpd accepts only "chunked" here */
+    }
+    if (cl && apr_strtoff(&len, cl, &end, 10) == APR_SUCCESS && !*end &&
+        len >= 0) {
+        return len;
+    }
+    return 0;
+}
+
+static void set_notes(request_rec *r, const rp_exchange_t *ex)
+{
+    if (ex->backend_addr) {
+        apr_table_setn(r->notes, "rproxy-backend", ex->backend_addr);
+        apr_table_setn(r->notes, "rproxy-backend-time",
+                       apr_psprintf(r->pool, "%" APR_TIME_T_FMT,
+                                    ex->backend_time));
+    }
+    if (ex->error && ex->error != RP_ECLIENT_GONE) {
+        char buf[120];
+        apr_table_setn(r->notes, "rproxy-error",
+                       apr_pstrdup(r->pool, rp_strerror(ex->error, buf,
+                                                        sizeof(buf))));
+    }
+}
+
+/* The effective settings: the server's, overridden by the <Location>'s. */
+static const rp_conf_t *effective_conf(request_rec *r)
+{
+    rpx_server_conf_t *sc =
+        ap_get_module_config(r->server->module_config, &rproxy_module);
+    rpx_dir_conf_t *dc = ap_get_module_config(r->per_dir_config,
+                                              &rproxy_module);
+    rp_conf_t *c = apr_palloc(r->pool, sizeof(*c));
+
+    rp_conf_merge(c, &sc->conf, &dc->conf);
+    return c;
+}
+
+static void init_exchange(request_rec *r, rp_exchange_t *ex,
+                          rpx_front_t *front, const rpx_route_t *route,
+                          const char *rest)
+{
+    memset(ex, 0, sizeof(*ex));
+    front->r = r;
+    ex->pool = r->pool;
+    ex->ba = r->connection->bucket_alloc;
+    ex->front.ops = &rpx_front_ops;
+    ex->front.ctx = front;
+    ex->conf = effective_conf(r);
+    ex->target = route->target;
+    ex->transport = rpx_transport;
+    ex->method = r->method;
+    ex->path = rest;
+    ex->query = r->args;
+    ex->in_headers = r->headers_in;
+    ex->fwd.client_ip = r->useragent_ip;
+    ex->fwd.host = apr_table_get(r->headers_in, "Host");
+    ex->fwd.proto = ap_ssl_conn_is_ssl(r->connection) ? "https" : "http";
+    ex->body_length = body_length(r);
+}
+
+static int rpx_handler(request_rec *r)
+{
+    rpx_front_t front = {0};
+    const rpx_route_t *route = NULL;
+    rp_exchange_t ex;
+    const char *rest;
+    apr_status_t rv;
+
+    if (!r->handler || strcmp(r->handler, RPX_HANDLER) != 0) {
+        return DECLINED;
+    }
+    rest = route_remainder(r, req_state(r, 0), &route);
+    if (!route) {
+        return DECLINED;
+    }
+    if (!rpx_transport) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      RPLOGNO(00201) "no transport in this process");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    init_exchange(r, &ex, &front, route, rest);
+    r->proxyreq = PROXYREQ_REVERSE;
+    rv = rp_proxy_run(&ex);
+    set_notes(r, &ex);
+    if (rv == APR_SUCCESS || rv == RP_ECLIENT_GONE || ex.head_sent) {
+        return OK;
+    }
+    return ex.status ? ex.status : OK;
+}
+
+static void rpx_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    int threads = 0;
+    apr_status_t rv;
+
+    ap_mpm_query(AP_MPMQ_MAX_THREADS, &threads);
+    rv = rp_transport_create(pchild, threads > 0 ? (apr_size_t)threads : 64,
+                             &rpx_transport);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
+                     RPLOGNO(00202) "cannot create the backend transport");
+        rpx_transport = NULL;
+    }
+}
+
+static void rpx_register_hooks(apr_pool_t *p)
+{
+    ap_hook_pre_translate_name(rpx_pre_translate, NULL, NULL, APR_HOOK_FIRST);
+    ap_hook_translate_name(rpx_translate, NULL, NULL, APR_HOOK_FIRST);
+    ap_hook_map_to_storage(rpx_map_to_storage, NULL, NULL, APR_HOOK_FIRST);
+    ap_hook_fixups(rpx_fixups, NULL, NULL, APR_HOOK_LAST);
+    ap_hook_handler(rpx_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_init(rpx_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+}
+
+AP_DECLARE_MODULE(rproxy) = {
+    STANDARD20_MODULE_STUFF,
+    rpx_create_dir_conf,    /* per-directory config */
+    rpx_merge_dir_conf,     /* merge per-directory */
+    rpx_create_server_conf, /* per-server config */
+    rpx_merge_server_conf,  /* merge per-server */
+    rpx_cmds,               /* directives */
+    rpx_register_hooks      /* hooks */
+};

@@ -1,0 +1,38 @@
+/* Licensed under the Apache License, Version 2.0 (the "License"); you may not
+ * use this file except in compliance with the License. You may obtain a copy
+ * of the License at http://www.apache.org/licenses/LICENSE-2.0 */
+
+/* mod_rproxy.h: what the adapter's files share (not installed).
+ *
+ * Lifetimes: rpx_req_t lives in r->pool; the transport in the child
+ * process pool. */
+
+#ifndef MOD_RPROXY_H
+#define MOD_RPROXY_H
+
+#include "httpd.h"
+#include "http_config.h"
+#include "rp_proxy.h"
+#include "config.h"
+
+extern module AP_MODULE_DECLARE_DATA rproxy_module;
+
+#define RPX_HANDLER "rproxy"
+
+/* Per-request state, in r->request_config. */
+typedef struct rpx_req_t {
+    const char *raw_path;      /* borrowed: r->uri before decoding */
+    const rpx_route_t *route;  /* borrowed: server route that matched */
+    const char *remainder;     /* raw path below the route's prefix */
+} rpx_req_t;
+
+/* The httpd side of an exchange (front.c). */
+typedef struct rpx_front_t {
+    request_rec *r;          /* borrowed */
+    apr_bucket_brigade *bb;  /* owned: scratch for reading the client body */
+    unsigned ended:1;        /* EOS (or the abort) was passed */
+} rpx_front_t;
+
+extern const rp_front_ops_t rpx_front_ops;
+
+#endif /* MOD_RPROXY_H */

@@ -1,0 +1,359 @@
+/* Licensed under the Apache License, Version 2.0 (the "License"); you may not
+ * use this file except in compliance with the License. You may obtain a copy
+ * of the License at http://www.apache.org/licenses/LICENSE-2.0 */
+
+/* test_rp_headers.c: rp_headers.c. Every table row runs as its own test,
+ * named after the rule it checks, with a fresh pool.
+ *
+ * Header sets are written as "Name: value\n" lines, in order; the result is
+ * the whole table written the same way, so order, spelling, repeated fields
+ * and anything left behind all count. */
+
+#include <apr_general.h>
+#include <apr_pools.h>
+#include <apr_strings.h>
+#include <apr_tables.h>
+#include "rp_headers.h"
+#include "rp_test.h"
+
+#define NELTS(a) (sizeof(a) / sizeof((a)[0]))
+
+static apr_pool_t *pool; /* per case: created and destroyed by run_one */
+static const void *cur_case;
+static void (*cur_fn)(const void *);
+
+static void run_one(void)
+{
+    apr_pool_create(&pool, NULL);
+    cur_fn(cur_case);
+    apr_pool_destroy(pool);
+    pool = NULL;
+}
+
+static void run_case(const char *name, void (*fn)(const void *), const void *tc)
+{
+    cur_fn = fn;
+    cur_case = tc;
+    rp_test_run(name, run_one);
+}
+
+/* A copy of s whose terminating NUL is the last byte before an unmapped
+ * page: a scan that reads past the end of the string crashes. */
+typedef struct guarded_t {
+    const char *s;
+    void *map;
+    size_t maplen;
+} guarded_t;
+
+static void guard(guarded_t *g, const char *s)
+{
+    g->s = rp_test_guard(s, strlen(s) + 1, &g->map, &g->maplen);
+}
+
+static void unguard(guarded_t *g)
+{
+    rp_test_unguard(g->map, g->maplen);
+}
+
+/* "A: 1\nB: 2\n" -> table with A and B, in that order ("A:" is empty). */
+static apr_table_t *make_table(const char *lines)
+{
+    apr_table_t *t = apr_table_make(pool, 8);
+    char *copy = apr_pstrdup(pool, lines), *line, *last, *colon;
+    for (line = apr_strtok(copy, "\n", &last); line != NULL;
+         line = apr_strtok(NULL, "\n", &last)) {
+        colon = strchr(line, ':');
+        if (colon == NULL) {
+            RP_FAIL_CASE("make_table", "no colon in \"%s\"", line);
+            continue;
+        }
+        *colon++ = '\0';
+        apr_table_add(t, line, *colon == ' ' ? colon + 1 : colon);
+    }
+    return t;
+}
+
+static int dump_one(void *rec, const char *key, const char *value)
+{
+    char **out = rec;
+    *out = apr_pstrcat(pool, *out, key, ": ", value, "\n", NULL);
+    return 1;
+}
+
+static const char *dump_table(const apr_table_t *t)
+{
+    char *out = "";
+    apr_table_do(dump_one, &out, t, NULL);
+    return out;
+}
+
+/* ---- rp_headers_strip_hop ---- */
+
+typedef struct strip_t {
+    const char *name;
+    int is_request;
+    const char *in, *want;
+} strip_t;
+
+static const strip_t strips[] = {
+    {"rfc9110-7.6.1-every-hop-field-removed-from-request", 1,
+     "Host: h\nConnection: keep-alive\nProxy-Connection: keep-alive\n"
+     "Keep-Alive: timeout=5\nProxy-Authenticate: Basic\n"
+     "Proxy-Authorization: Basic eA==\nTE: gzip\nTrailer: X-Sum\n"
+     "Transfer-Encoding: chunked\nUpgrade: websocket\nAccept: */*\n",
+     "Host: h\nAccept: */*\n"},
+    {"rfc9110-7.6.1-every-hop-field-removed-from-response", 0,
+     "Connection: keep-alive\nProxy-Connection: close\n"
+     "Keep-Alive: timeout=5, max=100\nContent-Type: text/plain\n"
+     "Proxy-Authenticate: Basic realm=\"p\"\nProxy-Authorization: x\n"
+     "TE: trailers\nTrailer: X-Sum\nTransfer-Encoding: chunked\n"
+     "Upgrade: h2c\nETag: \"1\"\n",
+     "Content-Type: text/plain\nETag: \"1\"\n"},
+    {"rfc9110-5.1-hop-field-names-match-any-case", 1,
+     "connection: close\nUPGRADE: h2c\nkeep-ALIVE: 1\nX: y\n", "X: y\n"},
+    {"rfc9110-5.3-repeated-hop-fields-all-removed", 0,
+     "Transfer-Encoding: gzip\nA: 1\nTransfer-Encoding: chunked\n", "A: 1\n"},
+    {"rfc9110-7.6.1-connection-token-removed", 1,
+     "Connection: X-Foo\nX-Foo: 1\nX-Bar: 2\n", "X-Bar: 2\n"},
+    {"rfc9110-7.6.1-tokens-of-every-connection-field-removed", 1,
+     "Connection: X-A\nX-A: 1\nX-B: 2\nConnection: X-B\nX-C: 3\n", "X-C: 3\n"},
+    {"rfc9110-7.6.1-connection-tokens-any-case-and-ows", 1,
+     "Connection: \t x-a ,X-B\t,  ,x-c\nX-A: 1\nX-b: 2\nx-C: 3\nX-D: 4\n",
+     "X-D: 4\n"},
+    {"rfc9110-7.6.1-proxy-connection-tokens-removed", 1,
+     "Proxy-Connection: X-Legacy\nX-Legacy: 1\nA: 2\n", "A: 2\n"},
+    {"rfc9110-7.6.1-token-removes-every-field-of-its-name", 1,
+     "Connection: X-A\nX-A: 1\nB: 3\nX-A: 2\n", "B: 3\n"},
+    {"rfc9110-7.6.1-token-removed-from-response", 0,
+     "Connection: X-Internal\nX-Internal: secret\nContent-Length: 5\n",
+     "Content-Length: 5\n"},
+    {"rfc9112-9.6-close-and-keep-alive-tokens-harmless", 1,
+     "Connection: close, keep-alive\nKeep-Alive: timeout=5\nHost: h\n"
+     "Close-Reason: x\n",
+     "Host: h\nClose-Reason: x\n"},
+    {"rfc9110-7.6.1-end-to-end-fields-untouched", 1,
+     "Host: h\nAccept: a\nCookie: c\nAccept: b\n",
+     "Host: h\nAccept: a\nCookie: c\nAccept: b\n"},
+    {"rfc9110-10.1.4-te-trailers-kept-alone", 1,
+     "TE: trailers, deflate\nConnection: TE\nHost: h\n",
+     "Host: h\nTE: trailers\n"},
+    {"rfc9110-10.1.4-te-trailers-any-case-after-weighted-coding", 1,
+     "TE: deflate;q=0.5, Trailers\n", "TE: trailers\n"},
+    {"rfc9110-10.1.4-te-trailers-in-second-field", 1,
+     "TE: gzip\nHost: h\nTE: trailers\n", "Host: h\nTE: trailers\n"},
+    {"rfc9110-10.1.4-te-without-trailers-removed", 1, "TE: deflate\nHost: h\n",
+     "Host: h\n"},
+    {"rfc9110-10.1.4-te-removed-from-response", 0, "TE: trailers\nA: 1\n",
+     "A: 1\n"},
+    {"rfc9110-10.1.4-te-parameter-is-not-a-token", 1,
+     "TE: deflate;x=trailers\n", ""},
+    {"rfc9110-5.6.4-comma-in-quoted-string-does-not-split", 1,
+     "TE: gzip;x=\"a,trailers,b\"\n", ""},
+};
+
+static void check_strip(const void *arg)
+{
+    const strip_t *tc = arg;
+    apr_table_t *t = make_table(tc->in);
+    rp_headers_strip_hop(t, tc->is_request);
+    RP_EXPECT_STR(dump_table(t), tc->want);
+}
+
+/* ---- rp_headers_has_token ---- */
+
+typedef struct token_t {
+    const char *name;
+    const char *value, *token;
+    int want;
+} token_t;
+
+static const token_t tokens[] = {
+    {"rfc9110-5.6.1-token-any-case", "keep-alive, Close", "close", 1},
+    {"rfc9110-5.6.1-empty-elements-and-ows-ignored", " ,\t, upgrade ,",
+     "upgrade", 1},
+    {"rfc9110-5.6.1-prefix-is-not-a-token", "closed, foo", "close", 0},
+    {"rfc9110-5.6.6-parameters-ignored", "trailers;q=1", "trailers", 1},
+    {"rfc9110-5.6.1-empty-value-has-no-token", "", "close", 0},
+};
+
+static void check_token(const void *arg)
+{
+    const token_t *tc = arg;
+    guarded_t v;
+    guard(&v, tc->value);
+    RP_EXPECT_INT(rp_headers_has_token(v.s, tc->token), tc->want);
+    unguard(&v);
+}
+
+/* ---- rp_headers_flags ---- */
+
+typedef struct flags_t {
+    const char *name;
+    const char *field;
+    unsigned want;
+} flags_t;
+
+static const flags_t flags[] = {
+    {"rfc9110-7.6.1-te-is-hop-with-trailers", "te",
+     RP_HDR_HOP | RP_HDR_TE_TRAILERS_OK},
+    {"rfc9110-7.6.1-connection-is-hop", "CONNECTION", RP_HDR_HOP},
+    {"rp-hdr-end-to-end-field-has-no-rule", "Host", 0},
+    {"rp-hdr-rule-needs-whole-name", "Connections", 0},
+};
+
+static void check_flags(const void *arg)
+{
+    const flags_t *tc = arg;
+    RP_EXPECT_INT(rp_headers_flags(tc->field), tc->want);
+}
+
+/* ---- rp_headers_add_forwarded ---- */
+
+typedef struct fwd_t {
+    const char *name;
+    const char *in;
+    rp_fwd_info_t info;
+    const char *want;
+} fwd_t;
+
+#define FWD_H "X-Forwarded-Host: h\nX-Forwarded-Proto: http\n"
+
+static const fwd_t fwds[] = {
+    {"rp-xff-set-when-none",
+     "Host: h\n",
+     {"192.0.2.1", "h", "http"},
+     "Host: h\nX-Forwarded-For: 192.0.2.1\n" FWD_H},
+    {"rp-xff-appended-to-one-prior",
+     "X-Forwarded-For: 10.0.0.1\n",
+     {"192.0.2.1", "h", "http"},
+     "X-Forwarded-For: 10.0.0.1, 192.0.2.1\n" FWD_H},
+    {"rfc9110-5.3-xff-joins-two-prior-fields",
+     "X-Forwarded-For: 10.0.0.1, 10.0.0.2\nA: 1\n"
+     "x-forwarded-for: 10.0.0.3\n",
+     {"192.0.2.1", "h", "http"},
+     "X-Forwarded-For: 10.0.0.1, 10.0.0.2, 10.0.0.3, 192.0.2.1\nA: 1\n" FWD_H},
+    {"rp-xff-empty-prior-field-skipped",
+     "X-Forwarded-For:\n",
+     {"192.0.2.1", "h", "http"},
+     "X-Forwarded-For: 192.0.2.1\n" FWD_H},
+    {"rp-xff-ipv6-client",
+     "",
+     {"2001:db8::1", "h", "http"},
+     "X-Forwarded-For: 2001:db8::1\n" FWD_H},
+    {"rp-x-forwarded-host-and-proto-replace-client-values",
+     "X-Forwarded-Host: evil\nX-Forwarded-Proto: http\n",
+     {"192.0.2.1", "h:8443", "https"},
+     "X-Forwarded-Host: h:8443\nX-Forwarded-Proto: https\n"
+     "X-Forwarded-For: 192.0.2.1\n"},
+    {"rp-x-forwarded-host-removed-without-host",
+     "X-Forwarded-Host: evil\n",
+     {"192.0.2.1", NULL, "http"},
+     "X-Forwarded-For: 192.0.2.1\nX-Forwarded-Proto: http\n"},
+};
+
+static void check_fwd(const void *arg)
+{
+    const fwd_t *tc = arg;
+    apr_table_t *t = make_table(tc->in);
+    rp_headers_add_forwarded(pool, t, &tc->info);
+    RP_EXPECT_STR(dump_table(t), tc->want);
+}
+
+/* ---- rp_headers_valid_name / rp_headers_valid_value ---- */
+
+typedef struct valid_t {
+    const char *name;
+    const char *field, *value;
+    int name_ok, value_ok;
+} valid_t;
+
+static const valid_t valids[] = {
+    {"rfc9110-5.6.2-every-tchar-ok", "X-a_1.b~!#$%&'*+^`|", "v", 1, 1},
+    {"rfc9110-5.1-empty-name-invalid", "", "v", 0, 1},
+    {"rfc9110-5.1-space-in-name-invalid", "a b", "v", 0, 1},
+    {"rfc9112-5.1-colon-in-name-invalid", "a:b", "v", 0, 1},
+    {"rfc9110-5.6.2-delimiter-in-name-invalid", "a(b)", "v", 0, 1},
+    {"rfc9110-5.1-ctl-in-name-invalid", "a\x01", "v", 0, 1},
+    {"rfc9110-5.1-non-ascii-name-invalid", "caf\xc3\xa9", "v", 0, 1},
+    {"rfc9110-5.5-cr-in-value-invalid", "A", "a\rb", 1, 0},
+    {"rfc9110-5.5-lf-in-value-invalid", "A", "a\nInjected: 1", 1, 0},
+    {"rfc9110-5.5-ctl-in-value-invalid", "A", "a\x1b[0m", 1, 0},
+    {"rfc9110-5.5-del-in-value-invalid", "A", "a\x7f", 1, 0},
+    {"rfc9110-5.5-htab-in-value-ok", "A", "a\tb", 1, 1},
+    {"rfc9110-5.5-obs-text-in-value-ok", "A", "caf\xe9 \x80\xff", 1, 1},
+    {"rfc9110-5.5-empty-value-ok", "A", "", 1, 1},
+    /* NUL ends a C string: bytes after it are never seen, and never
+     * written (serializers use the string's length). The wire parser is
+     * what refuses a NUL. */
+    {"rfc9110-5.5-nul-ends-the-value", "A", "ok\0\r\n", 1, 1},
+};
+
+static void check_valid(const void *arg)
+{
+    const valid_t *tc = arg;
+    guarded_t n, v;
+    guard(&n, tc->field);
+    guard(&v, tc->value);
+    RP_EXPECT_INT(rp_headers_valid_name(n.s), tc->name_ok);
+    RP_EXPECT_INT(rp_headers_valid_value(v.s), tc->value_ok);
+    unguard(&n);
+    unguard(&v);
+}
+
+/* ---- rp_headers_validate ---- */
+
+typedef struct validate_t {
+    const char *name;
+    const char *fields[8]; /* name, value pairs; NULL ends */
+    apr_status_t want;
+    const char *bad_name; /* expected *bad_name; NULL: left untouched */
+} validate_t;
+
+static const validate_t validates[] = {
+    {"rp-validate-good-table",
+     {"Host", "h", "X", "caf\xe9\t1", NULL},
+     APR_SUCCESS,
+     NULL},
+    {"rp-validate-names-first-bad-value",
+     {"A", "1", "B", "x\ry", "C", "\n", NULL},
+     RP_EBAD_REQUEST,
+     "B"},
+    {"rp-validate-names-bad-name",
+     {"A", "1", "a b", "1", NULL},
+     RP_EBAD_REQUEST,
+     "a b"},
+};
+
+static void check_validate(const void *arg)
+{
+    const validate_t *tc = arg;
+    apr_table_t *t = apr_table_make(pool, 4);
+    const char *bad = NULL;
+    int i;
+    for (i = 0; tc->fields[i] != NULL; i += 2) {
+        apr_table_add(t, tc->fields[i], tc->fields[i + 1]);
+    }
+    RP_EXPECT_INT(rp_headers_validate(t, &bad), tc->want);
+    RP_EXPECT_STR(bad, tc->bad_name);
+}
+
+#define RUN_TABLE(table, fn)                                                   \
+    do {                                                                       \
+        size_t i_;                                                             \
+        for (i_ = 0; i_ < NELTS(table); i_++) {                                \
+            run_case((table)[i_].name, fn, &(table)[i_]);                      \
+        }                                                                      \
+    } while (0)
+
+int main(void)
+{
+    apr_initialize();
+    RUN_TABLE(strips, check_strip);
+    RUN_TABLE(tokens, check_token);
+    RUN_TABLE(flags, check_flags);
+    RUN_TABLE(fwds, check_fwd);
+    RUN_TABLE(valids, check_valid);
+    RUN_TABLE(validates, check_validate);
+    apr_terminate();
+    return rp_test_done();
+}
