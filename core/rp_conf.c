@@ -21,8 +21,7 @@ void rp_conf_init(rp_conf_t *conf)
     conf->add_forwarded = RP_UNSET;
 }
 
-void rp_conf_merge(rp_conf_t *conf, const rp_conf_t *base,
-                   const rp_conf_t *add)
+void rp_conf_merge(rp_conf_t *conf, const rp_conf_t *base, const rp_conf_t *add)
 {
     RP_MERGE_TIME(conf, base, add, connect_timeout);
     RP_MERGE_TIME(conf, base, add, header_timeout);
@@ -33,8 +32,7 @@ void rp_conf_merge(rp_conf_t *conf, const rp_conf_t *base,
     RP_MERGE_INT(conf, base, add, add_forwarded);
 }
 
-#define RP_GET(f, dflt, unset)                                                 \
-    return conf->f != (unset) ? conf->f : (dflt)
+#define RP_GET(f, dflt, unset) return conf->f != (unset) ? conf->f : (dflt)
 
 apr_interval_time_t rp_conf_connect_timeout(const rp_conf_t *conf)
 {

@@ -41,7 +41,9 @@ static int is_digit(unsigned char c)
 /* tchar of RFC 9110 5.6.2: the characters of a field name or a token. */
 static int is_tchar(unsigned char c)
 {
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c)) {
+    /* Letters, digits and '-' make up nearly every real name: no lookup. */
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) ||
+        c == '-') {
         return 1;
     }
     return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
@@ -605,21 +607,21 @@ static void end_size_line(rp_h1_chunked_t *dec)
 static const char *step_after_size(rp_h1_chunked_t *dec, unsigned char c)
 {
     switch (c) {
-        case ' ':
-        case '\t':
-            dec->_state = CH_SIZE_BWS;
-            return NULL;
-        case ';':
-            dec->_state = CH_EXT;
-            return NULL;
-        case '\r':
-            dec->_state = CH_SIZE_LF;
-            return NULL;
-        case '\n':
-            end_size_line(dec);
-            return NULL;
-        default:
-            return "junk after chunk size";
+    case ' ':
+    case '\t':
+        dec->_state = CH_SIZE_BWS;
+        return NULL;
+    case ';':
+        dec->_state = CH_EXT;
+        return NULL;
+    case '\r':
+        dec->_state = CH_SIZE_LF;
+        return NULL;
+    case '\n':
+        end_size_line(dec);
+        return NULL;
+    default:
+        return "junk after chunk size";
     }
 }
 
@@ -671,31 +673,34 @@ static const char *step_ext(rp_h1_chunked_t *dec, unsigned char c)
 static const char *step_eol(rp_h1_chunked_t *dec, unsigned char c)
 {
     switch (dec->_state) {
-        case CH_SIZE_LF:
-            if (c != '\n') {
-                return "bare CR in chunk size line";
-            }
-            end_size_line(dec);
+    case CH_SIZE_LF:
+        if (c != '\n') {
+            return "bare CR in chunk size line";
+        }
+        end_size_line(dec);
+        return NULL;
+    case CH_DATA_EOL:
+    case CH_DATA_LF:
+        if (c == '\r' && dec->_state == CH_DATA_EOL) {
+            dec->_state = CH_DATA_LF;
             return NULL;
-        case CH_DATA_EOL:
-        case CH_DATA_LF:
-            if (c == '\r' && dec->_state == CH_DATA_EOL) {
-                dec->_state = CH_DATA_LF;
-                return NULL;
-            }
-            if (c != '\n') {
-                return "missing CRLF after chunk data";
-            }
-            dec->_state = CH_SIZE;
-            return NULL;
-        case CH_TRAILER_FIRST:
-            RP_ASSERT(c == '\r' || c == '\n');
-            dec->_state = c == '\r' ? CH_TRAILER_FIRST_LF : CH_DONE;
-            return NULL;
-        default:
-            RP_ASSERT(dec->_state == CH_TRAILER_FIRST_LF);
-            dec->_state = CH_DONE;
-            return c == '\n' ? NULL : "bare CR in trailer";
+        }
+        if (c != '\n') {
+            return "missing CRLF after chunk data";
+        }
+        dec->_state = CH_SIZE;
+        return NULL;
+    case CH_TRAILER_FIRST:
+        RP_ASSERT(c == '\r' || c == '\n');
+        dec->_state = c == '\r' ? CH_TRAILER_FIRST_LF : CH_DONE;
+        return NULL;
+    default:
+        RP_ASSERT(dec->_state == CH_TRAILER_FIRST_LF);
+        if (c != '\n') {
+            return "bare CR in trailer";
+        }
+        dec->_state = CH_DONE;
+        return NULL;
     }
 }
 
@@ -705,23 +710,23 @@ static const char *step_eol(rp_h1_chunked_t *dec, unsigned char c)
 static const char *step_trailer(rp_h1_chunked_t *dec, unsigned char c)
 {
     switch (dec->_state) {
-        case CH_TRAILER_BOL:
-            dec->_state = c == '\n'   ? CH_DONE
-                          : c == '\r' ? CH_TRAILER_BOL_CR
-                                      : CH_TRAILER_LINE;
-            return NULL;
-        case CH_TRAILER_LINE:
-            dec->_state = c == '\n'   ? CH_TRAILER_BOL
-                          : c == '\r' ? CH_TRAILER_LINE_CR
-                                      : CH_TRAILER_LINE;
-            return NULL;
-        default:
-            if (c != '\n') {
-                return "bare CR in trailer";
-            }
-            dec->_state =
-                dec->_state == CH_TRAILER_BOL_CR ? CH_DONE : CH_TRAILER_BOL;
-            return NULL;
+    case CH_TRAILER_BOL:
+        dec->_state = c == '\n'   ? CH_DONE
+                      : c == '\r' ? CH_TRAILER_BOL_CR
+                                  : CH_TRAILER_LINE;
+        return NULL;
+    case CH_TRAILER_LINE:
+        dec->_state = c == '\n'   ? CH_TRAILER_BOL
+                      : c == '\r' ? CH_TRAILER_LINE_CR
+                                  : CH_TRAILER_LINE;
+        return NULL;
+    default:
+        if (c != '\n') {
+            return "bare CR in trailer";
+        }
+        dec->_state =
+            dec->_state == CH_TRAILER_BOL_CR ? CH_DONE : CH_TRAILER_BOL;
+        return NULL;
     }
 }
 
@@ -773,20 +778,31 @@ static const char *emit_trailer(rp_h1_chunked_t *dec, const char *buf,
     return NULL;
 }
 
+/* Do the trailer bytes start at c, or go on? A first byte other than CR or
+ * LF opens a non-empty section, all of whose bytes go out as TRAILER spans;
+ * an empty section is framing and produces no span. */
+static int in_trailer(rp_h1_chunked_t *dec, unsigned char c)
+{
+    if (dec->_state == CH_TRAILER_FIRST && c != '\r' && c != '\n') {
+        dec->_state = CH_TRAILER_LINE;
+    }
+    return dec->_state >= CH_TRAILER_BOL && dec->_state < CH_DONE;
+}
+
 /* Route one framing byte to the step for the current state. */
 static const char *step(rp_h1_chunked_t *dec, unsigned char c)
 {
     switch (dec->_state) {
-        case CH_SIZE:
-            return step_size(dec, c);
-        case CH_SIZE_BWS:
-            return step_after_size(dec, c);
-        case CH_EXT:
-        case CH_EXT_QUOTED:
-        case CH_EXT_ESCAPE:
-            return step_ext(dec, c);
-        default:
-            return step_eol(dec, c);
+    case CH_SIZE:
+        return step_size(dec, c);
+    case CH_SIZE_BWS:
+        return step_after_size(dec, c);
+    case CH_EXT:
+    case CH_EXT_QUOTED:
+    case CH_EXT_ESCAPE:
+        return step_ext(dec, c);
+    default:
+        return step_eol(dec, c);
     }
 }
 
@@ -810,13 +826,7 @@ apr_ssize_t rp_h1_chunked_decode(rp_h1_chunked_t *dec, const char *buf,
         if (dec->_state == CH_DATA) {
             return emit_data(dec, pos, len, span);
         }
-        /* A first trailer byte other than CR or LF opens a non-empty
-         * section, whose bytes all go out as TRAILER spans. */
-        if (dec->_state == CH_TRAILER_FIRST && buf[pos] != '\r' &&
-            buf[pos] != '\n') {
-            dec->_state = CH_TRAILER_LINE;
-        }
-        if (dec->_state >= CH_TRAILER_BOL && dec->_state < CH_DONE) {
+        if (in_trailer(dec, (unsigned char)buf[pos])) {
             err = emit_trailer(dec, buf, len, &pos, span);
             if (err == NULL) {
                 return (apr_ssize_t)pos;

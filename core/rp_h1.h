@@ -37,8 +37,8 @@ typedef struct rp_h1_field_t {
 /* Result of rp_h1_parse_response(). The caller sets fields/max_fields;
  * the parser fills the rest. */
 typedef struct rp_h1_head_t {
-    int minor_version; /* 0 or 1: only HTTP/1.x is accepted */
-    int status;        /* 100..599 */
+    int minor_version;  /* 0 or 1: only HTTP/1.x is accepted */
+    int status;         /* 100..599 */
     const char *reason; /* borrowed; may be empty */
     apr_size_t reason_len;
     rp_h1_field_t *fields; /* borrowed: caller's array of max_fields */
@@ -149,16 +149,14 @@ apr_ssize_t rp_h1_chunked_decode(rp_h1_chunked_t *dec, const char *buf,
                                  const char **error);
 
 /* Find a field by case-insensitive name; returns its index or -1. */
-int rp_h1_find_field(const rp_h1_head_t *head, const char *name,
-                     int start);
+int rp_h1_find_field(const rp_h1_head_t *head, const char *name, int start);
 
 /* Serialize a request head: "METHOD target HTTP/1.1\r\n", each entry of
  * headers as "Name: value\r\n" in table order, then "\r\n". The caller has
  * validated names and values (rp_headers_validate). The result and *len
  * come from pool p. */
-char *rp_h1_request_head(apr_pool_t *p, const char *method,
-                         const char *target, const apr_table_t *headers,
-                         apr_size_t *len);
+char *rp_h1_request_head(apr_pool_t *p, const char *method, const char *target,
+                         const apr_table_t *headers, apr_size_t *len);
 
 #ifdef __cplusplus
 }

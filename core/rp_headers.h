@@ -22,7 +22,7 @@ extern "C" {
 #endif
 
 /* Flags of a header rule. */
-#define RP_HDR_HOP 0x0001 /* hop-by-hop: never forwarded as is */
+#define RP_HDR_HOP 0x0001            /* hop-by-hop: never forwarded as is */
 #define RP_HDR_TE_TRAILERS_OK 0x0002 /* "TE: trailers" passes on requests */
 
 /* Flags of the named field (0 when the table has no rule for it). */

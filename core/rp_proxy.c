@@ -14,8 +14,7 @@
 #define RP_LOGBUF 512
 
 static void logf_(rp_exchange_t *ex, int level, apr_status_t rv,
-                  const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+                  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 static void logf_(rp_exchange_t *ex, int level, apr_status_t rv,
                   const char *fmt, ...)
@@ -66,7 +65,9 @@ static void log_failure(rp_exchange_t *ex, apr_status_t err)
         break;
     case RP_EBACKEND_TIMEOUT:
         logf_(ex, RP_LOG_ERR, 0,
-              RPLOGNO(00102) "backend %s: no response head within %" APR_TIME_T_FMT " ms",
+              RPLOGNO(
+                  00102) "backend %s: no response head within %" APR_TIME_T_FMT
+                         " ms",
               backend_name(ex),
               apr_time_as_msec(rp_conf_header_timeout(ex->conf)));
         break;
@@ -283,11 +284,14 @@ static apr_status_t broke(rp_exchange_t *ex, apr_status_t rv)
     char buf[120];
 
     ex->error = RP_EBACKEND_BROKE;
-    logf_(ex, RP_LOG_ERR, rv,
-          RPLOGNO(00106) "backend %s: response body broken after %" APR_OFF_T_FMT
-                         " bytes: %s",
-          backend_name(ex), ex->body_bytes,
-          rv == APR_TIMEUP ? "idle timeout" : rp_strerror(rv, buf, sizeof(buf)));
+    logf_(
+        ex, RP_LOG_ERR, rv,
+        RPLOGNO(00106) "backend %s: response body broken after %" APR_OFF_T_FMT
+                       " bytes: %s",
+        backend_name(ex), ex->body_bytes,
+        rv == APR_TIMEUP  ? "idle timeout"
+        : ex->resp->error ? ex->resp->error
+                          : rp_strerror(rv, buf, sizeof(buf)));
     rp_response_close(ex->resp);
     ex->front.ops->abort(ex->front.ctx);
     return RP_EBACKEND_BROKE;

@@ -83,13 +83,13 @@ typedef struct rp_hooks_t {
 } rp_hooks_t;
 
 struct rp_exchange_t {
-    apr_pool_t *pool;         /* borrowed: request pool */
-    apr_bucket_alloc_t *ba;   /* borrowed: the client connection's */
+    apr_pool_t *pool;       /* borrowed: request pool */
+    apr_bucket_alloc_t *ba; /* borrowed: the client connection's */
     rp_front_t front;
-    const rp_conf_t *conf;    /* borrowed: merged configuration */
-    const rp_url_t *target;   /* borrowed: configuration pool */
+    const rp_conf_t *conf;     /* borrowed: merged configuration */
+    const rp_url_t *target;    /* borrowed: configuration pool */
     rp_transport_t *transport; /* borrowed: process lifetime */
-    const rp_hooks_t *hooks;  /* borrowed; may be NULL */
+    const rp_hooks_t *hooks;   /* borrowed; may be NULL */
 
     /* The client's request, set by the host before rp_proxy_run(). */
     const char *method;
@@ -97,7 +97,7 @@ struct rp_exchange_t {
     const char *query;       /* raw, without '?'; NULL when none */
     apr_table_t *in_headers; /* borrowed: the client's fields */
     rp_fwd_info_t fwd;
-    apr_off_t body_length;   /* 0 none, > 0 Content-Length, -1 chunked */
+    apr_off_t body_length; /* 0 none, > 0 Content-Length, -1 chunked */
 
     /* The outgoing request: built by rp_proxy_run(), editable by rewrite. */
     rp_request_t out;
@@ -105,13 +105,13 @@ struct rp_exchange_t {
     rp_response_t *resp;
 
     /* Outcome, for logs and the host. */
-    int status;                   /* status sent or to send */
-    apr_status_t error;           /* rp_ code of a failure, or 0 */
-    const char *error_detail;     /* fault text for the log, or NULL */
-    const char *backend_addr;     /* "ip:port" once connected */
+    int status;                       /* status sent or to send */
+    apr_status_t error;               /* rp_ code of a failure, or 0 */
+    const char *error_detail;         /* fault text for the log, or NULL */
+    const char *backend_addr;         /* "ip:port" once connected */
     apr_interval_time_t backend_time; /* request sent -> body done */
-    apr_off_t body_bytes;         /* response body bytes passed on */
-    unsigned head_sent:1;         /* the response has started */
+    apr_off_t body_bytes;             /* response body bytes passed on */
+    unsigned head_sent:1;             /* the response has started */
 };
 
 /* Run the exchange. Returns APR_SUCCESS when a response (backend's or

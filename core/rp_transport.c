@@ -50,20 +50,20 @@ struct rp_conn_t {
 };
 
 struct rp_backend_t {
-    const char *key;      /* "scheme://host:port", transport pool */
-    const char *host;     /* transport pool */
+    const char *key;  /* "scheme://host:port", transport pool */
+    const char *host; /* transport pool */
     apr_port_t port;
     apr_interval_time_t idle_timeout;
-    rp_conn_t *idle;      /* LIFO: most recently used first; under mutex */
-    apr_size_t nidle;     /* length of idle; under mutex */
-    rp_transport_t *t;    /* borrowed: owner */
+    rp_conn_t *idle;   /* LIFO: most recently used first; under mutex */
+    apr_size_t nidle;  /* length of idle; under mutex */
+    rp_transport_t *t; /* borrowed: owner */
 };
 
 struct rp_transport_t {
-    apr_pool_t *pool;           /* borrowed: process pool */
-    apr_thread_mutex_t *mutex;  /* guards backends and idle lists */
-    apr_thread_cond_t *wake;    /* wakes the reaper to stop */
-    apr_hash_t *backends;       /* key -> rp_backend_t; under mutex */
+    apr_pool_t *pool;          /* borrowed: process pool */
+    apr_thread_mutex_t *mutex; /* guards backends and idle lists */
+    apr_thread_cond_t *wake;   /* wakes the reaper to stop */
+    apr_hash_t *backends;      /* key -> rp_backend_t; under mutex */
     apr_size_t max_idle;
     apr_thread_t *reaper;       /* owned: joined by the pool cleanup */
     int stopping;               /* under mutex */
@@ -132,8 +132,7 @@ static apr_status_t conn_dial(rp_backend_t *be, apr_interval_time_t timeout,
     {
         char ip[64];
         apr_sockaddr_ip_getbuf(ip, sizeof(ip), sa);
-        c->addr = apr_psprintf(p, sa->family == APR_INET6 ? "[%s]:%u"
-                                                          : "%s:%u",
+        c->addr = apr_psprintf(p, sa->family == APR_INET6 ? "[%s]:%u" : "%s:%u",
                                ip, (unsigned)be->port);
     }
     apr_atomic_inc32(&be->t->stats.conns_opened);
@@ -473,9 +472,9 @@ static apr_status_t send_brigade(rp_conn_t *c, apr_bucket_brigade *bb,
         rv = apr_brigade_length(bb, 1, &total);
         if (rv == APR_SUCCESS && total > 0) {
             vec[n].iov_base = hdr;
-            vec[n++].iov_len = apr_snprintf(
-                hdr, sizeof(hdr), "%" APR_UINT64_T_HEX_FMT "\r\n",
-                (apr_uint64_t)total);
+            vec[n++].iov_len =
+                apr_snprintf(hdr, sizeof(hdr), "%" APR_UINT64_T_HEX_FMT "\r\n",
+                             (apr_uint64_t)total);
         }
     }
     b = APR_BRIGADE_FIRST(bb);
@@ -701,8 +700,7 @@ static apr_status_t exchange(head_ctx_t *h, const char *head, apr_size_t len,
         if (*client_side) {
             return rv;
         }
-        h->why = apr_psprintf(h->resp->_pool, "sending the request: %pm",
-                              &rv);
+        h->why = apr_psprintf(h->resp->_pool, "sending the request: %pm", &rv);
         return RP_EBACKEND_UNREACHABLE;
     }
     h->deadline = apr_time_now() + h->opts->header_timeout;
@@ -738,8 +736,8 @@ apr_status_t rp_transport_round_trip(rp_transport_t *t, rp_backend_t *be,
 {
     int retryable = req->body_length == 0 && is_idempotent(req->method);
     apr_size_t len;
-    char *head = rp_h1_request_head(p, req->method, req->target, req->headers,
-                                    &len);
+    char *head =
+        rp_h1_request_head(p, req->method, req->target, req->headers, &len);
     int attempt, client_side = 0;
     apr_status_t rv = APR_SUCCESS;
     head_ctx_t h;
@@ -758,8 +756,8 @@ apr_status_t rp_transport_round_trip(rp_transport_t *t, rp_backend_t *be,
         else {
             rv = conn_dial(be, opts->connect_timeout, &h.c);
             if (rv != APR_SUCCESS) {
-                *why = apr_psprintf(p, "connect to %s failed: %pm", be->key,
-                                    &rv);
+                *why =
+                    apr_psprintf(p, "connect to %s failed: %pm", be->key, &rv);
                 apr_atomic_inc32(&t->stats.backend_errors);
                 return RP_EBACKEND_UNREACHABLE;
             }
@@ -829,39 +827,44 @@ static apr_status_t finish_trailers(rp_response_t *resp)
 }
 
 /* Decode what is buffered; *emitted tells whether bb got data or the body
- * ended. */
+ * ended. The decoder is called even on an empty buffer: after the last
+ * trailer span it reports DONE without consuming anything. */
 static apr_status_t emit_chunked(rp_response_t *resp, apr_bucket_brigade *bb,
                                  int *emitted)
 {
     rp_conn_t *c = resp->_conn;
-    const char *err = NULL;
     rp_h1_span_t span;
     apr_ssize_t n;
 
-    while (c->pos < c->last && !resp->_done) {
-        n = rp_h1_chunked_decode(&resp->_chunked, c->buf + c->pos,
-                                 c->last - c->pos, &span, &err);
+    while (!resp->_done) {
+        const char *base = c->buf ? c->buf + c->pos : "";
+        n = rp_h1_chunked_decode(&resp->_chunked, base, c->last - c->pos, &span,
+                                 &resp->error);
         if (n < 0) {
             return RP_EBAD_RESPONSE;
         }
         if (span.kind == RP_H1_SPAN_DATA && span.len) {
-            APR_BRIGADE_INSERT_TAIL(bb,
-                                    span_bucket(c, c->pos + span.off, span.len));
+            APR_BRIGADE_INSERT_TAIL(
+                bb, span_bucket(c, c->pos + span.off, span.len));
             *emitted = 1;
         }
         else if (span.kind == RP_H1_SPAN_TRAILER) {
-            keep_trailer(resp, c->buf + c->pos + span.off, span.len);
+            keep_trailer(resp, base + span.off, span.len);
         }
         else if (span.kind == RP_H1_SPAN_DONE) {
             resp->_done = 1;
             *emitted = 1;
         }
         c->pos += (apr_size_t)n;
-        if (n == 0) {
-            break;
+        if (n == 0 && span.kind == RP_H1_SPAN_NONE) {
+            break; /* needs more bytes */
         }
     }
-    return resp->_done ? finish_trailers(resp) : APR_SUCCESS;
+    if (resp->_done && finish_trailers(resp) != APR_SUCCESS) {
+        resp->error = "bad trailer section";
+        return RP_EBAD_RESPONSE;
+    }
+    return APR_SUCCESS;
 }
 
 static void emit_plain(rp_response_t *resp, apr_bucket_brigade *bb,
@@ -894,19 +897,9 @@ apr_status_t rp_response_read(rp_response_t *resp, apr_bucket_brigade *bb,
     apr_status_t rv = APR_SUCCESS;
     int emitted = 0;
 
-    while (!resp->_done && !emitted) {
+    while (!resp->_done) {
         if (!c) {
             return APR_EOF;
-        }
-        if (c->pos == c->last) {
-            rv = conn_fill(c, resp->_ba, timeout);
-            if (rv == APR_EOF && resp->framing.kind == RP_H1_BODY_CLOSE) {
-                resp->_done = 1;
-                break;
-            }
-            if (rv != APR_SUCCESS) {
-                return rv;
-            }
         }
         if (resp->framing.kind == RP_H1_BODY_CHUNKED) {
             rv = emit_chunked(resp, bb, &emitted);
@@ -914,8 +907,23 @@ apr_status_t rp_response_read(rp_response_t *resp, apr_bucket_brigade *bb,
                 return rv;
             }
         }
-        else {
+        else if (c->pos < c->last) {
             emit_plain(resp, bb, &emitted);
+        }
+        if (emitted || resp->_done) {
+            break;
+        }
+        rv = conn_fill(c, resp->_ba, timeout);
+        if (rv == APR_EOF && resp->framing.kind == RP_H1_BODY_CLOSE) {
+            resp->_done = 1;
+            break;
+        }
+        if (rv != APR_SUCCESS) {
+            if (rv == APR_EOF) {
+                resp->error = "backend closed the connection before the "
+                              "end of the body";
+            }
+            return rv;
         }
     }
     *eos = resp->_done;

@@ -95,11 +95,12 @@ typedef struct rp_rt_opts_t {
  * by the modify-response hook; the rest is the transport's. */
 typedef struct rp_response_t {
     int status;
-    const char *reason;       /* pool string, may be "" */
-    apr_table_t *headers;     /* as received, hop-by-hop not yet removed */
-    apr_table_t *trailers;    /* filled when a chunked body ends; or NULL */
+    const char *reason;    /* pool string, may be "" */
+    apr_table_t *headers;  /* as received, hop-by-hop not yet removed */
+    apr_table_t *trailers; /* filled when a chunked body ends; or NULL */
     rp_h1_framing_t framing;
     const char *backend_addr; /* "ip:port" of the peer, for logs */
+    const char *error;        /* static text naming a body fault, or NULL */
     /* the transport's own */
     rp_conn_t *_conn;        /* borrowed from the pool until close */
     apr_pool_t *_pool;       /* borrowed: exchange pool */

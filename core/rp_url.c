@@ -163,7 +163,7 @@ static const char *parse_name(apr_pool_t *p, const char *s, const char *end,
     int numeric = 1;
     struct in_addr a4;
     char *host;
-    if (s == end) {
+    if (s >= end) { /* ">=" also tells the compiler end - s is positive */
         return "empty host";
     }
     for (c = s; c < end; c++) {

@@ -86,8 +86,7 @@ static const char *check_context(cmd_parms *cmd)
     return NULL;
 }
 
-static const char *parse_target(cmd_parms *cmd, const char *arg,
-                                rp_url_t **out)
+static const char *parse_target(cmd_parms *cmd, const char *arg, rp_url_t **out)
 {
     const char *why = NULL;
     rp_url_t *u;
@@ -140,8 +139,7 @@ static const char *set_pass(cmd_parms *cmd, void *dconf, const char *a1,
                             cmd->cmd->name, a1);
     }
     if (a1[0] != '/') {
-        return apr_psprintf(cmd->pool,
-                            "%s: the path \"%s\" must start with /",
+        return apr_psprintf(cmd->pool, "%s: the path \"%s\" must start with /",
                             cmd->cmd->name, a1);
     }
     sc = ap_get_module_config(cmd->server->module_config, &rproxy_module);
@@ -204,14 +202,13 @@ const command_rec rpx_cmds[] = {
                    "RProxyPass <path> <url>|! (inside <Location>: <url>|!)"),
     AP_INIT_TAKE1("RProxyFlushInterval", set_flush_interval, NULL, RPX_CTX,
                   "milliseconds: 0 lets httpd buffer, -1 flushes every write"),
-    AP_INIT_TAKE1("RProxyConnectTimeout", set_timeout,
-                  RPX_OFF(connect_timeout), RPX_CTX,
+    AP_INIT_TAKE1("RProxyConnectTimeout", set_timeout, RPX_OFF(connect_timeout),
+                  RPX_CTX,
                   "time allowed to connect to a backend (default 10s)"),
     AP_INIT_TAKE1("RProxyResponseHeaderTimeout", set_timeout,
                   RPX_OFF(header_timeout), RPX_CTX,
                   "time from request sent to response head (default 60s)"),
-    AP_INIT_TAKE1("RProxyIOTimeout", set_timeout, RPX_OFF(io_timeout),
-                  RPX_CTX,
+    AP_INIT_TAKE1("RProxyIOTimeout", set_timeout, RPX_OFF(io_timeout), RPX_CTX,
                   "longest wait between body reads or writes (default 60s)"),
     AP_INIT_TAKE1("RProxyIdleTimeout", set_timeout, RPX_OFF(idle_timeout),
                   RSRC_CONF,

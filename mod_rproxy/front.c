@@ -26,8 +26,7 @@ static int client_left(request_rec *r, apr_status_t rv)
 }
 
 /* Moves data buckets to bb; EOS ends the body. */
-static apr_status_t front_read_body(void *ctx, apr_bucket_brigade *bb,
-                                    int *eos)
+static apr_status_t front_read_body(void *ctx, apr_bucket_brigade *bb, int *eos)
 {
     rpx_front_t *f = ctx;
     request_rec *r = f->r;
@@ -163,9 +162,9 @@ static void front_abort(void *ctx)
     c->keepalive = AP_CONN_CLOSE;
     r->no_cache = 1;
     bb = apr_brigade_create(r->pool, c->bucket_alloc);
-    APR_BRIGADE_INSERT_TAIL(
-        bb, ap_bucket_error_create(HTTP_BAD_GATEWAY, NULL, r->pool,
-                                   c->bucket_alloc));
+    APR_BRIGADE_INSERT_TAIL(bb,
+                            ap_bucket_error_create(HTTP_BAD_GATEWAY, NULL,
+                                                   r->pool, c->bucket_alloc));
     APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_eos_create(c->bucket_alloc));
     f->ended = 1;
     pass(f, bb);

@@ -25,7 +25,6 @@
 #include "apr_strings.h"
 #include "mod_rproxy.h"
 
-
 /* The per-process transport; created in child_init, lives with pchild. */
 static rp_transport_t *rpx_transport;
 
@@ -102,8 +101,8 @@ static int rpx_map_to_storage(request_rec *r)
 /* <Location> routes: the location walk has chosen the configuration. */
 static int rpx_fixups(request_rec *r)
 {
-    rpx_dir_conf_t *dc = ap_get_module_config(r->per_dir_config,
-                                              &rproxy_module);
+    rpx_dir_conf_t *dc =
+        ap_get_module_config(r->per_dir_config, &rproxy_module);
     rpx_req_t *rq = req_state(r, 0);
 
     if (rq && rq->route) {
@@ -121,8 +120,8 @@ static int rpx_fixups(request_rec *r)
 static const char *route_remainder(request_rec *r, rpx_req_t *rq,
                                    const rpx_route_t **route)
 {
-    rpx_dir_conf_t *dc = ap_get_module_config(r->per_dir_config,
-                                              &rproxy_module);
+    rpx_dir_conf_t *dc =
+        ap_get_module_config(r->per_dir_config, &rproxy_module);
     const char *raw = rq && rq->raw_path ? rq->raw_path : r->uri;
     const char *rest;
 
@@ -162,15 +161,15 @@ static void set_notes(request_rec *r, const rp_exchange_t *ex)
 {
     if (ex->backend_addr) {
         apr_table_setn(r->notes, "rproxy-backend", ex->backend_addr);
-        apr_table_setn(r->notes, "rproxy-backend-time",
-                       apr_psprintf(r->pool, "%" APR_TIME_T_FMT,
-                                    ex->backend_time));
+        apr_table_setn(
+            r->notes, "rproxy-backend-time",
+            apr_psprintf(r->pool, "%" APR_TIME_T_FMT, ex->backend_time));
     }
     if (ex->error && ex->error != RP_ECLIENT_GONE) {
         char buf[120];
-        apr_table_setn(r->notes, "rproxy-error",
-                       apr_pstrdup(r->pool, rp_strerror(ex->error, buf,
-                                                        sizeof(buf))));
+        apr_table_setn(
+            r->notes, "rproxy-error",
+            apr_pstrdup(r->pool, rp_strerror(ex->error, buf, sizeof(buf))));
     }
 }
 
@@ -179,17 +178,16 @@ static const rp_conf_t *effective_conf(request_rec *r)
 {
     rpx_server_conf_t *sc =
         ap_get_module_config(r->server->module_config, &rproxy_module);
-    rpx_dir_conf_t *dc = ap_get_module_config(r->per_dir_config,
-                                              &rproxy_module);
+    rpx_dir_conf_t *dc =
+        ap_get_module_config(r->per_dir_config, &rproxy_module);
     rp_conf_t *c = apr_palloc(r->pool, sizeof(*c));
 
     rp_conf_merge(c, &sc->conf, &dc->conf);
     return c;
 }
 
-static void init_exchange(request_rec *r, rp_exchange_t *ex,
-                          rpx_front_t *front, const rpx_route_t *route,
-                          const char *rest)
+static void init_exchange(request_rec *r, rp_exchange_t *ex, rpx_front_t *front,
+                          const rpx_route_t *route, const char *rest)
 {
     memset(ex, 0, sizeof(*ex));
     front->r = r;

@@ -21,16 +21,16 @@ extern module AP_MODULE_DECLARE_DATA rproxy_module;
 
 /* Per-request state, in r->request_config. */
 typedef struct rpx_req_t {
-    const char *raw_path;      /* borrowed: r->uri before decoding */
-    const rpx_route_t *route;  /* borrowed: server route that matched */
-    const char *remainder;     /* raw path below the route's prefix */
+    const char *raw_path;     /* borrowed: r->uri before decoding */
+    const rpx_route_t *route; /* borrowed: server route that matched */
+    const char *remainder;    /* raw path below the route's prefix */
 } rpx_req_t;
 
 /* The httpd side of an exchange (front.c). */
 typedef struct rpx_front_t {
-    request_rec *r;          /* borrowed */
-    apr_bucket_brigade *bb;  /* owned: scratch for reading the client body */
-    unsigned ended:1;        /* EOS (or the abort) was passed */
+    request_rec *r;         /* borrowed */
+    apr_bucket_brigade *bb; /* owned: scratch for reading the client body */
+    unsigned ended:1;       /* EOS (or the abort) was passed */
 } rpx_front_t;
 
 extern const rp_front_ops_t rpx_front_ops;

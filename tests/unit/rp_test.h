@@ -98,8 +98,8 @@ static int rp_test_done(void)
 
 /* Copy len bytes so that the last one sits right before a PROT_NONE page.
  * Release with rp_test_unguard(). */
-__attribute__((unused)) static char *rp_test_guard(const char *src, size_t len, void **map,
-                           size_t *maplen)
+__attribute__((unused)) static char *rp_test_guard(const char *src, size_t len,
+                                                   void **map, size_t *maplen)
 {
     size_t pg = (size_t)sysconf(_SC_PAGESIZE);
     size_t data_pages = (len + pg - 1) / pg;

@@ -1,0 +1,67 @@
+#!/bin/sh
+# Build mod_rproxy and run a demo: Debian's httpd on 127.0.0.1:${DEMO_PORT:-8080}
+# with the module, proxying /api/ to the bundled backend on 127.0.0.1:$((DEMO_PORT+1)).
+# Stays in the foreground; Ctrl-C stops both servers.
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+port=${DEMO_PORT:-8080}
+bport=$((port + 1))
+"$top/scripts/deps.sh"
+echo "building mod_rproxy..."
+"$top/scripts/build.sh" "$top/build" --enable-werror
+run="$top/build/demo"
+mkdir -p "$run"
+chmod 755 "$run"
+cat >"$run/httpd.conf" <<CONF
+ServerRoot "$run"
+ServerName 127.0.0.1
+Listen 127.0.0.1:$port
+PidFile "$run/httpd.pid"
+DefaultRuntimeDir "$run"
+LoadModule mpm_event_module /usr/lib/apache2/modules/mod_mpm_event.so
+LoadModule authz_core_module /usr/lib/apache2/modules/mod_authz_core.so
+LoadModule rproxy_module "$top/build/mod_rproxy.so"
+ErrorLog "$run/error.log"
+LogLevel warn rproxy:info
+LogFormat "%h \"%r\" %>s %b backend=%{rproxy-backend}n backend_us=%{rproxy-backend-time}n" rproxy
+CustomLog "$run/access.log" rproxy
+$( [ "$(id -u)" -eq 0 ] && printf 'User www-data\nGroup www-data\n' )
+
+# Everything under /api/ goes to the backend, with /api/ mapped to /.
+RProxyPass /api/ http://127.0.0.1:$bport/
+RProxyFlushInterval 100
+CONF
+python3 "$top/demo/backend.py" "$bport" &
+bpid=$!
+/usr/sbin/apache2 -f "$run/httpd.conf" -DFOREGROUND &
+hpid=$!
+stop() {
+    kill "$hpid" 2>/dev/null || true
+    kill "$bpid" 2>/dev/null || true
+    wait "$hpid" 2>/dev/null || true
+    wait "$bpid" 2>/dev/null || true
+}
+trap 'stop; exit 0' INT TERM
+trap stop EXIT
+i=0
+until curl -s -o /dev/null "http://127.0.0.1:$port/api/"; do
+    i=$((i + 1))
+    if [ $i -gt 50 ]; then
+        echo "httpd did not come up; see $run/error.log" >&2
+        cat "$run/error.log" >&2
+        exit 1
+    fi
+    sleep 0.2
+done
+cat <<MSG
+
+mod_rproxy demo is up: httpd on http://127.0.0.1:$port, backend on 127.0.0.1:$bport
+Try:
+  curl -i http://127.0.0.1:$port/api/hello?x=1          # echo of what the backend got
+  curl -N http://127.0.0.1:$port/api/events             # server-sent events, streamed
+  curl -s http://127.0.0.1:$port/api/big?mb=100 | sha256sum
+  curl -i -d 'some data' http://127.0.0.1:$port/api/upload
+Logs: $run/access.log (backend address and time per request), $run/error.log
+Configuration: $run/httpd.conf.  Ctrl-C stops.
+MSG
+wait "$hpid"

@@ -1,0 +1,26 @@
+#!/bin/sh
+# Install what building, the demo and the tests need, when it is missing.
+# Debian 12; run as root (or with sudo available). Safe to run again.
+set -eu
+PKGS="build-essential autoconf automake libtool pkg-config apache2 apache2-dev
+libapr1-dev libaprutil1-dev libssl-dev python3 python3-pytest nginx-light curl
+clang-format procps"
+missing=""
+for p in $PKGS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
+        missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "installing:$missing" >&2
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq >/dev/null
+# Debian's apache2 and nginx packages try to start services; a policy-rc.d
+# keeps them from doing so (the tests start their own servers).
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+    $SUDO chmod +x /usr/sbin/policy-rc.d
+    trap '$SUDO rm -f /usr/sbin/policy-rc.d' EXIT
+fi
+$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
