@@ -44,7 +44,9 @@ else
 fi
 
 echo "== unit tests (ASan, UBSan)"
-make -s -C build-asan check TESTS= >/dev/null 2>&1
+if ! make -s -C build-asan check TESTS= >"$logs/unit-build" 2>&1; then
+    cat "$logs/unit-build"; echo "FAIL building the unit tests"; count 0 1
+fi
 for t in build-asan/tests/unit/test_rp_*; do
     [ -x "$t" ] || continue
     case "$t" in *.o|*.trs|*.log) continue ;; esac
