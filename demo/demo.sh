@@ -31,28 +31,34 @@ $( [ "$(id -u)" -eq 0 ] && printf 'User www-data\nGroup www-data\n' )
 RProxyPass /api/ http://127.0.0.1:$bport/
 RProxyFlushInterval 100
 CONF
+hpid=""
 python3 "$top/demo/backend.py" "$bport" &
 bpid=$!
-/usr/sbin/apache2 -f "$run/httpd.conf" -DFOREGROUND &
-hpid=$!
 stop() {
-    kill "$hpid" 2>/dev/null || true
+    [ -n "$hpid" ] && kill "$hpid" 2>/dev/null
     kill "$bpid" 2>/dev/null || true
-    wait "$hpid" 2>/dev/null || true
+    [ -n "$hpid" ] && wait "$hpid" 2>/dev/null
     wait "$bpid" 2>/dev/null || true
 }
 trap 'stop; exit 0' INT TERM
 trap stop EXIT
-i=0
-until curl -s -o /dev/null "http://127.0.0.1:$port/api/"; do
-    i=$((i + 1))
-    if [ $i -gt 50 ]; then
-        echo "httpd did not come up; see $run/error.log" >&2
-        cat "$run/error.log" >&2
-        exit 1
-    fi
-    sleep 0.2
-done
+# wait_for URL WHAT: until URL answers 200, at most 10 s.
+wait_for() {
+    i=0
+    until [ "$(curl -s -o /dev/null -w '%{http_code}' "$1")" = 200 ]; do
+        i=$((i + 1))
+        if [ $i -gt 50 ]; then
+            echo "$2 did not come up" >&2
+            [ -f "$run/error.log" ] && cat "$run/error.log" >&2
+            exit 1
+        fi
+        sleep 0.2
+    done
+}
+wait_for "http://127.0.0.1:$bport/" "the backend on port $bport"
+/usr/sbin/apache2 -f "$run/httpd.conf" -DFOREGROUND &
+hpid=$!
+wait_for "http://127.0.0.1:$port/api/" "httpd on port $port (see $run/error.log)"
 cat <<MSG
 
 mod_rproxy demo is up: httpd on http://127.0.0.1:$port, backend on 127.0.0.1:$bport
