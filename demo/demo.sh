@@ -31,6 +31,12 @@ $( [ "$(id -u)" -eq 0 ] && printf 'User www-data\nGroup www-data\n' )
 RProxyPass /api/ http://127.0.0.1:$bport/
 RProxyFlushInterval 100
 CONF
+for p in $port $bport; do
+    if curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$p/"; then
+        echo "port $p on 127.0.0.1 is already in use; pick others with DEMO_PORT=N" >&2
+        exit 1
+    fi
+done
 hpid=""
 python3 "$top/demo/backend.py" "$bport" &
 bpid=$!
@@ -42,12 +48,12 @@ stop() {
 }
 trap 'stop; exit 0' INT TERM
 trap stop EXIT
-# wait_for URL WHAT: until URL answers 200, at most 10 s.
+# wait_for URL WHAT PID: until URL answers 200 (at most 10 s) while PID lives.
 wait_for() {
     i=0
     until [ "$(curl -s -o /dev/null -w '%{http_code}' "$1")" = 200 ]; do
         i=$((i + 1))
-        if [ $i -gt 50 ]; then
+        if [ $i -gt 50 ] || ! kill -0 "$3" 2>/dev/null; then
             echo "$2 did not come up" >&2
             [ -f "$run/error.log" ] && cat "$run/error.log" >&2
             exit 1
@@ -55,10 +61,10 @@ wait_for() {
         sleep 0.2
     done
 }
-wait_for "http://127.0.0.1:$bport/" "the backend on port $bport"
+wait_for "http://127.0.0.1:$bport/" "the backend on port $bport" "$bpid"
 /usr/sbin/apache2 -f "$run/httpd.conf" -DFOREGROUND &
 hpid=$!
-wait_for "http://127.0.0.1:$port/api/" "httpd on port $port (see $run/error.log)"
+wait_for "http://127.0.0.1:$port/api/" "httpd on port $port (see $run/error.log)" "$hpid"
 cat <<MSG
 
 mod_rproxy demo is up: httpd on http://127.0.0.1:$port, backend on 127.0.0.1:$bport
