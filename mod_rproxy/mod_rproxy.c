@@ -56,12 +56,35 @@ static const rpx_route_t *match_route(const rpx_server_conf_t *sc,
     return NULL;
 }
 
+/* The route for a raw path: a <Location> with RProxyPass (or "!") decides
+ * first, as the more specific configuration; then the server's routes in
+ * order. httpd has merged the <Location> sections for the undecoded path
+ * before pre_translate_name runs. */
+static const rpx_route_t *find_route(request_rec *r, const char *path,
+                                     const char **rest)
+{
+    rpx_server_conf_t *sc =
+        ap_get_module_config(r->server->module_config, &rproxy_module);
+    rpx_dir_conf_t *dc =
+        ap_get_module_config(r->per_dir_config, &rproxy_module);
+
+    if (dc && dc->route) {
+        if (!dc->route->target) {
+            return NULL;
+        }
+        *rest = rp_url_match_prefix(path, dc->route->prefix);
+        if (!*rest) {
+            *rest = path; /* the location matched in a way we cannot strip */
+        }
+        return dc->route;
+    }
+    return match_route(sc, path, rest);
+}
+
 /* Runs before httpd decodes the path, so "%2F" and "%25" reach the backend
  * as the client sent them. Dot segments are already resolved here. */
 static int rpx_pre_translate(request_rec *r)
 {
-    rpx_server_conf_t *sc =
-        ap_get_module_config(r->server->module_config, &rproxy_module);
     const rpx_route_t *route;
     const char *rest = NULL;
     rpx_req_t *rq;
@@ -71,7 +94,7 @@ static int rpx_pre_translate(request_rec *r)
     }
     rq = req_state(r, 1);
     rq->raw_path = r->uri;
-    route = match_route(sc, r->uri, &rest);
+    route = find_route(r, r->uri, &rest);
     if (!route) {
         return DECLINED;
     }
