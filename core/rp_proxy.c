@@ -222,9 +222,15 @@ static int is_event_stream(apr_table_t *h)
 static apr_status_t send_head(rp_exchange_t *ex)
 {
     rp_response_t *resp = ex->resp;
+    const char *announced = apr_table_get(resp->headers, "Trailer");
     apr_status_t rv;
 
+    /* Trailer is hop-by-hop, but the trailers themselves are forwarded:
+     * announce them again when the body keeps a chunked framing. */
     rp_headers_strip_hop(resp->headers, 0);
+    if (announced && resp->framing.kind == RP_H1_BODY_CHUNKED) {
+        apr_table_setn(resp->headers, "Trailer", announced);
+    }
     if (ex->hooks && ex->hooks->modify_response) {
         rv = ex->hooks->modify_response(ex, ex->hooks->baton);
         if (rv != APR_SUCCESS) {

@@ -738,7 +738,7 @@ apr_status_t rp_transport_round_trip(rp_transport_t *t, rp_backend_t *be,
     apr_size_t len;
     char *head =
         rp_h1_request_head(p, req->method, req->target, req->headers, &len);
-    int attempt, client_side = 0;
+    int attempt, client_side = 0, retry;
     apr_status_t rv = APR_SUCCESS;
     head_ctx_t h;
 
@@ -772,8 +772,9 @@ apr_status_t rp_transport_round_trip(rp_transport_t *t, rp_backend_t *be,
             *out = h.resp;
             return APR_SUCCESS;
         }
+        retry = may_retry(&h, rv, client_side, retryable);
         conn_close(h.c);
-        if (!may_retry(&h, rv, client_side, retryable)) {
+        if (!retry) {
             break;
         }
         apr_atomic_inc32(&t->stats.retries);

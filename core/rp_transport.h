@@ -77,7 +77,7 @@ typedef void (*rp_interim_fn)(void *baton, int status, apr_table_t *headers);
 typedef struct rp_request_t {
     const char *method;    /* borrowed */
     const char *target;    /* borrowed: origin-form, "/path?query" */
-    apr_table_t *headers;  /* borrowed: final, validated; no framing fields */
+    apr_table_t *headers;  /* borrowed: final and validated, framing included */
     apr_off_t body_length; /* 0: no body; > 0: Content-Length; -1: chunked */
     rp_body_source_fn body_fn; /* required when body_length != 0 */
     void *body_baton;

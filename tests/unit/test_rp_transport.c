@@ -1,0 +1,1121 @@
+/* Licensed under the Apache License, Version 2.0 (the "License"); you may not
+ * use this file except in compliance with the License. You may obtain a copy
+ * of the License at http://www.apache.org/licenses/LICENSE-2.0 */
+
+/* test_rp_transport.c: unit tests of core/rp_transport.c against the
+ * scripted backend of rp_test_backend.h.
+ *
+ * Each test gets its own APR pool, bucket allocator, transport and backend;
+ * fx_close() destroys the pool (which stops the reaper and closes every
+ * connection), stops the backend and checks that the process holds as many
+ * descriptors as before the test. */
+
+#include <signal.h>
+#include <apr_general.h>
+#include <apr_pools.h>
+#include <apr_strings.h>
+#include <apr_tables.h>
+#include <apr_buckets.h>
+#include "rp_transport.h"
+#include "rp_test.h"
+#include "rp_test_backend.h"
+
+#define MS(n) apr_time_from_msec(n)
+#define READ_TIMEOUT MS(1000)
+
+typedef struct fx_t {
+    apr_pool_t *pool;
+    apr_bucket_alloc_t *ba;
+    rp_transport_t *t;
+    tb_backend_t *tb;
+    rp_url_t url;
+    rp_backend_t *be;
+    rp_rt_opts_t opts;
+    int fds; /* descriptors open before the test */
+} fx_t;
+
+/* Set up a test against a backend playing scripts (none: port is a port
+ * where nothing listens), with a transport whose idle timeout is idle. */
+static void fx_open_idle(fx_t *fx, const tb_step_t *const *scripts,
+                         int nscripts, apr_interval_time_t idle)
+{
+    const char *why = NULL;
+    int port;
+
+    memset(fx, 0, sizeof(*fx));
+    fx->fds = tb_count_fds();
+    if (nscripts >= 0) {
+        fx->tb = tb_start(scripts, nscripts);
+        port = fx->tb->port;
+    }
+    else {
+        port = tb_closed_port();
+    }
+    apr_pool_create(&fx->pool, NULL);
+    fx->ba = apr_bucket_alloc_create(fx->pool);
+    if (rp_transport_create(fx->pool, 8, &fx->t) != APR_SUCCESS ||
+        rp_url_parse(fx->pool,
+                     apr_psprintf(fx->pool, "http://127.0.0.1:%d", port),
+                     &fx->url, &why) != APR_SUCCESS) {
+        fprintf(stderr, "fx_open: setup failed: %s\n", why ? why : "");
+        exit(2);
+    }
+    fx->be = rp_transport_backend(fx->t, &fx->url, idle);
+    fx->opts.connect_timeout = MS(1000);
+    fx->opts.header_timeout = MS(1000);
+    fx->opts.io_timeout = MS(1000);
+}
+
+static void fx_open(fx_t *fx, const tb_step_t *const *scripts, int nscripts)
+{
+    fx_open_idle(fx, scripts, nscripts, apr_time_from_sec(10));
+}
+
+static void fx_close(fx_t *fx)
+{
+    apr_pool_destroy(fx->pool);
+    tb_stop(fx->tb);
+    RP_EXPECT_INT(tb_count_fds(), fx->fds);
+}
+
+static rp_transport_stats_t stats(fx_t *fx)
+{
+    rp_transport_stats_t st;
+    rp_transport_stats(fx->t, &st);
+    return st;
+}
+
+/* A request without body whose only field is Host. */
+static rp_request_t request(fx_t *fx, const char *method, const char *target)
+{
+    rp_request_t r;
+
+    memset(&r, 0, sizeof(r));
+    r.method = method;
+    r.target = target;
+    r.headers = apr_table_make(fx->pool, 4);
+    apr_table_setn(r.headers, "Host", fx->url.hostport);
+    return r;
+}
+
+/* What request() puts on the wire. */
+static const char *wire(fx_t *fx, const char *method, const char *target)
+{
+    return apr_psprintf(fx->pool, "%s %s HTTP/1.1\r\nHost: %s\r\n\r\n", method,
+                        target, fx->url.hostport);
+}
+
+static apr_status_t round_trip(fx_t *fx, const rp_request_t *req,
+                               rp_response_t **resp, const char **why)
+{
+    *resp = NULL;
+    *why = NULL;
+    return rp_transport_round_trip(fx->t, fx->be, req, &fx->opts, fx->pool,
+                                   fx->ba, resp, why);
+}
+
+/* Read the whole body into a pool string; *reads counts the reads that
+ * returned data or the end. Returns the last status. */
+static apr_status_t read_body(fx_t *fx, rp_response_t *resp, const char **body,
+                              int *reads)
+{
+    apr_bucket_brigade *bb = apr_brigade_create(fx->pool, fx->ba);
+    char *acc = apr_pstrdup(fx->pool, "");
+    apr_status_t rv = APR_SUCCESS;
+    int eos = 0, i;
+
+    *reads = 0;
+    for (i = 0; i < 10000 && !eos; i++) {
+        char *part;
+        apr_size_t len;
+        rv = rp_response_read(resp, bb, READ_TIMEOUT, &eos);
+        if (rv != APR_SUCCESS) {
+            break;
+        }
+        (*reads)++;
+        apr_brigade_pflatten(bb, &part, &len, fx->pool);
+        acc = apr_pstrcat(fx->pool, acc, apr_pstrmemdup(fx->pool, part, len),
+                          NULL);
+        apr_brigade_cleanup(bb);
+    }
+    apr_brigade_destroy(bb);
+    *body = acc;
+    return rv;
+}
+
+/* Round trip, read the body, close the response. Returns the first failure. */
+static apr_status_t fetch(fx_t *fx, const rp_request_t *req, int *status,
+                          const char **body)
+{
+    rp_response_t *resp;
+    const char *why;
+    apr_status_t rv;
+    int reads;
+
+    *status = 0;
+    *body = NULL;
+    rv = round_trip(fx, req, &resp, &why);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    *status = resp->status;
+    rv = read_body(fx, resp, body, &reads);
+    rp_response_close(resp);
+    return rv;
+}
+
+static int requests_starting(tb_backend_t *tb, const char *prefix)
+{
+    int i, n = 0;
+    for (i = 0; i < tb_nrequests(tb); i++) {
+        n += strncmp(tb_request(tb, i)->raw, prefix, strlen(prefix)) == 0;
+    }
+    return n;
+}
+
+#define OK_HELLO "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"
+#define OK_EMPTY "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+
+/* ---- response bodies --------------------------------------------------- */
+
+static void test_rfc9112_6_3_content_length_body_read_exactly(void)
+{
+    static const tb_step_t s0[] = {{.send = OK_HELLO}, TB_END};
+    const tb_step_t *const sc[] = {s0};
+    rp_request_t req;
+    rp_response_t *resp;
+    const char *why, *body;
+    int reads;
+    fx_t fx;
+
+    fx_open(&fx, sc, 1);
+    req = request(&fx, "GET", "/cl");
+    RP_EXPECT_INT(round_trip(&fx, &req, &resp, &why), APR_SUCCESS);
+    if (resp) {
+        RP_EXPECT_INT(resp->status, 200);
+        RP_EXPECT_STR(resp->reason, "OK");
+        RP_EXPECT_STR(apr_table_get(resp->headers, "Content-Length"), "5");
+        RP_EXPECT_INT(resp->framing.kind, RP_H1_BODY_LENGTH);
+        RP_EXPECT(resp->backend_addr != NULL);
+        RP_EXPECT_STR(resp->backend_addr,
+                      apr_psprintf(fx.pool, "127.0.0.1:%d", fx.tb->port));
+        RP_EXPECT_INT(read_body(&fx, resp, &body, &reads), APR_SUCCESS);
+        RP_EXPECT_STR(body, "hello");
+        RP_EXPECT(resp->trailers == NULL);
+        rp_response_close(resp);
+        rp_response_close(resp); /* idempotent */
+    }
+    RP_EXPECT_INT(tb_nrequests(fx.tb), 1);
+    RP_EXPECT_STR(tb_request(fx.tb, 0)->raw, wire(&fx, "GET", "/cl"));
+    RP_EXPECT_INT(stats(&fx).conns_opened, 1);
+    RP_EXPECT_INT(stats(&fx).conns_idle, 1);
+    fx_close(&fx);
+}
+
+static void test_rfc9112_7_1_chunked_body_with_trailers_fills_trailers(void)
+{
+    /* Split inside a chunk's data and inside the trailer section. */
+    static const tb_step_t s0[] = {
+        {.send = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
+                 "Trailer: X-Sum\r\n\r\n5\r\nhel",
+         .pause_ms = 50,
+         .send2 =
+             "lo\r\n6\r\n world\r\n0\r\nX-Sum: 42\r\nX-Other: a b\r\n\r\n"},
+        TB_END};
+    const tb_step_t *const sc[] = {s0};
+    rp_request_t req;
+    rp_response_t *resp;
+    const char *why, *body = NULL;
+    int reads;
+    fx_t fx;
+
+    fx_open(&fx, sc, 1);
+    req = request(&fx, "GET", "/chunked");
+    RP_EXPECT_INT(round_trip(&fx, &req, &resp, &why), APR_SUCCESS);
+    if (resp) {
+        RP_EXPECT_INT(resp->framing.kind, RP_H1_BODY_CHUNKED);
+        RP_EXPECT_INT(read_body(&fx, resp, &body, &reads), APR_SUCCESS);
+        RP_EXPECT_STR(body, "hello world");
+        RP_EXPECT(resp->trailers != NULL);
+        if (resp->trailers) {
+            RP_EXPECT_STR(apr_table_get(resp->trailers, "X-Sum"), "42");
+            RP_EXPECT_STR(apr_table_get(resp->trailers, "X-Other"), "a b");
+            RP_EXPECT_INT(apr_table_elts(resp->trailers)->nelts, 2);
+        }
+        rp_response_close(resp);
+    }
+    /* Read to its end with keep-alive: pooled. */
+    RP_EXPECT_INT(stats(&fx).conns_idle, 1);
+    fx_close(&fx);
+}
+
+static void test_rfc9112_7_1_chunked_body_without_trailers_ends(void)
+{
+    static const tb_step_t s0[] = {
+        {.send = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                 "3\r\nabc\r\n0\r\n\r\n"},
+        TB_END};
+    const tb_step_t *const sc[] = {s0};
+    rp_request_t req;
+    int status;
+    const char *body;
+    fx_t fx;
+
+    fx_open(&fx, sc, 1);
+    req = request(&fx, "GET", "/c");
+    RP_EXPECT_INT(fetch(&fx, &req, &status, &body), APR_SUCCESS);
+    RP_EXPECT_STR(body, "abc");
+    RP_EXPECT_INT(stats(&fx).conns_idle, 1);
+    fx_close(&fx);
+}
+
+static void test_rfc9112_6_3_no_length_body_read_until_close(void)
+{
+    static const tb_step_t s0[] = {
+        {.send = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nabc",
+         .pause_ms = 50,
+         .send2 = "def",
+         .then = TB_CLOSE},
+        TB_END};
+    const tb_step_t *const sc[] = {s0};
+    rp_request_t req;
+    rp_response_t *resp;
+    const char *why, *body;
+    int reads;
+    fx_t fx;
+
+    fx_open(&fx, sc, 1);
+    req = request(&fx, "GET", "/close");
+    RP_EXPECT_INT(round_trip(&fx, &req, &resp, &why), APR_SUCCESS);
+    if (resp) {
+        RP_EXPECT_INT(resp->framing.kind, RP_H1_BODY_CLOSE);
+        RP_EXPECT_INT(resp->framing.keep_alive, 0);
+        RP_EXPECT_INT(read_body(&fx, resp, &body, &reads), APR_SUCCESS);
+        RP_EXPECT_STR(body, "abcdef");
+        rp_response_close(resp);
+    }
+    RP_EXPECT_INT(stats(&fx).conns_idle, 0);
+    fx_close(&fx);
+}
+
+static void test_rfc9112_6_3_head_response_content_length_has_no_body(void)
+{
+    /* The 100 bytes announced are never sent: a reader that waits for them
+     * times out. */
+    static const tb_step_t s0[] = {
+        {.send = "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n"},
+        {.send = OK_HELLO},
+        TB_END};
+    const tb_step_t *const sc[] = {s0};
+    rp_request_t req;
+    rp_response_t *resp;
+    const char *why, *body;
+    int reads, status;
+    fx_t fx;
+
+    fx_open(&fx, sc, 1);
+    req = request(&fx, "HEAD", "/h");
+    RP_EXPECT_INT(round_trip(&fx, &req, &resp, &why), APR_SUCCESS);
+    if (resp) {
+        RP_EXPECT_INT(resp->framing.kind, RP_H1_BODY_NONE);
+        RP_EXPECT_STR(apr_table_get(resp->headers, "Content-Length"), "100");
+        RP_EXPECT_INT(read_body(&fx, resp, &body, &reads), APR_SUCCESS);
+        RP_EXPECT_STR(body, "");
+        rp_response_close(resp);
+    }
+    RP_EXPECT_INT(stats(&fx).conns_idle, 1);
+    /* The connection is in step: the next answer is the next response. */
+    req = request(&fx, "GET", "/g");
+    RP_EXPECT_INT(fetch(&fx, &req, &status, &body), APR_SUCCESS);
+    RP_EXPECT_STR(body, "hello");
+    RP_EXPECT_INT(tb_accepted(fx.tb), 1);
+    fx_close(&fx);
+}
+
+static void test_rfc9112_6_3_204_and_304_have_no_body(void)
+{
+    static const tb_step_t s0[] = {
+        {.send = "HTTP/1.1 204 No Content\r\n\r\n"},
+        {.send = "HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\n\r\n"},
+        {.send = OK_HELLO},
+        TB_END};
+    const tb_step_t *const sc[] = {s0};
+    rp_request_t req;
+    const char *body;
+    int status;
+    fx_t fx;
+
+    fx_open(&fx, sc, 1);
+    req = request(&fx, "GET", "/204");
+    RP_EXPECT_INT(fetch(&fx, &req, &status, &body), APR_SUCCESS);
+    RP_EXPECT_INT(status, 204);
+    RP_EXPECT_STR(body, "");
+    req = request(&fx, "GET", "/304");
+    RP_EXPECT_INT(fetch(&fx, &req, &status, &body), APR_SUCCESS);
+    RP_EXPECT_INT(status, 304);
+    RP_EXPECT_STR(body, "");
+    req = request(&fx, "GET", "/200");
+    RP_EXPECT_INT(fetch(&fx, &req, &status, &body), APR_SUCCESS);
+    RP_EXPECT_INT(status, 200);
+    RP_EXPECT_STR(body, "hello");
+    RP_EXPECT_INT(tb_accepted(fx.tb), 1);
+    RP_EXPECT_INT(stats(&fx).conns_reused, 2);
+    fx_close(&fx);
+}
+
+static void test_response_read_timeout_is_timeup_and_response_stays_usable(void)
+{
+    static const tb_step_t s0[] = {
+        {.send = "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nabc",
+         .pause_ms = 300,
+         .send2 = "def"},
+        TB_END};
+    const tb_step_t *const sc[] = {s0};
+    apr_bucket_brigade *bb;
+    rp_request_t req;
+    rp_response_t *resp;
+    const char *why;
+    char buf[16];
+    apr_size_t len;
+    int eos = -1;
+    fx_t fx;
+
+    fx_open(&fx, sc, 1);
+    bb = apr_brigade_create(fx.pool, fx.ba);
+    req = request(&fx, "GET", "/slow");
+    RP_EXPECT_INT(round_trip(&fx, &req, &resp, &why), APR_SUCCESS);
+    if (resp) {
+        RP_EXPECT_INT(rp_response_read(resp, bb, MS(1000), &eos), APR_SUCCESS);
+        RP_EXPECT_INT(eos, 0);
+        len = sizeof(buf);
+        apr_brigade_flatten(bb, buf, &len);
+        RP_EXPECT_INT(len, 3);
+        RP_EXPECT(memcmp(buf, "abc", 3) == 0);
+        apr_brigade_cleanup(bb);
+        RP_EXPECT_INT(rp_response_read(resp, bb, MS(50), &eos), APR_TIMEUP);
+        RP_EXPECT(APR_BRIGADE_EMPTY(bb));
+        RP_EXPECT_INT(rp_response_read(resp, bb, MS(1000), &eos), APR_SUCCESS);
+        RP_EXPECT_INT(eos, 1);
+        len = sizeof(buf);
+        apr_brigade_flatten(bb, buf, &len);
+        RP_EXPECT_INT(len, 3);
+        RP_EXPECT(memcmp(buf, "def", 3) == 0);
+        apr_brigade_cleanup(bb);
+        rp_response_close(resp);
+    }
+    RP_EXPECT_INT(stats(&fx).conns_idle, 1);
+    fx_close(&fx);
+}
+
+/* ---- the pool ---------------------------------------------------------- */
+
+static void test_keepalive_two_round_trips_share_one_connection(void)
+{
+    static const tb_step_t s0[] = {
+        {.send = OK_HELLO},
+        {.send = "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nbye"},
+        TB_END};
+    const tb_step_t *const sc[] = {s0};
+    rp_request_t req;
+    const char *body;
+    int status;
+    fx_t fx;
+
+    fx_open(&fx, sc, 1);
+    req = request(&fx, "GET", "/1");
+    RP_EXPECT_INT(fetch(&fx, &req, &status, &body), APR_SUCCESS);
+    RP_EXPECT_STR(body, "hello");
+    req = request(&fx, "GET", "/2");
+    RP_EXPECT_INT(fetch(&fx, &req, &status, &body), APR_SUCCESS);
+    RP_EXPECT_STR(body, "bye");
+    RP_EXPECT_INT(tb_accepted(fx.tb), 1);
+    RP_EXPECT_INT(tb_nrequests(fx.tb), 2);
+    RP_EXPECT_STR(tb_request(fx.tb, 1)->raw, wire(&fx, "GET", "/2"));
+    RP_EXPECT_INT(tb_request(fx.tb, 1)->conn, 0);
+    RP_EXPECT_INT(stats(&fx).conns_opened, 1);
+    RP_EXPECT_INT(stats(&fx).conns_reused, 1);
+    RP_EXPECT_INT(stats(&fx).retries, 0);
+    RP_EXPECT_INT(stats(&fx).conns_idle, 1);
+    fx_close(&fx);
+}
+
+static void test_pooled_conn_closed_by_backend_while_idle_is_not_reused(void)
+{
+    static const tb_step_t s0[] = {{.send = OK_HELLO, .then = TB_CLOSE},
+                                   TB_END};
+    static const tb_step_t s1[] = {
+        {.send = "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nnew"}, TB_END};
+    const tb_step_t *const sc[] = {s0, s1};
+    rp_request_t req;
+    const char *body;
+    int status;
+    fx_t fx;
+
+    fx_open(&fx, sc, 2);
+    req = request(&fx, "GET", "/1");
+    RP_EXPECT_INT(fetch(&fx, &req, &status, &body), APR_SUCCESS);
+    RP_EXPECT_INT(stats(&fx).conns_idle, 1);
+    RP_EXPECT(tb_wait_done(fx.tb, 0, 1000));
+    usleep(50000); /* let the FIN land */
+    req = request(&fx, "GET", "/2");
+    RP_EXPECT_INT(fetch(&fx, &req, &status, &body), APR_SUCCESS);
+    RP_EXPECT_STR(body, "new");
+    RP_EXPECT_INT(tb_accepted(fx.tb), 2);
+    RP_EXPECT_INT(tb_nrequests(fx.tb), 2);
+    RP_EXPECT_INT(tb_request(fx.tb, 1)->conn, 1);
+    /* Seen as closed before use, so neither reused nor retried. */
+    RP_EXPECT_INT(stats(&fx).conns_reused, 0);
+    RP_EXPECT_INT(stats(&fx).retries, 0);
+    RP_EXPECT_INT(stats(&fx).conns_opened, 2);
+    fx_close(&fx);
+}
+
+static void test_keepalive_race_idempotent_get_retried_once_on_fresh_conn(void)
+{
+    /* The backend reads the second request's head and closes without a
+     * word: the request was on its way when the backend gave up. */
+    static const tb_step_t s0[] = {
+        {.send = OK_HELLO}, {.read = TB_READ_HEAD, .then = TB_CLOSE}, TB_END};
+    static const tb_step_t s1[] = {
+        {.send = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfresh"}, TB_END};
+    const tb_step_t *const sc[] = {s0, s1};
+    rp_request_t req;
+    const char *body;
+    int status;
+    fx_t fx;
+
+    fx_open(&fx, sc, 2);
+    req = request(&fx, "GET", "/1");
+    RP_EXPECT_INT(fetch(&fx, &req, &status, &body), APR_SUCCESS);
+    req = request(&fx, "GET", "/2");
+    RP_EXPECT_INT(fetch(&fx, &req, &status, &body), APR_SUCCESS);
+    RP_EXPECT_INT(status, 200);
+    RP_EXPECT_STR(body, "fresh");
+    RP_EXPECT_INT(tb_accepted(fx.tb), 2);
+    RP_EXPECT_INT(tb_nrequests(fx.tb), 3);
+    if (tb_nrequests(fx.tb) == 3) {
+        RP_EXPECT_INT(tb_request(fx.tb, 1)->conn, 0);
+        RP_EXPECT_INT(tb_request(fx.tb, 2)->conn, 1);
+        RP_EXPECT_STR(tb_request(fx.tb, 1)->raw, wire(&fx, "GET", "/2"));
+        RP_EXPECT_STR(tb_request(fx.tb, 2)->raw, wire(&fx, "GET", "/2"));
+    }
+    RP_EXPECT_INT(stats(&fx).retries, 1);
+    RP_EXPECT_INT(stats(&fx).conns_reused, 1);
+    RP_EXPECT_INT(stats(&fx).backend_errors, 0);
+    fx_close(&fx);
+}
+
+/* An in-memory request body: parts handed out one per call. */
+typedef struct src_t {
+    const char *const *parts;
+    int nparts, next, calls;
+    apr_status_t fail; /* returned instead of the part after the last */
+} src_t;
+
+static apr_status_t src_read(void *baton, apr_bucket_brigade *bb, int *eos)
+{
+    src_t *s = baton;
+
+    s->calls++;
+    if (s->next >= s->nparts) {
+        if (s->fail) {
+            return s->fail;
+        }
+        *eos = 1;
+        return APR_SUCCESS;
+    }
+    if (*s->parts[s->next]) {
+        APR_BRIGADE_INSERT_TAIL(
+            bb, apr_bucket_immortal_create(s->parts[s->next],
+                                           strlen(s->parts[s->next]),
+                                           bb->bucket_alloc));
+    }
+    s->next++;
+    *eos = s->next == s->nparts && !s->fail;
+    return APR_SUCCESS;
+}
+
+static void test_keepalive_race_post_with_body_not_retried(void)
+{
+    static const tb_step_t s0[] = {
+        {.send = OK_HELLO}, {.read = TB_READ_HEAD, .then = TB_CLOSE}, TB_END};
+    const tb_step_t *const sc[] = {s0};
+    static const char *const parts[] = {"hello"};
+    src_t src = {.parts = parts, .nparts = 1};
+    rp_request_t req;
+    rp_response_t *resp = NULL;
+    const char *why, *body;
+    int status;
+    fx_t fx;
+
+    fx_open(&fx, sc, 1);
+    req = request(&fx, "GET", "/1");
+    RP_EXPECT_INT(fetch(&fx, &req, &status, &body), APR_SUCCESS);
+    req = request(&fx, "POST", "/post");
+    apr_table_setn(req.headers, "Content-Length", "5");
+    req.body_length = 5;
+    req.body_fn = src_read;
+    req.body_baton = &src;
+    RP_EXPECT_INT(round_trip(&fx, &req, &resp, &why), RP_EBACKEND_UNREACHABLE);
+    RP_EXPECT(resp == NULL);
+    usleep(150000); /* a retry would have connected by now */
+    RP_EXPECT_INT(tb_accepted(fx.tb), 1);
+    RP_EXPECT_INT(requests_starting(fx.tb, "POST "), 1);
+    RP_EXPECT_INT(src.calls, 1);
+    RP_EXPECT_INT(stats(&fx).retries, 0);
+    RP_EXPECT_INT(stats(&fx).backend_errors, 1);
+    fx_close(&fx);
+}
+
+static void test_stale_idle_conn_past_idle_timeout_not_taken(void)
+{
+    /* Even before the reaper runs, a connection idle longer than the idle
+     * timeout is not handed out. */
+    static const tb_step_t s0[] = {{.send = OK_HELLO}, TB_END};
+    static const tb_step_t s1[] = {{.send = OK_HELLO}, TB_END};
+    const tb_step_t *const sc[] = {s0, s1};
+    rp_request_t req;
+    const char *body;
+    int status;
+    fx_t fx;
+
+    fx_open_idle(&fx, sc, 2, MS(100));
+    req = request(&fx, "GET", "/1");
+    RP_EXPECT_INT(fetch(&fx, &req, &status, &body), APR_SUCCESS);
+    usleep(150000);
+    req = request(&fx, "GET", "/2");
+    RP_EXPECT_INT(fetch(&fx, &req, &status, &body), APR_SUCCESS);
+    RP_EXPECT_STR(body, "hello");
+    RP_EXPECT_INT(tb_accepted(fx.tb), 2);
+    RP_EXPECT_INT(stats(&fx).conns_reused, 0);
+    RP_EXPECT(tb_wait_peer_closed(fx.tb, 0, 1000));
+    fx_close(&fx);
+}
+
+static void test_idle_reaper_closes_idle_conn_after_idle_timeout(void)
+{
+    static const tb_step_t s0[] = {{.send = OK_HELLO}, TB_END};
+    const tb_step_t *const sc[] = {s0};
+    rp_request_t req;
+    const char *body;
+    apr_time_t t0, waited;
+    int status;
+    fx_t fx;
+
+    fx_open_idle(&fx, sc, 1, MS(300));
+    req = request(&fx, "GET", "/1");
+    RP_EXPECT_INT(fetch(&fx, &req, &status, &body), APR_SUCCESS);
+    t0 = apr_time_now();
+    RP_EXPECT_INT(stats(&fx).conns_idle, 1);
+    usleep(150000);
+    RP_EXPECT(!tb_peer_closed(fx.tb, 0)); /* not before the timeout */
+    RP_EXPECT(tb_wait_peer_closed(fx.tb, 0, 1500));
+    waited = apr_time_now() - t0;
+    RP_EXPECT(waited >= MS(290));
+    RP_EXPECT(waited <= MS(1200)); /* timeout + one reaper period + slack */
+    RP_EXPECT_INT(stats(&fx).conns_idle, 0);
+    fx_close(&fx);
+}
+
+static void test_response_with_extra_bytes_after_body_not_pooled(void)
+{
+    static const tb_step_t s0[] = {
+        {.send = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokEXTRA"},
+        TB_END};
+    static const tb_step_t s1[] = {{.send = OK_HELLO}, TB_END};
+    const tb_step_t *const sc[] = {s0, s1};
+    rp_request_t req;
+    const char *body;
+    int status;
+    fx_t fx;
+
+    fx_open(&fx, sc, 2);
+    req = request(&fx, "GET", "/1");
+    RP_EXPECT_INT(fetch(&fx, &req, &status, &body), APR_SUCCESS);
+    RP_EXPECT_STR(body, "ok");
+    RP_EXPECT_INT(stats(&fx).conns_idle, 0);
+    RP_EXPECT(tb_wait_peer_closed(fx.tb, 0, 1000));
+    req = request(&fx, "GET", "/2");
+    RP_EXPECT_INT(fetch(&fx, &req, &status, &body), APR_SUCCESS);
+    RP_EXPECT_STR(body, "hello");
+    RP_EXPECT_INT(tb_accepted(fx.tb), 2);
+    RP_EXPECT_INT(stats(&fx).conns_reused, 0);
+    fx_close(&fx);
+}
+
+static void test_rfc9112_9_6_connection_close_response_not_pooled(void)
+{
+    /* The backend keeps its side open: only the proxy can close it. */
+    static const tb_step_t s0[] = {
+        {.send = "HTTP/1.1 200 OK\r\nConnection: close\r\n"
+                 "Content-Length: 2\r\n\r\nok"},
+        TB_END};
+    const tb_step_t *const sc[] = {s0};
+    rp_request_t req;
+    const char *body;
+    int status;
+    fx_t fx;
+
+    fx_open(&fx, sc, 1);
+    req = request(&fx, "GET", "/1");
+    RP_EXPECT_INT(fetch(&fx, &req, &status, &body), APR_SUCCESS);
+    RP_EXPECT_STR(body, "ok");
+    RP_EXPECT_INT(stats(&fx).conns_idle, 0);
+    RP_EXPECT(tb_wait_peer_closed(fx.tb, 0, 1000));
+    fx_close(&fx);
+}
+
+static void test_http10_response_without_keepalive_not_pooled(void)
+{
+    static const tb_step_t s0[] = {
+        {.send = "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok"}, TB_END};
+    const tb_step_t *const sc[] = {s0};
+    rp_request_t req;
+    const char *body;
+    int status;
+    fx_t fx;
+
+    fx_open(&fx, sc, 1);
+    req = request(&fx, "GET", "/1");
+    RP_EXPECT_INT(fetch(&fx, &req, &status, &body), APR_SUCCESS);
+    RP_EXPECT_STR(body, "ok");
+    RP_EXPECT_INT(stats(&fx).conns_idle, 0);
+    RP_EXPECT(tb_wait_peer_closed(fx.tb, 0, 1000));
+    fx_close(&fx);
+}
+
+static void test_unread_body_closes_conn_instead_of_pooling(void)
+{
+    static const tb_step_t s0[] = {
+        {.send = "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"}, TB_END};
+    const tb_step_t *const sc[] = {s0};
+    rp_request_t req;
+    rp_response_t *resp;
+    const char *why;
+    fx_t fx;
+
+    fx_open(&fx, sc, 1);
+    req = request(&fx, "GET", "/1");
+    RP_EXPECT_INT(round_trip(&fx, &req, &resp, &why), APR_SUCCESS);
+    if (resp) {
+        rp_response_close(resp);
+    }
+    RP_EXPECT_INT(stats(&fx).conns_idle, 0);
+    RP_EXPECT(tb_wait_peer_closed(fx.tb, 0, 1000));
+    fx_close(&fx);
+}
+
+static void test_response_not_closed_is_closed_with_its_pool(void)
+{
+    static const tb_step_t s0[] = {{.send = OK_HELLO}, TB_END};
+    const tb_step_t *const sc[] = {s0};
+    rp_request_t req;
+    rp_response_t *resp;
+    const char *why;
+    fx_t fx;
+
+    fx_open(&fx, sc, 1);
+    req = request(&fx, "GET", "/1");
+    RP_EXPECT_INT(round_trip(&fx, &req, &resp, &why), APR_SUCCESS);
+    /* No rp_response_close(): fx_close() destroys the pool; the descriptor
+     * count and the sanitizers tell whether the connection went with it. */
+    fx_close(&fx);
+}
+
+/* ---- failures ---------------------------------------------------------- */
+
+static void test_connect_refused_is_backend_unreachable(void)
+{
+    rp_request_t req;
+    rp_response_t *resp;
+    const char *why;
+    fx_t fx;
+
+    fx_open(&fx, NULL, -1);
+    req = request(&fx, "GET", "/");
+    RP_EXPECT_INT(round_trip(&fx, &req, &resp, &why), RP_EBACKEND_UNREACHABLE);
+    RP_EXPECT(resp == NULL);
+    RP_EXPECT(why != NULL && strstr(why, "connect to") != NULL);
+    RP_EXPECT_INT(stats(&fx).backend_errors, 1);
+    RP_EXPECT_INT(stats(&fx).conns_opened, 0);
+    fx_close(&fx);
+}
+
+static void test_silent_backend_past_header_timeout_is_backend_timeout(void)
+{
+    static const tb_step_t s0[] = {{.read = TB_READ_REQUEST}, TB_END};
+    const tb_step_t *const sc[] = {s0};
+    rp_request_t req;
+    rp_response_t *resp;
+    const char *why;
+    apr_time_t t0, took;
+    fx_t fx;
+
+    fx_open(&fx, sc, 1);
+    fx.opts.header_timeout = MS(300);
+    req = request(&fx, "GET", "/slow");
+    t0 = apr_time_now();
+    RP_EXPECT_INT(round_trip(&fx, &req, &resp, &why), RP_EBACKEND_TIMEOUT);
+    took = apr_time_now() - t0;
+    RP_EXPECT(took >= MS(290));
+    RP_EXPECT(took < MS(1000));
+    /* Not retried, and the connection is given up. */
+    RP_EXPECT_INT(tb_accepted(fx.tb), 1);
+    RP_EXPECT(tb_wait_peer_closed(fx.tb, 0, 1000));
+    RP_EXPECT_INT(stats(&fx).backend_errors, 1);
+    fx_close(&fx);
+}
+
+static void test_rfc9112_4_garbage_status_line_is_bad_response(void)
+{
+    static const tb_step_t s0[] = {
+        {.send = "HTTX/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"}, TB_END};
+    const tb_step_t *const sc[] = {s0};
+    rp_request_t req;
+    rp_response_t *resp;
+    const char *why;
+    fx_t fx;
+
+    fx_open(&fx, sc, 1);
+    req = request(&fx, "GET", "/");
+    RP_EXPECT_INT(round_trip(&fx, &req, &resp, &why), RP_EBAD_RESPONSE);
+    RP_EXPECT(why != NULL && *why != '\0');
+    RP_EXPECT_INT(tb_accepted(fx.tb), 1);
+    RP_EXPECT(tb_wait_peer_closed(fx.tb, 0, 1000));
+    fx_close(&fx);
+}
+
+static void test_rfc9112_6_3_conflicting_framing_is_bad_response(void)
+{
+    static const tb_step_t s0[] = {
+        {.send = "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n"
+                 "Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"},
+        TB_END};
+    const tb_step_t *const sc[] = {s0};
+    rp_request_t req;
+    rp_response_t *resp;
+    const char *why;
+    fx_t fx;
+
+    fx_open(&fx, sc, 1);
+    req = request(&fx, "GET", "/");
+    RP_EXPECT_INT(round_trip(&fx, &req, &resp, &why), RP_EBAD_RESPONSE);
+    RP_EXPECT(why != NULL && *why != '\0');
+    RP_EXPECT_INT(stats(&fx).conns_idle, 0);
+    fx_close(&fx);
+}
+
+static void test_backend_reset_before_response_is_unreachable(void)
+{
+    static const tb_step_t s0[] = {{.then = TB_RESET}, TB_END};
+    const tb_step_t *const sc[] = {s0};
+    rp_request_t req;
+    rp_response_t *resp;
+    const char *why;
+    fx_t fx;
+
+    fx_open(&fx, sc, 1);
+    req = request(&fx, "GET", "/");
+    RP_EXPECT_INT(round_trip(&fx, &req, &resp, &why), RP_EBACKEND_UNREACHABLE);
+    /* A fresh connection is not retried: only a reused one may be stale. */
+    RP_EXPECT_INT(stats(&fx).retries, 0);
+    usleep(100000);
+    RP_EXPECT_INT(tb_accepted(fx.tb), 1);
+    fx_close(&fx);
+}
+
+static void test_close_inside_response_head_is_bad_response(void)
+{
+    static const tb_step_t s0[] = {
+        {.send = "HTTP/1.1 200 OK\r\nContent-Le", .then = TB_CLOSE}, TB_END};
+    const tb_step_t *const sc[] = {s0};
+    rp_request_t req;
+    rp_response_t *resp;
+    const char *why;
+    fx_t fx;
+
+    fx_open(&fx, sc, 1);
+    req = request(&fx, "GET", "/");
+    RP_EXPECT_INT(round_trip(&fx, &req, &resp, &why), RP_EBAD_RESPONSE);
+    RP_EXPECT(why != NULL);
+    fx_close(&fx);
+}
+
+static void test_backend_close_mid_body_is_eof_on_read(void)
+{
+    static const tb_step_t s0[] = {
+        {.send = "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc",
+         .then = TB_CLOSE},
+        TB_END};
+    const tb_step_t *const sc[] = {s0};
+    rp_request_t req;
+    rp_response_t *resp;
+    const char *why, *body;
+    int reads;
+    fx_t fx;
+
+    fx_open(&fx, sc, 1);
+    req = request(&fx, "GET", "/");
+    RP_EXPECT_INT(round_trip(&fx, &req, &resp, &why), APR_SUCCESS);
+    if (resp) {
+        RP_EXPECT_INT(read_body(&fx, resp, &body, &reads), APR_EOF);
+        RP_EXPECT_STR(body, "abc");
+        rp_response_close(resp);
+    }
+    RP_EXPECT_INT(stats(&fx).conns_idle, 0);
+    fx_close(&fx);
+}
+
+/* ---- request bodies ---------------------------------------------------- */
+
+static void test_request_body_content_length_arrives_byte_exact(void)
+{
+    static const tb_step_t s0[] = {{.send = OK_EMPTY}, TB_END};
+    const tb_step_t *const sc[] = {s0};
+    enum { N = 200000, PIECE = 7000 };
+    const char **parts;
+    src_t src;
+    rp_request_t req;
+    const char *body, *head;
+    const tb_req_t *got;
+    char *data;
+    int status, i, nparts = (N + PIECE - 1) / PIECE;
+    fx_t fx;
+
+    fx_open(&fx, sc, 1);
+    data = apr_palloc(fx.pool, N + 1);
+    for (i = 0; i < N; i++) {
+        data[i] = (char)('a' + (i * 7 + i / 13) % 26);
+    }
+    data[N] = '\0';
+    parts = apr_palloc(fx.pool, sizeof(*parts) * nparts);
+    for (i = 0; i < nparts; i++) {
+        int len = (i + 1) * PIECE <= N ? PIECE : N - i * PIECE;
+        parts[i] = apr_pstrmemdup(fx.pool, data + i * PIECE, len);
+    }
+    memset(&src, 0, sizeof(src));
+    src.parts = parts;
+    src.nparts = nparts;
+    req = request(&fx, "POST", "/upload");
+    apr_table_setn(req.headers, "Content-Length", "200000");
+    req.body_length = N;
+    req.body_fn = src_read;
+    req.body_baton = &src;
+    RP_EXPECT_INT(fetch(&fx, &req, &status, &body), APR_SUCCESS);
+    RP_EXPECT_INT(status, 200);
+    got = tb_request(fx.tb, 0);
+    head = apr_psprintf(fx.pool,
+                        "POST /upload HTTP/1.1\r\nHost: %s\r\n"
+                        "Content-Length: 200000\r\n\r\n",
+                        fx.url.hostport);
+    RP_EXPECT(got != NULL);
+    if (got) {
+        RP_EXPECT_INT(got->complete, 1);
+        RP_EXPECT_INT(got->head_len, strlen(head));
+        RP_EXPECT_INT(got->len, strlen(head) + N);
+        RP_EXPECT(memcmp(got->raw, head, strlen(head)) == 0);
+        RP_EXPECT(got->len == strlen(head) + N &&
+                  memcmp(got->raw + strlen(head), data, N) == 0);
+    }
+    RP_EXPECT_INT(tb_unexpected(fx.tb, 0), 0);
+    fx_close(&fx);
+}
+
+static void test_request_body_chunked_arrives_byte_exact(void)
+{
+    static const tb_step_t s0[] = {{.send = OK_EMPTY}, TB_END};
+    const tb_step_t *const sc[] = {s0};
+    /* An empty part sends no chunk (a zero chunk would end the body). */
+    static const char *const parts[] = {"abc", "", "0123456789abcdefg", "ij"};
+    src_t src = {.parts = parts, .nparts = 4};
+    rp_request_t req;
+    const char *body;
+    int status;
+    fx_t fx;
+
+    fx_open(&fx, sc, 1);
+    req = request(&fx, "POST", "/chunked");
+    apr_table_setn(req.headers, "Transfer-Encoding", "chunked");
+    req.body_length = -1;
+    req.body_fn = src_read;
+    req.body_baton = &src;
+    RP_EXPECT_INT(fetch(&fx, &req, &status, &body), APR_SUCCESS);
+    RP_EXPECT_INT(status, 200);
+    RP_EXPECT_INT(tb_nrequests(fx.tb), 1);
+    if (tb_nrequests(fx.tb) == 1) {
+        RP_EXPECT_STR(tb_request(fx.tb, 0)->raw,
+                      apr_psprintf(fx.pool,
+                                   "POST /chunked HTTP/1.1\r\nHost: %s\r\n"
+                                   "Transfer-Encoding: chunked\r\n\r\n"
+                                   "3\r\nabc\r\n11\r\n0123456789abcdefg\r\n"
+                                   "2\r\nij\r\n0\r\n\r\n",
+                                   fx.url.hostport));
+    }
+    RP_EXPECT_INT(tb_unexpected(fx.tb, 0), 0);
+    fx_close(&fx);
+}
+
+static void test_request_body_shorter_than_content_length_is_bad_request(void)
+{
+    static const tb_step_t s0[] = {{.send = OK_EMPTY}, TB_END};
+    const tb_step_t *const sc[] = {s0};
+    static const char *const parts[] = {"abc"};
+    src_t src = {.parts = parts, .nparts = 1};
+    rp_request_t req;
+    rp_response_t *resp;
+    const char *why;
+    fx_t fx;
+
+    fx_open(&fx, sc, 1);
+    req = request(&fx, "PUT", "/short");
+    apr_table_setn(req.headers, "Content-Length", "10");
+    req.body_length = 10;
+    req.body_fn = src_read;
+    req.body_baton = &src;
+    RP_EXPECT_INT(round_trip(&fx, &req, &resp, &why), RP_EBAD_REQUEST);
+    /* The backend got an incomplete request and then the close. */
+    RP_EXPECT(tb_wait_peer_closed(fx.tb, 0, 1000));
+    RP_EXPECT(tb_nrequests(fx.tb) == 1 && !tb_request(fx.tb, 0)->complete);
+    RP_EXPECT_INT(stats(&fx).backend_errors, 0);
+    fx_close(&fx);
+}
+
+static void test_request_body_source_client_gone_is_client_gone(void)
+{
+    static const tb_step_t s0[] = {{.send = OK_EMPTY}, TB_END};
+    const tb_step_t *const sc[] = {s0};
+    static const char *const parts[] = {"abc"};
+    src_t src = {.parts = parts, .nparts = 1, .fail = RP_ECLIENT_GONE};
+    rp_request_t req;
+    rp_response_t *resp;
+    const char *why;
+    fx_t fx;
+
+    fx_open(&fx, sc, 1);
+    req = request(&fx, "POST", "/gone");
+    apr_table_setn(req.headers, "Content-Length", "10");
+    req.body_length = 10;
+    req.body_fn = src_read;
+    req.body_baton = &src;
+    RP_EXPECT_INT(round_trip(&fx, &req, &resp, &why), RP_ECLIENT_GONE);
+    RP_EXPECT(tb_wait_peer_closed(fx.tb, 0, 1000));
+    RP_EXPECT_INT(stats(&fx).conns_idle, 0);
+    fx_close(&fx);
+}
+
+/* ---- 1xx --------------------------------------------------------------- */
+
+typedef struct interim_rec_t {
+    int n;
+    int status[4];
+    const char *link;
+} interim_rec_t;
+
+static void on_interim(void *baton, int status, apr_table_t *headers)
+{
+    interim_rec_t *r = baton;
+
+    if (r->n < 4) {
+        r->status[r->n] = status;
+    }
+    r->n++;
+    if (status == 103) {
+        r->link = apr_table_get(headers, "Link");
+    }
+}
+
+static void test_rfc8297_103_goes_to_interim_fn_before_final(void)
+{
+    static const tb_step_t s0[] = {
+        {.send =
+             "HTTP/1.1 100 Continue\r\n\r\n"
+             "HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n",
+         .pause_ms = 30,
+         .send2 = OK_HELLO},
+        TB_END};
+    const tb_step_t *const sc[] = {s0};
+    interim_rec_t rec;
+    rp_request_t req;
+    const char *body;
+    int status;
+    fx_t fx;
+
+    memset(&rec, 0, sizeof(rec));
+    fx_open(&fx, sc, 1);
+    fx.opts.interim_fn = on_interim;
+    fx.opts.interim_baton = &rec;
+    req = request(&fx, "GET", "/");
+    RP_EXPECT_INT(fetch(&fx, &req, &status, &body), APR_SUCCESS);
+    RP_EXPECT_INT(status, 200);
+    RP_EXPECT_STR(body, "hello");
+    RP_EXPECT_INT(rec.n, 2);
+    RP_EXPECT_INT(rec.status[0], 100);
+    RP_EXPECT_INT(rec.status[1], 103);
+    RP_EXPECT_STR(rec.link, "</s.css>; rel=preload");
+    RP_EXPECT_INT(stats(&fx).conns_idle, 1);
+    fx_close(&fx);
+}
+
+static void test_rfc9110_15_2_2_101_without_upgrade_is_bad_response(void)
+{
+    static const tb_step_t s0[] = {
+        {.send = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                 "Connection: Upgrade\r\n\r\n"},
+        TB_END};
+    const tb_step_t *const sc[] = {s0};
+    interim_rec_t rec;
+    rp_request_t req;
+    rp_response_t *resp;
+    const char *why;
+    fx_t fx;
+
+    memset(&rec, 0, sizeof(rec));
+    fx_open(&fx, sc, 1);
+    fx.opts.interim_fn = on_interim;
+    fx.opts.interim_baton = &rec;
+    req = request(&fx, "GET", "/ws");
+    RP_EXPECT_INT(round_trip(&fx, &req, &resp, &why), RP_EBAD_RESPONSE);
+    RP_EXPECT(why != NULL && strstr(why, "101") != NULL);
+    RP_EXPECT_INT(rec.n, 0);
+    RP_EXPECT(tb_wait_peer_closed(fx.tb, 0, 1000));
+    fx_close(&fx);
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN); /* as httpd does: a closed peer is EPIPE */
+    apr_initialize();
+    TB_RUN(test_rfc9112_6_3_content_length_body_read_exactly);
+    TB_RUN(test_rfc9112_7_1_chunked_body_with_trailers_fills_trailers);
+    TB_RUN(test_rfc9112_7_1_chunked_body_without_trailers_ends);
+    TB_RUN(test_rfc9112_6_3_no_length_body_read_until_close);
+    TB_RUN(test_rfc9112_6_3_head_response_content_length_has_no_body);
+    TB_RUN(test_rfc9112_6_3_204_and_304_have_no_body);
+    TB_RUN(test_response_read_timeout_is_timeup_and_response_stays_usable);
+    TB_RUN(test_keepalive_two_round_trips_share_one_connection);
+    TB_RUN(test_pooled_conn_closed_by_backend_while_idle_is_not_reused);
+    TB_RUN(test_keepalive_race_idempotent_get_retried_once_on_fresh_conn);
+    TB_RUN(test_keepalive_race_post_with_body_not_retried);
+    TB_RUN(test_stale_idle_conn_past_idle_timeout_not_taken);
+    TB_RUN(test_idle_reaper_closes_idle_conn_after_idle_timeout);
+    TB_RUN(test_response_with_extra_bytes_after_body_not_pooled);
+    TB_RUN(test_rfc9112_9_6_connection_close_response_not_pooled);
+    TB_RUN(test_http10_response_without_keepalive_not_pooled);
+    TB_RUN(test_unread_body_closes_conn_instead_of_pooling);
+    TB_RUN(test_response_not_closed_is_closed_with_its_pool);
+    TB_RUN(test_connect_refused_is_backend_unreachable);
+    TB_RUN(test_silent_backend_past_header_timeout_is_backend_timeout);
+    TB_RUN(test_rfc9112_4_garbage_status_line_is_bad_response);
+    TB_RUN(test_rfc9112_6_3_conflicting_framing_is_bad_response);
+    TB_RUN(test_backend_reset_before_response_is_unreachable);
+    TB_RUN(test_close_inside_response_head_is_bad_response);
+    TB_RUN(test_backend_close_mid_body_is_eof_on_read);
+    TB_RUN(test_request_body_content_length_arrives_byte_exact);
+    TB_RUN(test_request_body_chunked_arrives_byte_exact);
+    TB_RUN(test_request_body_shorter_than_content_length_is_bad_request);
+    TB_RUN(test_request_body_source_client_gone_is_client_gone);
+    TB_RUN(test_rfc8297_103_goes_to_interim_fn_before_final);
+    TB_RUN(test_rfc9110_15_2_2_101_without_upgrade_is_bad_response);
+    apr_terminate();
+    return rp_test_done();
+}
