@@ -1,0 +1,620 @@
+"""Start Debian's apache2 (and nginx) with generated configs for the tests.
+
+Httpd(workdir, snippet) writes <workdir>/httpd.conf: Listen 127.0.0.1:<free
+port>, the event MPM with one child of 25 threads (so RSS is measured on one
+process), logs in <workdir>, LoadModule rproxy_module $RPROXY_MODULE, and the
+caller's snippet.  It starts ``/usr/sbin/apache2 -f <conf> -DFOREGROUND``
+with an environment free of APACHE_* variables (Debian's binary reads no
+envvars file when run this way: only apache2ctl sources it) and stops it by
+signalling that PID.
+
+RPROXY_IMPL=mod_proxy: the snippet (written in RProxy* directives) is
+translated to the equivalent mod_proxy_http configuration.  That is how the
+harness is shaken out without the module; tests of mod_rproxy-only
+behaviour may fail there.
+"""
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import time
+
+APACHE = "/usr/sbin/apache2"
+NGINX = "/usr/sbin/nginx"
+MODDIR = "/usr/lib/apache2/modules"
+LOOPBACK = "127.0.0.1"
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
+# Lines in an error log that mean a crash or a sanitizer report.
+CRASH_RE = re.compile(
+    r"AddressSanitizer|UndefinedBehaviorSanitizer|LeakSanitizer|"
+    r"runtime error:|child pid \d+ exit signal|Segmentation fault|"
+    r"segfault|double free|heap-use-after-free|stack smashing|"
+    r"Abort(ed)? \(core dumped\)",
+    re.I)
+# An error-log line at level error or above, e.g. "[proxy_http:error]".
+ERROR_LEVEL_RE = re.compile(r"\[[\w.-]*:(error|crit|alert|emerg)\]")
+
+ACCESS_FIELDS = ("client", "method", "uri", "status", "bytes", "backend",
+                 "backend_time", "duration_us")
+# Tab-separated so tests can split it.
+ACCESS_FORMAT = (r'"%h\t%m\t%U%q\t%>s\t%B\t%{rproxy-backend}n\t'
+                 r'%{rproxy-backend-time}n\t%D"')
+
+
+def impl():
+    """"rproxy" (default) or "mod_proxy" (RPROXY_IMPL=mod_proxy)."""
+    v = os.environ.get("RPROXY_IMPL", "rproxy").strip().lower()
+    return "mod_proxy" if v in ("mod_proxy", "mod_proxy_http", "proxy") \
+        else "rproxy"
+
+
+def module_path():
+    return os.path.abspath(os.environ.get("RPROXY_MODULE")
+                           or os.path.join(REPO, "mod_rproxy.so"))
+
+
+def is_root():
+    return os.geteuid() == 0
+
+
+def free_port():
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.bind((LOOPBACK, 0))
+        return s.getsockname()[1]
+    finally:
+        s.close()
+
+
+def clean_env():
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("APACHE") and k not in ("LD_PRELOAD",)}
+    env["LANG"] = "C"
+    env["LC_ALL"] = "C"
+    return env
+
+
+def wait_port(port, timeout, proc=None):
+    """Poll until 127.0.0.1:port accepts; False on timeout or if `proc`
+    exited."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            return False
+        try:
+            socket.create_connection((LOOPBACK, port), timeout=0.5).close()
+            return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+def children_of(pid):
+    """PIDs whose parent is `pid` (scan of /proc/*/stat)."""
+    out = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % name, "rb") as f:
+                stat = f.read().decode("latin-1")
+        except OSError:
+            continue
+        # "pid (comm) state ppid ..."; comm may contain spaces/parens.
+        rest = stat[stat.rfind(")") + 2:].split()
+        if len(rest) > 1 and rest[0] != "Z" and int(rest[1]) == pid:
+            out.append(int(name))
+    return sorted(out)
+
+
+def rss_kb_of(pid):
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def kill_pid(pid, sig):
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def _make_readable(path):
+    os.chmod(path, 0o755)
+
+
+# --------------------------------------------------------------------------
+# RProxy* -> mod_proxy translation (development aid only)
+
+
+_TIME_RE = re.compile(r"^(\d+)(ms|s|m|h)?$", re.I)
+
+
+def _seconds(value):
+    """httpd time syntax -> seconds (float); None when unparseable."""
+    m = _TIME_RE.match(value.strip())
+    if not m:
+        return None
+    n = int(m.group(1))
+    unit = (m.group(2) or "s").lower()
+    return n * {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[unit]
+
+
+def _mp_time(value):
+    """A time for mod_proxy worker params (seconds, or Nms)."""
+    s = _seconds(value)
+    if s is None:
+        return value  # let mod_proxy refuse it
+    if s < 1 or s != int(s):
+        return "%dms" % round(s * 1000)
+    return "%d" % s
+
+
+def translate_to_mod_proxy(snippet):
+    settings = {}
+    for line in snippet.splitlines():
+        words = line.split()
+        if len(words) == 2 and words[0].lower().startswith("rproxy") and \
+                words[0].lower() != "rproxypass":
+            settings[words[0].lower()] = words[1]
+    params = []
+    fi = settings.get("rproxyflushinterval")
+    if fi is not None:
+        if fi.strip() == "-1":
+            params.append("flushpackets=on")
+        elif fi.strip() not in ("0",):
+            params += ["flushpackets=auto", "flushwait=%s" % fi.strip()]
+    if "rproxyconnecttimeout" in settings:
+        params.append("connectiontimeout=" +
+                      _mp_time(settings["rproxyconnecttimeout"]))
+    t = settings.get("rproxyresponseheadertimeout") or \
+        settings.get("rproxyiotimeout")
+    if t is not None:
+        params.append("timeout=" + _mp_time(t))
+    if "rproxyidletimeout" in settings:
+        s = _seconds(settings["rproxyidletimeout"])
+        params.append("ttl=%d" % max(1, round(s)) if s is not None
+                      else "ttl=" + settings["rproxyidletimeout"])
+    ptxt = (" " + " ".join(params)) if params else ""
+    out = []
+    for line in snippet.splitlines():
+        words = line.split()
+        indent = line[:len(line) - len(line.lstrip())]
+        key = words[0].lower() if words else ""
+        if key == "rproxypass":
+            args = words[1:]
+            if len(args) == 2:
+                if args[1] == "!":
+                    out.append(indent + "ProxyPass %s !" % args[0])
+                else:
+                    out.append(indent + "ProxyPass %s %s%s" % (args[0], args[1], ptxt))
+                    out.append(indent + "ProxyPassReverse %s %s" % (args[0], args[1]))
+            elif len(args) == 1:
+                if args[0] == "!":
+                    out.append(indent + "ProxyPass !")
+                else:
+                    out.append(indent + "ProxyPass %s%s" % (args[0], ptxt))
+                    out.append(indent + "ProxyPassReverse %s" % args[0])
+            else:
+                out.append(indent + "ProxyPass " + " ".join(args))
+        elif key == "rproxypreservehost":
+            out.append(indent + "ProxyPreserveHost " + words[1])
+        elif key == "rproxyaddforwarded":
+            out.append(indent + "ProxyAddHeaders " + words[1])
+        elif key.startswith("rproxy"):
+            out.append(indent + "# (mod_proxy: folded into ProxyPass) " + line.strip())
+        else:
+            out.append(line)
+    return "\n".join(out) + "\n"
+
+
+# --------------------------------------------------------------------------
+
+
+class ConfigTestResult(tuple):
+    """(rc, output), plus conf_path and snippet_line(n) -> line number in
+    the generated file of the snippet's n-th line (1-based)."""
+
+    def __new__(cls, rc, output, conf_path, first_line):
+        self = tuple.__new__(cls, (rc, output))
+        self.conf_path = conf_path
+        self.first_line = first_line
+        return self
+
+    @property
+    def rc(self):
+        return self[0]
+
+    @property
+    def output(self):
+        return self[1]
+
+    def snippet_line(self, n):
+        return self.first_line + n - 1
+
+
+class HttpdError(Exception):
+    pass
+
+
+class Httpd:
+    def __init__(self, workdir, snippet="", threads=25, log_level=None,
+                 extra_global="", timeout=30, keepalive_timeout=5,
+                 impl_name=None):
+        self.workdir = workdir
+        self.snippet = snippet
+        self.threads = threads
+        self.impl = impl_name or impl()
+        self.log_level = log_level
+        self.extra_global = extra_global
+        self.timeout = timeout
+        self.keepalive_timeout = keepalive_timeout
+        self.port = free_port()
+        self.url = "http://%s:%d" % (LOOPBACK, self.port)
+        self.hostport = "%s:%d" % (LOOPBACK, self.port)
+        self.conf_path = os.path.join(workdir, "httpd.conf")
+        self.error_log_path = os.path.join(workdir, "error.log")
+        self.access_log_path = os.path.join(workdir, "access.log")
+        self.stdout_path = os.path.join(workdir, "stdout.log")
+        self.pid_path = os.path.join(workdir, "httpd.pid")
+        self.docroot = os.path.join(workdir, "htdocs")
+        self.proc = None
+        self.snippet_first_line = None
+        self._log_mark = 0
+        for d in (workdir, self.docroot, os.path.join(workdir, "run")):
+            os.makedirs(d, exist_ok=True)
+            _make_readable(d)
+
+    # config ----------------------------------------------------------------
+    def module_lines(self):
+        lines = ["LoadModule mpm_event_module %s/mod_mpm_event.so" % MODDIR,
+                 "LoadModule authz_core_module %s/mod_authz_core.so" % MODDIR,
+                 "LoadModule mime_module %s/mod_mime.so" % MODDIR]
+        # mod_log_config and mod_unixd are compiled into Debian's apache2
+        # (apache2 -l); load them only if a build has them shared.
+        for name, so in (("log_config_module", "mod_log_config.so"),
+                         ("unixd_module", "mod_unixd.so")):
+            if os.path.exists(os.path.join(MODDIR, so)):
+                lines.append("<IfModule !%s>\n  LoadModule %s %s/%s\n</IfModule>"
+                             % (so.replace(".so", ".c"), name, MODDIR, so))
+        if self.impl == "mod_proxy":
+            lines += ["LoadModule proxy_module %s/mod_proxy.so" % MODDIR,
+                      "LoadModule proxy_http_module %s/mod_proxy_http.so" % MODDIR]
+        else:
+            lines.append("LoadModule rproxy_module %s" % module_path())
+        return lines
+
+    def render(self, snippet):
+        # "@PORT@" in a snippet stands for the port httpd listens on
+        snippet = snippet.replace("@PORT@", str(self.port))
+        if self.impl == "mod_proxy":
+            body = translate_to_mod_proxy(snippet)
+            level = self.log_level or "warn"
+        else:
+            body = snippet
+            level = self.log_level or "warn rproxy:debug"
+        w = self.workdir
+        t = self.threads
+        head = [
+            "# generated by tests/integration/rphttpd.py (%s)" % self.impl,
+            "ServerRoot %s" % w,
+            "ServerName %s" % LOOPBACK,
+            "Listen %s:%d" % (LOOPBACK, self.port),
+            "PidFile %s" % self.pid_path,
+            "DefaultRuntimeDir %s/run" % w,
+            "Mutex file:%s/run default" % w,
+            "ErrorLog %s" % self.error_log_path,
+            "LogLevel %s" % level,
+            "LogFormat %s rptest" % ACCESS_FORMAT,
+            "CustomLog %s rptest" % self.access_log_path,
+        ] + self.module_lines() + [
+            "StartServers 1",
+            "ServerLimit 1",
+            "ThreadsPerChild %d" % t,
+            "ThreadLimit %d" % max(t, 64),
+            "MaxRequestWorkers %d" % t,
+            "MinSpareThreads 1",
+            "MaxSpareThreads %d" % (2 * t),
+            "MaxConnectionsPerChild 0",
+            "Timeout %d" % self.timeout,
+            "KeepAlive On",
+            "KeepAliveTimeout %d" % self.keepalive_timeout,
+            "TypesConfig /etc/mime.types",
+            "DocumentRoot %s" % self.docroot,
+            "<Directory />",
+            "  Require all granted",
+            "</Directory>",
+        ]
+        if is_root():
+            head += ["User www-data", "Group www-data"]
+        if self.extra_global:
+            head.append(self.extra_global)
+        head.append("# ---- test snippet ----")
+        # head entries may hold several lines: count real lines
+        text = "\n".join(head) + "\n"
+        first = text.count("\n") + 1
+        return text + body, first
+
+    def write_conf(self, snippet=None):
+        text, first = self.render(self.snippet if snippet is None else snippet)
+        with open(self.conf_path, "w") as f:
+            f.write(text)
+        os.chmod(self.conf_path, 0o644)
+        self.snippet_first_line = first
+        return self.conf_path
+
+    def configtest(self, snippet=None, timeout=20):
+        """Run `apache2 -t -f <conf>` on a config with `snippet`;
+        return ConfigTestResult (rc, output)."""
+        conf = os.path.join(self.workdir, "configtest.conf")
+        text, first = self.render(self.snippet if snippet is None else snippet)
+        with open(conf, "w") as f:
+            f.write(text)
+        try:
+            p = subprocess.run([APACHE, "-t", "-f", conf], env=clean_env(),
+                               stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, timeout=timeout)
+            rc, out = p.returncode, p.stdout.decode("utf-8", "replace")
+        except subprocess.TimeoutExpired as e:
+            rc = -999
+            out = "configtest timed out after %ss\n%s" % (
+                timeout, (e.stdout or b"").decode("utf-8", "replace"))
+        return ConfigTestResult(rc, out, conf, first)
+
+    # lifecycle -------------------------------------------------------------
+    def start(self, timeout=15):
+        self.write_conf()
+        self._stdout = open(self.stdout_path, "wb")
+        self.proc = subprocess.Popen(
+            [APACHE, "-f", self.conf_path, "-DFOREGROUND"],
+            stdin=subprocess.DEVNULL, stdout=self._stdout,
+            stderr=subprocess.STDOUT, env=clean_env(), cwd=self.workdir,
+            start_new_session=True)
+        ok = wait_port(self.port, timeout, self.proc)
+        deadline = time.monotonic() + timeout
+        while ok and not self.child_pids() and time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                ok = False
+                break
+            time.sleep(0.05)
+        if not ok or not self.child_pids():
+            rc = self.proc.poll()
+            self.stop(check=False)
+            raise HttpdError(
+                "httpd did not start (rc=%s) within %ss.\n--- config %s\n%s\n"
+                "--- stdout/stderr\n%s\n--- error_log\n%s" % (
+                    rc, timeout, self.conf_path, self._read(self.conf_path),
+                    self._read(self.stdout_path), self.error_log))
+        return self
+
+    def stop(self, check=True, timeout=10):
+        """SIGTERM the parent, SIGKILL (parent and children) after `timeout`.
+        With check=True, raise if the logs show a crash or sanitizer report."""
+        if self.proc is None:
+            return
+        kids = self.child_pids()
+        if self.proc.poll() is None:
+            kill_pid(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                kill_pid(self.proc.pid, signal.SIGKILL)
+                try:
+                    self.proc.wait(5)
+                except subprocess.TimeoutExpired:
+                    pass
+        # children whose parent is gone: kill them by the PIDs seen above
+        deadline = time.monotonic() + 3
+        for pid in kids:
+            while os.path.exists("/proc/%d" % pid) and _is_apache(pid) and \
+                    time.monotonic() < deadline:
+                time.sleep(0.05)
+            if os.path.exists("/proc/%d" % pid) and _is_apache(pid):
+                kill_pid(pid, signal.SIGKILL)
+        self._stdout.close()
+        self.proc_rc = self.proc.returncode
+        self.proc = None
+        if check:
+            self.check_no_crash()
+
+    def check_no_crash(self):
+        bad = [l for l in (self.error_log + "\n" + self._read(self.stdout_path))
+               .splitlines() if CRASH_RE.search(l)]
+        if bad:
+            raise AssertionError(
+                "httpd log shows a crash or sanitizer report (%s):\n%s" % (
+                    self.workdir, "\n".join(bad[:20])))
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop(check=exc[0] is None)
+
+    # observation -------------------------------------------------------------
+    @staticmethod
+    def _read(path):
+        try:
+            with open(path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    @property
+    def error_log(self):
+        return self._read(self.error_log_path)
+
+    @property
+    def access_log(self):
+        return self._read(self.access_log_path)
+
+    def mark_logs(self):
+        """Remember the error log's size; error_log_since_mark() gives what
+        was written after."""
+        try:
+            self._log_mark = os.path.getsize(self.error_log_path)
+        except OSError:
+            self._log_mark = 0
+
+    def error_log_since_mark(self):
+        return self.error_log.encode("utf-8", "replace")[self._log_mark:] \
+            .decode("utf-8", "replace")
+
+    def error_level_lines(self, text=None):
+        text = self.error_log if text is None else text
+        return [l for l in text.splitlines() if ERROR_LEVEL_RE.search(l)]
+
+    def access_entries(self):
+        out = []
+        for line in self.access_log.splitlines():
+            parts = line.split("\t")
+            if len(parts) == len(ACCESS_FIELDS):
+                out.append(dict(zip(ACCESS_FIELDS, parts)))
+        return out
+
+    def wait_access_entries(self, n, timeout=5):
+        deadline = time.monotonic() + timeout
+        entries = self.access_entries()
+        while len(entries) < n and time.monotonic() < deadline:
+            time.sleep(0.05)
+            entries = self.access_entries()
+        return entries
+
+    @property
+    def pid(self):
+        return self.proc.pid if self.proc else None
+
+    def child_pids(self):
+        if self.proc is None:
+            return []
+        return [p for p in children_of(self.proc.pid) if _is_apache(p)]
+
+    def rss_kb(self):
+        """Summed VmRSS (kB) of the child processes."""
+        return sum(rss_kb_of(p) for p in self.child_pids())
+
+
+def _is_apache(pid):
+    try:
+        with open("/proc/%d/comm" % pid) as f:
+            return f.read().strip() in ("apache2", "httpd")
+    except OSError:
+        return False
+
+
+# --------------------------------------------------------------------------
+
+
+class Nginx:
+    """Debian's nginx serving files from <workdir>/www on 127.0.0.1:<port>."""
+
+    def __init__(self, workdir):
+        self.workdir = workdir
+        self.root = os.path.join(workdir, "www")
+        self.port = free_port()
+        self.url = "http://%s:%d" % (LOOPBACK, self.port)
+        self.hostport = "%s:%d" % (LOOPBACK, self.port)
+        self.conf_path = os.path.join(workdir, "nginx.conf")
+        self.error_log_path = os.path.join(workdir, "nginx-error.log")
+        self.proc = None
+        for d in (workdir, self.root, os.path.join(workdir, "tmp")):
+            os.makedirs(d, exist_ok=True)
+            _make_readable(d)
+
+    def add_file(self, name, data):
+        path = os.path.join(self.root, name)
+        with open(path, "wb") as f:
+            f.write(data)
+        os.chmod(path, 0o644)
+        return "/" + name
+
+    def render(self):
+        w = self.workdir
+        tmp = os.path.join(w, "tmp")
+        user = "user www-data;\n" if is_root() else ""
+        return """# generated by tests/integration/rphttpd.py
+%sdaemon off;
+master_process on;
+worker_processes 1;
+pid %s/nginx.pid;
+error_log %s warn;
+events { worker_connections 256; }
+http {
+    default_type application/octet-stream;
+    access_log %s/nginx-access.log;
+    client_body_temp_path %s/body;
+    proxy_temp_path %s/proxy;
+    fastcgi_temp_path %s/fastcgi;
+    uwsgi_temp_path %s/uwsgi;
+    scgi_temp_path %s/scgi;
+    sendfile on;
+    keepalive_timeout 30;
+    server {
+        listen %s:%d;
+        server_name localhost;
+        root %s;
+    }
+}
+""" % (user, w, self.error_log_path, w, tmp, tmp, tmp, tmp, tmp,
+       LOOPBACK, self.port, self.root)
+
+    def start(self, timeout=10):
+        if not os.path.exists(NGINX):
+            raise AssertionError(
+                "%s is missing: install Debian's nginx-light "
+                "(apt-get install -y nginx-light); this test needs a real "
+                "server" % NGINX)
+        with open(self.conf_path, "w") as f:
+            f.write(self.render())
+        self._out = open(os.path.join(self.workdir, "nginx-stdout.log"), "wb")
+        self.proc = subprocess.Popen(
+            [NGINX, "-p", self.workdir, "-e", self.error_log_path,
+             "-c", self.conf_path],
+            stdin=subprocess.DEVNULL, stdout=self._out,
+            stderr=subprocess.STDOUT, env=clean_env(), cwd=self.workdir,
+            start_new_session=True)
+        if not wait_port(self.port, timeout, self.proc):
+            rc = self.proc.poll()
+            self.stop()
+            raise AssertionError("nginx did not start (rc=%s):\n%s" % (
+                rc, Httpd._read(self.error_log_path)))
+        return self
+
+    def stop(self, timeout=10):
+        if self.proc is None:
+            return
+        kids = children_of(self.proc.pid)
+        if self.proc.poll() is None:
+            kill_pid(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                kill_pid(self.proc.pid, signal.SIGKILL)
+                try:
+                    self.proc.wait(5)
+                except subprocess.TimeoutExpired:
+                    pass
+        for pid in kids:
+            if os.path.exists("/proc/%d" % pid):
+                try:
+                    with open("/proc/%d/comm" % pid) as f:
+                        if f.read().strip() == "nginx":
+                            kill_pid(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+        self._out.close()
+        self.proc = None
+
+
+def remove_tree(path):
+    shutil.rmtree(path, ignore_errors=True)
