@@ -17,7 +17,7 @@ count() { # count <passed> <failed>
 # Add the counts of the last "N passed, N failed" style line of a log
 # (ours, or pytest's "N failed, N passed, N errors in Ts"). Sets $last_failed.
 tally() {
-    line=$(grep -E '[0-9]+ (passed|failed)' "$1" | tail -n 1)
+    line=$(grep -E '[0-9]+ (passed|failed|errors?)' "$1" | tail -n 1)
     p=$(echo "$line" | grep -Eo '[0-9]+ passed' | grep -Eo '[0-9]+')
     last_failed=$(echo "$line" | grep -Eo '[0-9]+ (failed|errors?)' |
         awk '{s+=$1} END {print s+0}')
