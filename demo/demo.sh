@@ -41,9 +41,12 @@ hpid=""
 python3 "$top/demo/backend.py" "$bport" &
 bpid=$!
 stop() {
-    [ -n "$hpid" ] && kill "$hpid" 2>/dev/null
+    if [ -n "$hpid" ]; then
+        kill "$hpid" 2>/dev/null || true
+        wait "$hpid" 2>/dev/null || true
+        hpid=""
+    fi
     kill "$bpid" 2>/dev/null || true
-    [ -n "$hpid" ] && wait "$hpid" 2>/dev/null
     wait "$bpid" 2>/dev/null || true
 }
 trap 'stop; exit 0' INT TERM
