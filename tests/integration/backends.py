@@ -31,6 +31,21 @@ import struct
 import threading
 import time
 
+
+class HeaderLookup:
+    """Case-insensitive lookups over self.headers, a list of (name, value)."""
+
+    def header_all(self, name):
+        name = name.lower()
+        return [v for (n, v) in self.headers if n.lower() == name]
+
+    def header(self, name):
+        vals = self.header_all(name)
+        return ", ".join(vals) if vals else None
+
+    def has_header(self, name):
+        return bool(self.header_all(name))
+
 LOOPBACK = "127.0.0.1"
 CRLF = b"\r\n"
 MAX_HEAD = 64 * 1024
@@ -69,7 +84,7 @@ def sha256(data):
 # Request parsing
 
 
-class Request:
+class Request(HeaderLookup):
     def __init__(self, conn, method, target, version, headers):
         self.conn = conn
         self.method = method
@@ -91,17 +106,6 @@ class Request:
             self._remaining = int(cl) if cl is not None else 0
             self._done = self._remaining == 0
 
-    # headers -------------------------------------------------------------
-    def header_all(self, name):
-        name = name.lower()
-        return [v for (n, v) in self.headers if n.lower() == name]
-
-    def header(self, name):
-        vals = self.header_all(name)
-        return ", ".join(vals) if vals else None
-
-    def has_header(self, name):
-        return bool(self.header_all(name))
 
     @property
     def wants_close(self):

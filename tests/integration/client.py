@@ -9,10 +9,12 @@ import hashlib
 import socket
 import time
 
+from backends import HeaderLookup
+
 LOOPBACK = "127.0.0.1"
 
 
-class Response:
+class Response(HeaderLookup):
     def __init__(self):
         self.version = None
         self.status = None
@@ -29,16 +31,6 @@ class Response:
         self.elapsed = None  # seconds from sending the request to the end
         self.head_elapsed = None  # seconds until the response head was read
 
-    def header_all(self, name):
-        name = name.lower()
-        return [v for (n, v) in self.headers if n.lower() == name]
-
-    def header(self, name):
-        vals = self.header_all(name)
-        return ", ".join(vals) if vals else None
-
-    def has_header(self, name):
-        return bool(self.header_all(name))
 
     def json(self):
         import json

@@ -22,6 +22,8 @@ import socket
 import subprocess
 import time
 
+from backends import free_port
+
 APACHE = "/usr/sbin/apache2"
 NGINX = "/usr/sbin/nginx"
 MODDIR = "/usr/lib/apache2/modules"
@@ -59,15 +61,6 @@ def module_path():
 
 def is_root():
     return os.geteuid() == 0
-
-
-def free_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        s.bind((LOOPBACK, 0))
-        return s.getsockname()[1]
-    finally:
-        s.close()
 
 
 def clean_env():
