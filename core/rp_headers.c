@@ -124,6 +124,54 @@ int rp_headers_has_token(const char *value, const char *token)
     return 0;
 }
 
+/* A parameter value of at most 9 decimal digits, optionally quoted; -1 when
+ * it is anything else. Bounded so that no overflow is possible. */
+static long small_number(const char *s, apr_size_t len)
+{
+    long n = 0;
+    apr_size_t i;
+    if (len >= 2 && s[0] == '"' && s[len - 1] == '"') {
+        s++;
+        len -= 2;
+    }
+    if (len == 0 || len > 9) {
+        return -1;
+    }
+    for (i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9') {
+            return -1;
+        }
+        n = n * 10 + (s[i] - '0');
+    }
+    return n;
+}
+
+void rp_headers_keep_alive(const char *value, long *timeout, long *max)
+{
+    const char *start, *eq, *v;
+    apr_size_t len, nlen;
+
+    *timeout = -1;
+    *max = -1;
+    while (value && next_elem(&value, &start, &len)) {
+        eq = memchr(start, '=', len);
+        if (eq == NULL) {
+            continue;
+        }
+        for (nlen = (apr_size_t)(eq - start); nlen && is_ows(start[nlen - 1]);
+             nlen--) {
+        }
+        for (v = eq + 1; v < start + len && is_ows(*v); v++) {
+        }
+        if (eq_nocase(start, nlen, "timeout")) {
+            *timeout = small_number(v, (apr_size_t)(start + len - v));
+        }
+        else if (eq_nocase(start, nlen, "max")) {
+            *max = small_number(v, (apr_size_t)(start + len - v));
+        }
+    }
+}
+
 /* apr_table_do callback: note in *rec whether a field holds "trailers". */
 static int find_trailers(void *rec, const char *key, const char *value)
 {

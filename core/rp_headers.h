@@ -51,6 +51,11 @@ typedef struct rp_fwd_info_t {
 void rp_headers_add_forwarded(apr_pool_t *p, apr_table_t *t,
                               const rp_fwd_info_t *info);
 
+/* Parse a Keep-Alive field ("timeout=5, max=100", RFC 2068 19.7.1.1 as
+ * servers still send it): *timeout in seconds and *max requests, each -1
+ * when absent or not a plain number of at most 9 digits. value may be NULL. */
+void rp_headers_keep_alive(const char *value, long *timeout, long *max);
+
 /* Is name a valid field-name (RFC 9110 5.1: one or more tchar)? */
 int rp_headers_valid_name(const char *name);
 

@@ -26,6 +26,7 @@
 #include <apr_thread_mutex.h>
 #include <apr_thread_cond.h>
 #include "rp_transport.h"
+#include "rp_headers.h"
 
 #define RP_READ_BLOCK (64 * 1024) /* bytes per read buffer */
 #define RP_MIN_READ 4096          /* a smaller tail gets a fresh block */
@@ -45,6 +46,9 @@ struct rp_conn_t {
     apr_size_t pos, last, cap;
     apr_bucket *hb;         /* owned: heap bucket over buf, or NULL */
     apr_time_t idle_since;  /* when it went on the idle list */
+    apr_time_t retire_at;   /* before the backend's Keep-Alive timeout; 0 */
+    long ka_timeout;        /* Keep-Alive timeout=, seconds; -1 unknown */
+    long ka_max;            /* Keep-Alive max=, requests left; -1 unknown */
     apr_uint32_t nrequests; /* round trips carried */
     unsigned reused:1;      /* taken from the idle list for this exchange */
 };
@@ -129,6 +133,8 @@ static apr_status_t conn_dial(rp_backend_t *be, apr_interval_time_t timeout,
     c->pool = p;
     c->sock = s;
     c->backend = be;
+    c->ka_timeout = -1;
+    c->ka_max = -1;
     {
         char ip[64];
         apr_sockaddr_ip_getbuf(ip, sizeof(ip), sa);
@@ -177,12 +183,28 @@ static rp_conn_t *pool_take(rp_backend_t *be)
             return NULL;
         }
         c->next = NULL;
-        if (now - c->idle_since < be->idle_timeout && conn_is_quiet(c)) {
+        if (now - c->idle_since < be->idle_timeout &&
+            (!c->retire_at || now < c->retire_at) && conn_is_quiet(c)) {
             c->reused = 1;
             return c;
         }
         conn_close(c);
     }
+}
+
+/* The backend closes an idle connection after its Keep-Alive timeout; a
+ * request sent just before that moment meets a closed connection. Retire
+ * it earlier: a second before, or a quarter of the timeout when shorter. */
+static apr_time_t keep_alive_deadline(const rp_conn_t *c, apr_time_t now)
+{
+    apr_interval_time_t t, margin;
+
+    if (c->ka_timeout < 0) {
+        return 0;
+    }
+    t = apr_time_from_sec(c->ka_timeout);
+    margin = t / 4 < apr_time_from_sec(1) ? t / 4 : apr_time_from_sec(1);
+    return now + t - margin;
 }
 
 /* Return a connection to its backend's idle list. Every reason to refuse
@@ -196,8 +218,12 @@ static void pool_put(rp_conn_t *c)
     if (c->pos != c->last) {
         goto close; /* bytes after the response: the stream is confused */
     }
+    if (c->ka_max == 0 || c->ka_timeout == 0) {
+        goto close; /* the backend said it takes no further request */
+    }
     conn_drop_buffer(c);
     c->idle_since = apr_time_now();
+    c->retire_at = keep_alive_deadline(c, c->idle_since);
     c->reused = 0;
     apr_thread_mutex_lock(t->mutex);
     if (t->stopping || be->nidle >= t->max_idle) {
@@ -225,7 +251,8 @@ static rp_conn_t *reap_backend(rp_backend_t *be, apr_time_t now, int all,
 
     while (*pp) {
         rp_conn_t *c = *pp;
-        if (all || now - c->idle_since >= be->idle_timeout) {
+        if (all || now - c->idle_since >= be->idle_timeout ||
+            (c->retire_at && now >= c->retire_at)) {
             *pp = c->next;
             be->nidle--;
             apr_atomic_dec32(&be->t->stats.conns_idle);
@@ -607,6 +634,21 @@ static apr_status_t fill_head(head_ctx_t *h)
     return RP_EBACKEND_UNREACHABLE;
 }
 
+/* The backend's Keep-Alive hints. A timeout stays known once announced
+ * (servers repeat it, and a missing one does not mean it changed); max
+ * counts down per response, so only the latest value is meaningful. */
+static void note_keep_alive(rp_conn_t *c, apr_table_t *headers)
+{
+    long timeout, max;
+
+    rp_headers_keep_alive(apr_table_get(headers, "Keep-Alive"), &timeout,
+                          &max);
+    if (timeout >= 0) {
+        c->ka_timeout = timeout;
+    }
+    c->ka_max = max;
+}
+
 /* Turn a complete final head into resp. */
 static apr_status_t take_head(head_ctx_t *h, rp_h1_head_t *head)
 {
@@ -624,6 +666,7 @@ static apr_status_t take_head(head_ctx_t *h, rp_h1_head_t *head)
     if (resp->framing.kind == RP_H1_BODY_NONE) {
         resp->_done = 1;
     }
+    note_keep_alive(h->c, resp->headers);
     resp->_remaining = resp->framing.length;
     return APR_SUCCESS;
 }

@@ -284,6 +284,7 @@ static void rpx_register_hooks(apr_pool_t *p)
     ap_hook_fixups(rpx_fixups, NULL, NULL, APR_HOOK_LAST);
     ap_hook_handler(rpx_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(rpx_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_test_config(rpx_dump_config, NULL, NULL, APR_HOOK_MIDDLE);
 }
 
 AP_DECLARE_MODULE(rproxy) = {

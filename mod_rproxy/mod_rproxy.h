@@ -35,4 +35,7 @@ typedef struct rpx_front_t {
 
 extern const rp_front_ops_t rpx_front_ops;
 
+/* test_config hook: print routes and effective settings (dump.c). */
+void rpx_dump_config(apr_pool_t *p, server_rec *s);
+
 #endif /* MOD_RPROXY_H */

@@ -346,15 +346,18 @@ class Httpd:
         self.snippet_first_line = first
         return self.conf_path
 
-    def configtest(self, snippet=None, timeout=20):
-        """Run `apache2 -t -f <conf>` on a config with `snippet`;
+    def configtest(self, snippet=None, timeout=20, defines=()):
+        """Run `apache2 -t [-D d ...] -f <conf>` on a config with `snippet`;
         return ConfigTestResult (rc, output)."""
         conf = os.path.join(self.workdir, "configtest.conf")
         text, first = self.render(self.snippet if snippet is None else snippet)
         with open(conf, "w") as f:
             f.write(text)
         try:
-            p = subprocess.run([APACHE, "-t", "-f", conf], env=clean_env(),
+            argv = [APACHE, "-t"]
+            for d in defines:
+                argv += ["-D", d]
+            p = subprocess.run(argv + ["-f", conf], env=clean_env(),
                                stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, timeout=timeout)
             rc, out = p.returncode, p.stdout.decode("utf-8", "replace")

@@ -337,6 +337,34 @@ static void check_validate(const void *arg)
     RP_EXPECT_STR(bad, tc->bad_name);
 }
 
+/* Keep-Alive parameters (RFC 2068 19.7.1.1, still sent by httpd, nginx). */
+typedef struct keepalive_t {
+    const char *name;
+    const char *value;
+    long timeout, max;
+} keepalive_t;
+
+static const keepalive_t keepalives[] = {
+    {"keep-alive-timeout-and-max", "timeout=5, max=100", 5, 100},
+    {"keep-alive-ows-and-case", "  Timeout = 15 ,MAX=0", 15, 0},
+    {"keep-alive-quoted-value", "timeout=\"3\"", 3, -1},
+    {"keep-alive-absent-field", NULL, -1, -1},
+    {"keep-alive-empty", "", -1, -1},
+    {"keep-alive-not-a-number-ignored", "timeout=5s, max=-1", -1, -1},
+    {"keep-alive-overflow-refused", "timeout=99999999999999999999", -1, -1},
+    {"keep-alive-unknown-params-skipped", "foo, bar=1, timeout=2", 2, -1},
+    {"keep-alive-empty-value", "timeout=, max=", -1, -1},
+};
+
+static void check_keepalive(const void *arg)
+{
+    const keepalive_t *tc = arg;
+    long timeout = 7, max = 7;
+    rp_headers_keep_alive(tc->value, &timeout, &max);
+    RP_EXPECT_INT(timeout, tc->timeout);
+    RP_EXPECT_INT(max, tc->max);
+}
+
 #define RUN_TABLE(table, fn)                                                   \
     do {                                                                       \
         size_t i_;                                                             \
@@ -354,6 +382,7 @@ int main(void)
     RUN_TABLE(fwds, check_fwd);
     RUN_TABLE(valids, check_valid);
     RUN_TABLE(validates, check_validate);
+    RUN_TABLE(keepalives, check_keepalive);
     apr_terminate();
     return rp_test_done();
 }

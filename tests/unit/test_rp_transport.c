@@ -592,6 +592,58 @@ static void test_stale_idle_conn_past_idle_timeout_not_taken(void)
     fx_close(&fx);
 }
 
+static void test_keep_alive_timeout_retires_conn_before_backend_does(void)
+{
+    /* "Keep-Alive: timeout=1": the backend will close after 1 s idle, so the
+     * pool retires the connection at 0.75 s and the next request dials. */
+    static const tb_step_t s0[] = {
+        {.send = "HTTP/1.1 200 OK\r\nKeep-Alive: timeout=1\r\n"
+                 "Content-Length: 5\r\n\r\nhello"},
+        {.send = OK_HELLO},
+        TB_END};
+    static const tb_step_t s1[] = {{.send = OK_HELLO}, TB_END};
+    const tb_step_t *const sc[] = {s0, s1};
+    rp_request_t req;
+    const char *body;
+    int status;
+    fx_t fx;
+
+    fx_open(&fx, sc, 2);
+    req = request(&fx, "GET", "/1");
+    RP_EXPECT_INT(fetch(&fx, &req, &status, &body), APR_SUCCESS);
+    req = request(&fx, "GET", "/2"); /* at once: still reused */
+    RP_EXPECT_INT(fetch(&fx, &req, &status, &body), APR_SUCCESS);
+    RP_EXPECT_INT(stats(&fx).conns_reused, 1);
+    usleep(800000);
+    req = request(&fx, "GET", "/3");
+    RP_EXPECT_INT(fetch(&fx, &req, &status, &body), APR_SUCCESS);
+    RP_EXPECT_STR(body, "hello");
+    RP_EXPECT_INT(tb_accepted(fx.tb), 2);
+    RP_EXPECT_INT(stats(&fx).conns_reused, 1);
+    RP_EXPECT_INT(stats(&fx).retries, 0);
+    fx_close(&fx);
+}
+
+static void test_keep_alive_max_0_not_pooled(void)
+{
+    static const tb_step_t s0[] = {
+        {.send = "HTTP/1.1 200 OK\r\nKeep-Alive: timeout=5, max=0\r\n"
+                 "Content-Length: 5\r\n\r\nhello"},
+        TB_END};
+    const tb_step_t *const sc[] = {s0};
+    rp_request_t req;
+    const char *body;
+    int status;
+    fx_t fx;
+
+    fx_open(&fx, sc, 1);
+    req = request(&fx, "GET", "/1");
+    RP_EXPECT_INT(fetch(&fx, &req, &status, &body), APR_SUCCESS);
+    RP_EXPECT_INT(stats(&fx).conns_idle, 0);
+    RP_EXPECT(tb_wait_peer_closed(fx.tb, 0, 1000));
+    fx_close(&fx);
+}
+
 static void test_idle_reaper_closes_idle_conn_after_idle_timeout(void)
 {
     static const tb_step_t s0[] = {{.send = OK_HELLO}, TB_END};
@@ -1098,6 +1150,8 @@ int main(void)
     TB_RUN(test_keepalive_race_post_with_body_not_retried);
     TB_RUN(test_stale_idle_conn_past_idle_timeout_not_taken);
     TB_RUN(test_idle_reaper_closes_idle_conn_after_idle_timeout);
+    TB_RUN(test_keep_alive_timeout_retires_conn_before_backend_does);
+    TB_RUN(test_keep_alive_max_0_not_pooled);
     TB_RUN(test_response_with_extra_bytes_after_body_not_pooled);
     TB_RUN(test_rfc9112_9_6_connection_close_response_not_pooled);
     TB_RUN(test_http10_response_without_keepalive_not_pooled);

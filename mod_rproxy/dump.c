@@ -1,0 +1,103 @@
+/* Licensed under the Apache License, Version 2.0 (the "License"); you may not
+ * use this file except in compliance with the License. You may obtain a copy
+ * of the License at http://www.apache.org/licenses/LICENSE-2.0 */
+
+/* dump.c: `apache2 -t -D DUMP_RPROXY` prints every route with the settings
+ * that will really apply to it, defaults included, so that nobody has to
+ * guess which value won a merge. */
+
+#include "httpd.h"
+#include "http_config.h"
+#include "http_core.h"
+#include "apr_strings.h"
+#include "mod_rproxy.h"
+
+static const char *url_text(apr_pool_t *p, const rp_url_t *u)
+{
+    if (!u) {
+        return "!";
+    }
+    return apr_pstrcat(p, u->scheme, "://", u->hostport, u->path,
+                       u->query ? "?" : "", u->query ? u->query : "", NULL);
+}
+
+/* Times print as milliseconds below a second, else as seconds. */
+static const char *time_text(apr_pool_t *p, apr_interval_time_t t)
+{
+    if (t < 0) {
+        return "every write";
+    }
+    if (t % APR_USEC_PER_SEC) {
+        return apr_psprintf(p, "%" APR_TIME_T_FMT "ms", apr_time_as_msec(t));
+    }
+    return apr_psprintf(p, "%" APR_TIME_T_FMT "s", apr_time_sec(t));
+}
+
+static void print_route(apr_file_t *out, apr_pool_t *p, const char *where,
+                        const rpx_route_t *route, const rp_conf_t *c)
+{
+    apr_interval_time_t fi = rp_conf_flush_interval(c);
+
+    apr_file_printf(out, "  %s %s -> %s\n", where, route->prefix,
+                    url_text(p, route->target));
+    if (!route->target) {
+        return;
+    }
+    apr_file_printf(
+        out,
+        "      connect timeout %s, response header timeout %s, io timeout "
+        "%s, idle timeout %s\n"
+        "      flush interval %s, preserve host %s, add forwarded %s\n",
+        time_text(p, rp_conf_connect_timeout(c)),
+        time_text(p, rp_conf_header_timeout(c)),
+        time_text(p, rp_conf_io_timeout(c)),
+        time_text(p, rp_conf_idle_timeout(c)),
+        fi == 0 ? "0 (httpd buffers)" : time_text(p, fi),
+        rp_conf_preserve_host(c) ? "on" : "off",
+        rp_conf_add_forwarded(c) ? "on" : "off");
+}
+
+/* <Location> routes live in core's per-server list of location sections. */
+static void print_locations(apr_file_t *out, apr_pool_t *p, server_rec *s,
+                            const rpx_server_conf_t *sc)
+{
+    core_server_config *core = ap_get_core_module_config(s->module_config);
+    ap_conf_vector_t **sec = (ap_conf_vector_t **)core->sec_url->elts;
+    rp_conf_t c;
+    int i;
+
+    for (i = 0; i < core->sec_url->nelts; i++) {
+        rpx_dir_conf_t *dc = ap_get_module_config(sec[i], &rproxy_module);
+        if (dc && dc->route) {
+            rp_conf_merge(&c, &sc->conf, &dc->conf);
+            print_route(out, p, "<Location>", dc->route, &c);
+        }
+    }
+}
+
+void rpx_dump_config(apr_pool_t *p, server_rec *main_server)
+{
+    apr_file_t *out;
+    server_rec *s;
+
+    if (!ap_exists_config_define("DUMP_RPROXY") ||
+        apr_file_open_stdout(&out, p) != APR_SUCCESS) {
+        return;
+    }
+    apr_file_printf(out, "mod_rproxy routes and effective settings:\n");
+    for (s = main_server; s; s = s->next) {
+        rpx_server_conf_t *sc =
+            ap_get_module_config(s->module_config, &rproxy_module);
+        const rpx_route_t *routes = (const rpx_route_t *)sc->routes->elts;
+        int i;
+
+        apr_file_printf(out, "%s %s (%s:%d)\n",
+                        s == main_server ? "main server" : "virtual host",
+                        s->server_hostname ? s->server_hostname : "-",
+                        s->defn_name ? s->defn_name : "-", s->defn_line_number);
+        for (i = 0; i < sc->routes->nelts; i++) {
+            print_route(out, p, "RProxyPass", &routes[i], &sc->conf);
+        }
+        print_locations(out, p, s, sc);
+    }
+}

@@ -1,0 +1,82 @@
+"""The keep-alive race: a backend that closes idle connections after 1 s
+while the proxy sends it a request about every second. A pooled connection
+the backend closed is noticed before reuse, and a GET that still meets a
+closing connection before any response byte is retried once on a fresh one:
+no GET fails. A POST (not idempotent, no Idempotency-Key) is never sent
+twice, whatever happens to it. A backend announcing "Keep-Alive: timeout=N"
+has its connections retired before that deadline."""
+
+import collections
+import random
+import time
+
+import pytest
+
+import backends
+import client
+
+ROUNDS = 60
+
+
+@pytest.mark.timeout_s(150)
+def test_get_every_second_against_1s_idle_close_never_fails(httpd_factory):
+    b = backends.Backend(backends.echo_handler, name="race",
+                         idle_timeout=1.0).start()
+    try:
+        h = httpd_factory("RProxyPass /app %s/\n" % b.url)
+        rnd = random.Random(7)
+        statuses = collections.Counter()
+        for i in range(ROUNDS):
+            r = client.get(h.port, "/app/get%d" % i)
+            statuses[r.status] += 1
+            # around the backend's idle timeout, on both sides of it
+            time.sleep(0.9 + rnd.random() * 0.2)
+        assert statuses == {200: ROUNDS}, \
+            "every GET sent around the backend's 1 s idle close answers 200 (%r)" % dict(statuses)
+        assert not h.error_level_lines(), \
+            "no error-level log line for a recovered race (%r)" % h.error_level_lines()[:3]
+    finally:
+        b.stop()
+
+
+@pytest.mark.timeout_s(150)
+def test_post_without_idempotency_key_never_sent_twice(httpd_factory):
+    b = backends.Backend(backends.echo_handler, name="race-post",
+                         idle_timeout=1.0).start()
+    try:
+        h = httpd_factory("RProxyPass /app %s/\n" % b.url)
+        rnd = random.Random(11)
+        statuses = collections.Counter()
+        for i in range(ROUNDS // 2):
+            r = client.request(h.port, "POST", "/app/post%d" % i, body=b"x" * 100)
+            statuses[r.status] += 1
+            time.sleep(0.9 + rnd.random() * 0.2)
+        seen = collections.Counter(req["target"] for req in b.requests)
+        dups = {t: n for t, n in seen.items() if n > 1}
+        assert not dups, "no POST reached the backend twice (%r)" % dups
+        assert set(statuses) <= {200, 502}, \
+            "a POST either succeeds or fails as 502 (%r)" % dict(statuses)
+    finally:
+        b.stop()
+
+
+def _ka_handler(req, conn):
+    n, digest = req.body_sha256()
+    conn.send_json({"conn_id": conn.id}, headers=[("Keep-Alive", "timeout=1, max=100")])
+
+
+def test_keep_alive_timeout_header_retires_connection_early(httpd_factory):
+    # The backend says timeout=1 but keeps the connection for 30 s: only the
+    # header can make the proxy open a new connection after 0.8 s.
+    b = backends.Backend(_ka_handler, name="ka", idle_timeout=30.0).start()
+    try:
+        h = httpd_factory("RProxyPass /app %s/\n" % b.url)
+        first = client.get(h.port, "/app/1").json()["conn_id"]
+        again = client.get(h.port, "/app/2").json()["conn_id"]
+        assert again == first, "a request right after reuses the pooled connection"
+        time.sleep(0.8)
+        later = client.get(h.port, "/app/3").json()["conn_id"]
+        assert later != first, \
+            "after 0.8 s of a 1 s Keep-Alive timeout the pooled connection is retired"
+    finally:
+        b.stop()
