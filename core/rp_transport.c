@@ -34,6 +34,7 @@
 #define RP_MAX_FIELDS 128         /* response header fields limit */
 #define RP_MAX_INTERIM 16         /* 1xx responses before the final one */
 #define RP_MAX_IOV 64
+#define RP_REPLAY_MAX (64 * 1024) /* request body kept for a retry */
 
 struct rp_conn_t {
     apr_pool_t *pool;      /* owned: unmanaged, destroyed on close */
@@ -535,23 +536,74 @@ static apr_status_t send_brigade(rp_conn_t *c, apr_bucket_brigade *bb,
 
 /* ---- one round trip --------------------------------------------------- */
 
+/* Methods RFC 9110 section 9.2.2 calls idempotent. */
 static int is_idempotent(const char *m)
 {
     return !strcmp(m, "GET") || !strcmp(m, "HEAD") || !strcmp(m, "OPTIONS") ||
-           !strcmp(m, "TRACE");
+           !strcmp(m, "TRACE") || !strcmp(m, "PUT") || !strcmp(m, "DELETE");
 }
 
-/* Stream the client's body after the head. *client_side tells a failure to
- * read from the client apart from a failure to write to the backend. */
+/* A request may be sent twice when repeating it cannot do harm: an
+ * idempotent method, or a client that said so with an idempotency key. */
+static int may_send_twice(const rp_request_t *req)
+{
+    return is_idempotent(req->method) ||
+           apr_table_get(req->headers, "Idempotency-Key") ||
+           apr_table_get(req->headers, "X-Idempotency-Key");
+}
+
+/* What was sent of the client's body, kept so that a retry can send it
+ * again: at most RP_REPLAY_MAX bytes, else nothing is kept and the request
+ * is not retried. Lives in the exchange pool. */
+typedef struct replay_t {
+    apr_bucket_brigade *kept; /* copies, set aside in the exchange pool */
+    apr_off_t len;
+    unsigned overflow:1; /* more than RP_REPLAY_MAX was sent */
+    unsigned eos:1;      /* the client's body was read to its end */
+} replay_t;
+
+static void keep_for_replay(replay_t *rp, apr_bucket_brigade *bb, apr_pool_t *p,
+                            apr_off_t len)
+{
+    apr_bucket *b, *copy;
+
+    if (rp->overflow) {
+        return;
+    }
+    if (rp->len + len > RP_REPLAY_MAX) {
+        rp->overflow = 1;
+        apr_brigade_cleanup(rp->kept);
+        return;
+    }
+    for (b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb);
+         b = APR_BUCKET_NEXT(b)) {
+        if (apr_bucket_copy(b, &copy) != APR_SUCCESS ||
+            apr_bucket_setaside(copy, p) != APR_SUCCESS) {
+            rp->overflow = 1;
+            apr_brigade_cleanup(rp->kept);
+            return;
+        }
+        APR_BRIGADE_INSERT_TAIL(rp->kept, copy);
+    }
+    rp->len += len;
+}
+
+/* Stream the client's body after the head: first what a previous attempt
+ * kept (on a retry), then fresh data from the client. *client_side tells
+ * a failure to read from the client apart from a failure to write to the
+ * backend. */
 static apr_status_t send_body(rp_conn_t *c, const rp_request_t *req,
-                              apr_pool_t *p, apr_bucket_alloc_t *ba,
-                              int *client_side)
+                              replay_t *rp, apr_pool_t *p,
+                              apr_bucket_alloc_t *ba, int *client_side)
 {
     apr_bucket_brigade *bb = apr_brigade_create(p, ba);
-    int chunked = req->body_length < 0, eos = 0;
-    apr_off_t sent = 0, len;
+    int chunked = req->body_length < 0, eos = rp->eos;
+    apr_off_t sent = rp->len, len;
     apr_status_t rv = APR_SUCCESS;
 
+    if (rp->len) {
+        rv = send_brigade(c, rp->kept, chunked); /* a retry: replay */
+    }
     while (!eos && rv == APR_SUCCESS) {
         rv = req->body_fn(req->body_baton, bb, &eos);
         if (rv != APR_SUCCESS) {
@@ -566,6 +618,8 @@ static apr_status_t send_body(rp_conn_t *c, const rp_request_t *req,
             rv = RP_EBAD_REQUEST;
             break;
         }
+        keep_for_replay(rp, bb, p, len);
+        rp->eos = eos;
         rv = send_brigade(c, bb, chunked);
     }
     if (rv == APR_SUCCESS && !chunked && sent != req->body_length) {
@@ -599,6 +653,7 @@ typedef struct head_ctx_t {
     rp_response_t *resp;
     const rp_request_t *req;
     const rp_rt_opts_t *opts;
+    replay_t *replay; /* the body sent so far, for a retry */
     apr_time_t deadline;
     int got_bytes; /* any response byte arrived */
     const char *why;
@@ -641,8 +696,7 @@ static void note_keep_alive(rp_conn_t *c, apr_table_t *headers)
 {
     long timeout, max;
 
-    rp_headers_keep_alive(apr_table_get(headers, "Keep-Alive"), &timeout,
-                          &max);
+    rp_headers_keep_alive(apr_table_get(headers, "Keep-Alive"), &timeout, &max);
     if (timeout >= 0) {
         c->ka_timeout = timeout;
     }
@@ -737,7 +791,8 @@ static apr_status_t exchange(head_ctx_t *h, const char *head, apr_size_t len,
     apr_socket_timeout_set(c->sock, h->opts->io_timeout);
     rv = send_all(c, &vec, 1);
     if (rv == APR_SUCCESS && req->body_length != 0) {
-        rv = send_body(c, req, h->resp->_pool, h->resp->_ba, client_side);
+        rv = send_body(c, req, h->replay, h->resp->_pool, h->resp->_ba,
+                       client_side);
     }
     if (rv != APR_SUCCESS) {
         if (*client_side) {
@@ -763,12 +818,12 @@ static apr_status_t response_cleanup(void *data)
 
 /* A failure on a reused connection before any response byte is the
  * keep-alive race: the backend closed it while our request was on the way.
- * Only then, and only for a request that is safe to send twice, retry. */
-static int may_retry(const head_ctx_t *h, apr_status_t rv, int client_side,
-                     int retryable)
+ * Only then, and only for a request that is safe to send twice and whose
+ * body (if any) was kept whole, retry. */
+static int may_retry(const head_ctx_t *h, apr_status_t rv, int client_side)
 {
-    return retryable && !client_side && h->c->reused && !h->got_bytes &&
-           rv == RP_EBACKEND_UNREACHABLE;
+    return may_send_twice(h->req) && !h->replay->overflow && !client_side &&
+           h->c->reused && !h->got_bytes && rv == RP_EBACKEND_UNREACHABLE;
 }
 
 apr_status_t rp_transport_round_trip(rp_transport_t *t, rp_backend_t *be,
@@ -777,7 +832,7 @@ apr_status_t rp_transport_round_trip(rp_transport_t *t, rp_backend_t *be,
                                      apr_bucket_alloc_t *ba,
                                      rp_response_t **out, const char **why)
 {
-    int retryable = req->body_length == 0 && is_idempotent(req->method);
+    replay_t replay = {apr_brigade_create(p, ba), 0, 0, 0};
     apr_size_t len;
     char *head =
         rp_h1_request_head(p, req->method, req->target, req->headers, &len);
@@ -789,6 +844,7 @@ apr_status_t rp_transport_round_trip(rp_transport_t *t, rp_backend_t *be,
         memset(&h, 0, sizeof(h));
         h.req = req;
         h.opts = opts;
+        h.replay = &replay;
         h.resp = apr_pcalloc(p, sizeof(*h.resp));
         h.resp->_pool = p;
         h.resp->_ba = ba;
@@ -815,7 +871,7 @@ apr_status_t rp_transport_round_trip(rp_transport_t *t, rp_backend_t *be,
             *out = h.resp;
             return APR_SUCCESS;
         }
-        retry = may_retry(&h, rv, client_side, retryable);
+        retry = may_retry(&h, rv, client_side);
         conn_close(h.c);
         if (!retry) {
             break;

@@ -114,10 +114,12 @@ typedef struct rp_response_t {
 } rp_response_t;
 
 /* Send req to backend be and read the final response head (1xx answers go
- * to opts->interim_fn). Takes a pooled connection when a live one exists;
- * when that connection turns out to be closed by the backend before any
- * response byte, and the request is idempotent (GET, HEAD, OPTIONS, TRACE)
- * without a body, the request is sent once more on a fresh connection.
+ * to opts->interim_fn). Takes a pooled connection when a live one exists.
+ * When that connection turns out to be closed by the backend before any
+ * response byte, the request is sent once more on a fresh connection if it
+ * is safe to send twice: an idempotent method (GET, HEAD, OPTIONS, TRACE,
+ * PUT, DELETE) or an Idempotency-Key / X-Idempotency-Key field, and a body
+ * of at most 64 KiB (kept while it is sent, to be sent again).
  *
  * Returns APR_SUCCESS with *resp set, or: RP_EBACKEND_UNREACHABLE (connect
  * failed, or the connection broke before a response byte), RP_EBACKEND_TIMEOUT

@@ -80,3 +80,49 @@ def test_keep_alive_timeout_header_retires_connection_early(httpd_factory):
             "after 0.8 s of a 1 s Keep-Alive timeout the pooled connection is retired"
     finally:
         b.stop()
+
+
+def _close_on_second_request(req, conn):
+    """Answers the first request of a connection; on the second one it reads
+    the request and closes without a byte of response: the moment a pooled
+    connection dies under a request that is already on its way."""
+    if conn.index >= 1:  # 0-based: the connection's second request
+        req.drain()
+        conn._close()
+        return
+    backends.echo_handler(req, conn)
+
+
+def test_request_on_dying_pooled_connection_retried_only_when_safe(httpd_factory):
+    b = backends.Backend(_close_on_second_request, name="dying").start()
+    try:
+        h = httpd_factory("RProxyPass /app %s/\n" % b.url)
+        r = client.get(h.port, "/app/warm")
+        assert r.status == 200, "the first request on a connection is answered"
+
+        r = client.get(h.port, "/app/get")
+        assert r.status == 200, "a GET that meets a dying pooled connection is retried (%r)" % r
+        body = backends.payload(1000, seed=3)
+        r = client.request(h.port, "PUT", "/app/put", body=body)
+        assert r.status == 200 and r.json()["body_sha256"] == backends.sha256(body), \
+            "a PUT with a small body is retried with its body sent again intact"
+        r = client.request(h.port, "POST", "/app/post-key", body=body,
+                           headers=[("Idempotency-Key", "k-1")])
+        assert r.status == 200 and r.json()["body_sha256"] == backends.sha256(body), \
+            "a POST with an Idempotency-Key is retried with its body"
+        r = client.request(h.port, "POST", "/app/post-nokey", body=body)
+        assert r.status == 502, "a POST without a key is not retried: 502 (%r)" % r
+        r = client.get(h.port, "/app/warm2")
+        assert r.status == 200, "a fresh connection is answered (and pooled)"
+        big = backends.payload(100 * 1024, seed=4)
+        r = client.request(h.port, "PUT", "/app/put-big", body=big)
+        assert r.status == 502, \
+            "a PUT whose body was too large to keep (100 KiB) is not retried: 502 (%r)" % r
+
+        seen = collections.Counter(req["target"] for req in b.requests)
+        assert seen["/get"] == 2 and seen["/put"] == 2 and seen["/post-key"] == 2, \
+            "the retried requests reached the backend twice, once per attempt (%r)" % seen
+        assert seen["/post-nokey"] == 1, "the POST without a key was sent once (%r)" % seen
+        assert seen["/put-big"] == 1, "the large PUT was sent once (%r)" % seen
+    finally:
+        b.stop()
