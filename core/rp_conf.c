@@ -19,6 +19,11 @@ void rp_conf_init(rp_conf_t *conf)
     conf->flush_interval = RP_UNSET_TIME;
     conf->preserve_host = RP_UNSET;
     conf->add_forwarded = RP_UNSET;
+    conf->max_conns = RP_UNSET;
+    conf->max_idle = RP_UNSET;
+    conf->max_requests = RP_UNSET;
+    conf->queue_timeout = RP_UNSET_TIME;
+    conf->max_age = RP_UNSET_TIME;
 }
 
 void rp_conf_merge(rp_conf_t *conf, const rp_conf_t *base, const rp_conf_t *add)
@@ -30,6 +35,11 @@ void rp_conf_merge(rp_conf_t *conf, const rp_conf_t *base, const rp_conf_t *add)
     RP_MERGE_TIME(conf, base, add, flush_interval);
     RP_MERGE_INT(conf, base, add, preserve_host);
     RP_MERGE_INT(conf, base, add, add_forwarded);
+    RP_MERGE_INT(conf, base, add, max_conns);
+    RP_MERGE_INT(conf, base, add, max_idle);
+    RP_MERGE_INT(conf, base, add, max_requests);
+    RP_MERGE_TIME(conf, base, add, queue_timeout);
+    RP_MERGE_TIME(conf, base, add, max_age);
 }
 
 #define RP_GET(f, dflt, unset) return conf->f != (unset) ? conf->f : (dflt)
@@ -67,4 +77,29 @@ int rp_conf_preserve_host(const rp_conf_t *conf)
 int rp_conf_add_forwarded(const rp_conf_t *conf)
 {
     RP_GET(add_forwarded, 1, RP_UNSET);
+}
+
+int rp_conf_max_conns(const rp_conf_t *conf)
+{
+    RP_GET(max_conns, 0, RP_UNSET);
+}
+
+int rp_conf_max_idle(const rp_conf_t *conf)
+{
+    RP_GET(max_idle, 0, RP_UNSET);
+}
+
+int rp_conf_max_requests(const rp_conf_t *conf)
+{
+    RP_GET(max_requests, 0, RP_UNSET);
+}
+
+apr_interval_time_t rp_conf_queue_timeout(const rp_conf_t *conf)
+{
+    RP_GET(queue_timeout, RP_DEFAULT_QUEUE_TIMEOUT, RP_UNSET_TIME);
+}
+
+apr_interval_time_t rp_conf_max_age(const rp_conf_t *conf)
+{
+    RP_GET(max_age, 0, RP_UNSET_TIME);
 }

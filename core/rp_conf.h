@@ -30,6 +30,7 @@ extern "C" {
 #define RP_DEFAULT_IO_TIMEOUT apr_time_from_sec(60)
 #define RP_DEFAULT_IDLE_TIMEOUT apr_time_from_sec(60)
 #define RP_DEFAULT_FLUSH_INTERVAL 0
+#define RP_DEFAULT_QUEUE_TIMEOUT apr_time_from_sec(5)
 #define RP_DEFAULT_MAX_HEAD_BYTES (64 * 1024)
 #define RP_DEFAULT_MAX_FIELDS 100
 
@@ -41,6 +42,12 @@ typedef struct rp_conf_t {
     apr_interval_time_t flush_interval;  /* RProxyFlushInterval; <0 always */
     int preserve_host;                   /* RProxyPreserveHost */
     int add_forwarded;                   /* RProxyAddForwarded */
+    /* Per backend and process; the first route to a backend decides. */
+    int max_conns;                     /* RProxyMaxConnections, 0: none */
+    int max_idle;                      /* RProxyMaxIdleConnections */
+    int max_requests;                  /* RProxyMaxRequestsPerConnection */
+    apr_interval_time_t queue_timeout; /* RProxyQueueTimeout */
+    apr_interval_time_t max_age;       /* RProxyMaxConnectionAge, 0: none */
 } rp_conf_t;
 
 /* Set every field to "unset". */
@@ -59,6 +66,11 @@ apr_interval_time_t rp_conf_idle_timeout(const rp_conf_t *conf);
 apr_interval_time_t rp_conf_flush_interval(const rp_conf_t *conf);
 int rp_conf_preserve_host(const rp_conf_t *conf);
 int rp_conf_add_forwarded(const rp_conf_t *conf);
+int rp_conf_max_conns(const rp_conf_t *conf);    /* default 0: no limit */
+int rp_conf_max_idle(const rp_conf_t *conf);     /* default 0: threads */
+int rp_conf_max_requests(const rp_conf_t *conf); /* default 0: no limit */
+apr_interval_time_t rp_conf_queue_timeout(const rp_conf_t *conf);
+apr_interval_time_t rp_conf_max_age(const rp_conf_t *conf); /* 0: none */
 
 #ifdef __cplusplus
 }

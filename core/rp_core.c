@@ -22,6 +22,8 @@ const char *rp_strerror(apr_status_t rv, char *buf, apr_size_t bufsize)
         return "request cannot be forwarded";
     case RP_EHOOK:
         return "refused by a hook";
+    case RP_EPOOL_FULL:
+        return "all backend connections busy";
     default:
         return apr_strerror(rv, buf, bufsize);
     }

@@ -38,6 +38,8 @@ int rp_proxy_error_status(apr_status_t err)
         return 400;
     case RP_EBACKEND_TIMEOUT:
         return 504;
+    case RP_EPOOL_FULL:
+        return 503;
     default:
         return 502;
     }
@@ -78,6 +80,13 @@ static void log_failure(rp_exchange_t *ex, apr_status_t err)
     case RP_EHOOK:
         logf_(ex, RP_LOG_ERR, 0, RPLOGNO(00104) "a hook refused %s %s: %s",
               ex->method, ex->path, d);
+        break;
+    case RP_EPOOL_FULL:
+        logf_(ex, RP_LOG_ERR, 0,
+              RPLOGNO(00107) "backend %s: %s for %" APR_TIME_T_FMT
+                             " ms (RProxyMaxConnections); answering 503",
+              backend_name(ex), d,
+              apr_time_as_msec(rp_conf_queue_timeout(ex->conf)));
         break;
     default:
         logf_(ex, RP_LOG_ERR, 0, RPLOGNO(00105) "backend %s unreachable: %s",
@@ -364,15 +373,27 @@ static apr_status_t copy_body(rp_exchange_t *ex)
 
 /* ---- the exchange ----------------------------------------------------- */
 
+static void backend_opts(const rp_conf_t *c, rp_backend_opts_t *bo)
+{
+    memset(bo, 0, sizeof(*bo));
+    bo->idle_timeout = rp_conf_idle_timeout(c);
+    bo->max_idle = (apr_size_t)rp_conf_max_idle(c);
+    bo->max_conns = (apr_size_t)rp_conf_max_conns(c);
+    bo->queue_timeout = rp_conf_queue_timeout(c);
+    bo->max_requests = (apr_uint32_t)rp_conf_max_requests(c);
+    bo->max_age = rp_conf_max_age(c);
+}
+
 static apr_status_t round_trip(rp_exchange_t *ex, apr_time_t *started)
 {
+    rp_backend_opts_t bo;
     rp_backend_t *be;
     rp_rt_opts_t opts;
     const char *why = NULL;
     apr_status_t rv;
 
-    be = rp_transport_backend(ex->transport, ex->target,
-                              rp_conf_idle_timeout(ex->conf));
+    backend_opts(ex->conf, &bo);
+    be = rp_transport_backend(ex->transport, ex->target, &bo);
     memset(&opts, 0, sizeof(opts));
     opts.connect_timeout = rp_conf_connect_timeout(ex->conf);
     opts.header_timeout = rp_conf_header_timeout(ex->conf);

@@ -122,7 +122,7 @@ struct rp_exchange_t {
 apr_status_t rp_proxy_run(rp_exchange_t *ex);
 
 /* The status the default error policy gives err: 400 for RP_EBAD_REQUEST,
- * 504 for RP_EBACKEND_TIMEOUT, 502 otherwise. */
+ * 503 for RP_EPOOL_FULL, 504 for RP_EBACKEND_TIMEOUT, 502 otherwise. */
 int rp_proxy_error_status(apr_status_t err);
 
 #ifdef __cplusplus

@@ -46,6 +46,7 @@ struct rp_conn_t {
     char *buf; /* borrowed from hb */
     apr_size_t pos, last, cap;
     apr_bucket *hb;         /* owned: heap bucket over buf, or NULL */
+    apr_time_t created;     /* when it was dialed */
     apr_time_t idle_since;  /* when it went on the idle list */
     apr_time_t retire_at;   /* before the backend's Keep-Alive timeout; 0 */
     long ka_timeout;        /* Keep-Alive timeout=, seconds; -1 unknown */
@@ -58,10 +59,12 @@ struct rp_backend_t {
     const char *key;  /* "scheme://host:port", transport pool */
     const char *host; /* transport pool */
     apr_port_t port;
-    apr_interval_time_t idle_timeout;
-    rp_conn_t *idle;   /* LIFO: most recently used first; under mutex */
-    apr_size_t nidle;  /* length of idle; under mutex */
-    rp_transport_t *t; /* borrowed: owner */
+    rp_backend_opts_t opts; /* limits, fixed at creation */
+    rp_conn_t *idle;        /* LIFO: most recently used first; under mutex */
+    apr_size_t nidle;       /* length of idle; under mutex */
+    apr_size_t nconns;      /* in use + idle + dialing; under mutex */
+    apr_thread_cond_t *slot_freed; /* a connection closed or went idle */
+    rp_transport_t *t;             /* borrowed: owner */
 };
 
 struct rp_transport_t {
@@ -87,11 +90,23 @@ static void conn_drop_buffer(rp_conn_t *c)
     c->pos = c->last = c->cap = 0;
 }
 
+/* Give back the backend slot a connection (or a dial) held. */
+static void slot_release(rp_backend_t *be)
+{
+    apr_thread_mutex_lock(be->t->mutex);
+    be->nconns--;
+    apr_thread_cond_signal(be->slot_freed);
+    apr_thread_mutex_unlock(be->t->mutex);
+}
+
 static void conn_close(rp_conn_t *c)
 {
+    rp_backend_t *be = c->backend;
+
     conn_drop_buffer(c);
     apr_socket_close(c->sock);
     apr_pool_destroy(c->pool);
+    slot_release(be);
 }
 
 /* Try every address of the backend's name, each with the connect timeout.
@@ -136,6 +151,7 @@ static apr_status_t conn_dial(rp_backend_t *be, apr_interval_time_t timeout,
     c->backend = be;
     c->ka_timeout = -1;
     c->ka_max = -1;
+    c->created = apr_time_now();
     {
         char ip[64];
         apr_sockaddr_ip_getbuf(ip, sizeof(ip), sa);
@@ -184,7 +200,8 @@ static rp_conn_t *pool_take(rp_backend_t *be)
             return NULL;
         }
         c->next = NULL;
-        if (now - c->idle_since < be->idle_timeout &&
+        if (now - c->idle_since < be->opts.idle_timeout &&
+            (!be->opts.max_age || now - c->created < be->opts.max_age) &&
             (!c->retire_at || now < c->retire_at) && conn_is_quiet(c)) {
             c->reused = 1;
             return c;
@@ -222,18 +239,25 @@ static void pool_put(rp_conn_t *c)
     if (c->ka_max == 0 || c->ka_timeout == 0) {
         goto close; /* the backend said it takes no further request */
     }
+    if (be->opts.max_requests && c->nrequests >= be->opts.max_requests) {
+        goto close; /* served its share */
+    }
+    if (be->opts.max_age && apr_time_now() - c->created >= be->opts.max_age) {
+        goto close; /* old enough to be replaced */
+    }
     conn_drop_buffer(c);
     c->idle_since = apr_time_now();
     c->retire_at = keep_alive_deadline(c, c->idle_since);
     c->reused = 0;
     apr_thread_mutex_lock(t->mutex);
-    if (t->stopping || be->nidle >= t->max_idle) {
+    if (t->stopping || be->nidle >= be->opts.max_idle) {
         apr_thread_mutex_unlock(t->mutex);
         goto close;
     }
     c->next = be->idle;
     be->idle = c;
     be->nidle++;
+    apr_thread_cond_signal(be->slot_freed); /* a waiter can take it */
     apr_atomic_inc32(&t->stats.conns_idle);
     apr_thread_mutex_unlock(t->mutex);
     return;
@@ -252,7 +276,7 @@ static rp_conn_t *reap_backend(rp_backend_t *be, apr_time_t now, int all,
 
     while (*pp) {
         rp_conn_t *c = *pp;
-        if (all || now - c->idle_since >= be->idle_timeout ||
+        if (all || now - c->idle_since >= be->opts.idle_timeout ||
             (c->retire_at && now >= c->retire_at)) {
             *pp = c->next;
             be->nidle--;
@@ -349,7 +373,7 @@ apr_status_t rp_transport_create(apr_pool_t *p, apr_size_t max_idle,
 }
 
 rp_backend_t *rp_transport_backend(rp_transport_t *t, const rp_url_t *target,
-                                   apr_interval_time_t idle_timeout)
+                                   const rp_backend_opts_t *opts)
 {
     char key[512];
     rp_backend_t *be;
@@ -364,8 +388,12 @@ rp_backend_t *rp_transport_backend(rp_transport_t *t, const rp_url_t *target,
         be->key = apr_pstrmemdup(t->pool, key, n);
         be->host = apr_pstrdup(t->pool, target->host);
         be->port = target->port;
-        be->idle_timeout = idle_timeout;
+        be->opts = *opts;
+        if (!be->opts.max_idle) {
+            be->opts.max_idle = t->max_idle;
+        }
         be->t = t;
+        apr_thread_cond_create(&be->slot_freed, t->pool);
         apr_hash_set(t->backends, be->key, n, be);
     }
     apr_thread_mutex_unlock(t->mutex);
@@ -826,6 +854,50 @@ static int may_retry(const head_ctx_t *h, apr_status_t rv, int client_side)
            h->c->reused && !h->got_bytes && rv == RP_EBACKEND_UNREACHABLE;
 }
 
+/* A connection for one attempt: a live idle one unless fresh is set, else
+ * a new one once the backend has a free slot. Waits for a slot at most the
+ * queue timeout: a request that cannot get a connection soon is better
+ * answered 503 than left to pile up behind a saturated backend. */
+static apr_status_t acquire(rp_backend_t *be, const rp_rt_opts_t *opts,
+                            int fresh, rp_conn_t **out, const char **why,
+                            apr_pool_t *p)
+{
+    apr_time_t deadline = apr_time_now() + be->opts.queue_timeout;
+    apr_status_t rv;
+
+    for (;;) {
+        if (!fresh && (*out = pool_take(be)) != NULL) {
+            return APR_SUCCESS;
+        }
+        apr_thread_mutex_lock(be->t->mutex);
+        if (!be->opts.max_conns || be->nconns < be->opts.max_conns) {
+            be->nconns++; /* this dial's slot */
+            apr_thread_mutex_unlock(be->t->mutex);
+            break;
+        }
+        if (!(be->idle && !fresh)) {
+            apr_time_t now = apr_time_now();
+            if (now >= deadline) {
+                apr_thread_mutex_unlock(be->t->mutex);
+                *why = apr_psprintf(
+                    p, "all %" APR_SIZE_T_FMT " connections to %s stayed busy",
+                    be->opts.max_conns, be->key);
+                return RP_EPOOL_FULL;
+            }
+            apr_thread_cond_timedwait(be->slot_freed, be->t->mutex,
+                                      deadline - now);
+        }
+        apr_thread_mutex_unlock(be->t->mutex);
+    }
+    rv = conn_dial(be, opts->connect_timeout, out);
+    if (rv != APR_SUCCESS) {
+        slot_release(be);
+        *why = apr_psprintf(p, "connect to %s failed: %pm", be->key, &rv);
+        return RP_EBACKEND_UNREACHABLE;
+    }
+    return APR_SUCCESS;
+}
+
 apr_status_t rp_transport_round_trip(rp_transport_t *t, rp_backend_t *be,
                                      const rp_request_t *req,
                                      const rp_rt_opts_t *opts, apr_pool_t *p,
@@ -848,18 +920,13 @@ apr_status_t rp_transport_round_trip(rp_transport_t *t, rp_backend_t *be,
         h.resp = apr_pcalloc(p, sizeof(*h.resp));
         h.resp->_pool = p;
         h.resp->_ba = ba;
-        h.c = attempt == 0 ? pool_take(be) : NULL;
-        if (h.c) {
-            apr_atomic_inc32(&t->stats.conns_reused);
+        rv = acquire(be, opts, attempt > 0, &h.c, why, p);
+        if (rv != APR_SUCCESS) {
+            apr_atomic_inc32(&t->stats.backend_errors);
+            return rv;
         }
-        else {
-            rv = conn_dial(be, opts->connect_timeout, &h.c);
-            if (rv != APR_SUCCESS) {
-                *why =
-                    apr_psprintf(p, "connect to %s failed: %pm", be->key, &rv);
-                apr_atomic_inc32(&t->stats.backend_errors);
-                return RP_EBACKEND_UNREACHABLE;
-            }
+        if (h.c->reused) {
+            apr_atomic_inc32(&t->stats.conns_reused);
         }
         h.resp->backend_addr = apr_pstrdup(p, h.c->addr);
         rv = exchange(&h, head, len, &client_side);

@@ -57,10 +57,20 @@ typedef struct rp_transport_stats_t {
 apr_status_t rp_transport_create(apr_pool_t *p, apr_size_t max_idle,
                                  rp_transport_t **t);
 
-/* The backend for target (scheme, host and port), created on first use.
- * idle_timeout is taken from the first caller for a given backend. */
+/* Limits of one backend's connections in this process. */
+typedef struct rp_backend_opts_t {
+    apr_interval_time_t idle_timeout;  /* close idle connections after */
+    apr_size_t max_idle;               /* 0: the transport's max_idle */
+    apr_size_t max_conns;              /* in use + idle + dialing; 0: none */
+    apr_interval_time_t queue_timeout; /* wait for a free slot, then 503 */
+    apr_uint32_t max_requests;         /* per connection; 0: no limit */
+    apr_interval_time_t max_age;       /* per connection; 0: no limit */
+} rp_backend_opts_t;
+
+/* The backend for target (scheme, host and port), created on first use
+ * with opts; later callers get the same backend whatever their opts. */
 rp_backend_t *rp_transport_backend(rp_transport_t *t, const rp_url_t *target,
-                                   apr_interval_time_t idle_timeout);
+                                   const rp_backend_opts_t *opts);
 
 void rp_transport_stats(rp_transport_t *t, rp_transport_stats_t *st);
 void rp_transport_count_client_abort(rp_transport_t *t);

@@ -185,6 +185,43 @@ static const char *set_flush_interval(cmd_parms *cmd, void *dconf,
     return NULL;
 }
 
+/* A count: 0 (no limit) or a positive number up to a million. */
+static const char *set_count(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    rp_conf_t *c = target_conf(cmd, dconf);
+    int off = (int)(long)cmd->info;
+    apr_int64_t n;
+    char *end;
+
+    errno = 0;
+    n = apr_strtoi64(arg, &end, 10);
+    if (errno || end == arg || *end || n < 0 || n > 1000000) {
+        return apr_psprintf(cmd->pool,
+                            "%s: \"%s\" is not a count (0 = no limit, or "
+                            "1..1000000)",
+                            cmd->cmd->name, arg);
+    }
+    *(int *)((char *)c + off) = (int)n;
+    return NULL;
+}
+
+/* A time that may be 0 (meaning "no limit"). */
+static const char *set_limit_time(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    apr_interval_time_t t;
+    rp_conf_t *c = target_conf(cmd, dconf);
+    int off = (int)(long)cmd->info;
+
+    if (ap_timeout_parameter_parse(arg, &t, "s") != APR_SUCCESS || t < 0) {
+        return apr_psprintf(cmd->pool,
+                            "%s: \"%s\" is not a time (examples: 0, 500ms, "
+                            "2s, 10m)",
+                            cmd->cmd->name, arg);
+    }
+    *(apr_interval_time_t *)((char *)c + off) = t;
+    return NULL;
+}
+
 static const char *set_flag(cmd_parms *cmd, void *dconf, int on)
 {
     rp_conf_t *c = target_conf(cmd, dconf);
@@ -218,4 +255,24 @@ const command_rec rpx_cmds[] = {
                  RPX_CTX, "On: send the client's Host to the backend"),
     AP_INIT_FLAG("RProxyAddForwarded", set_flag, RPX_OFF(add_forwarded),
                  RPX_CTX, "Off: do not add X-Forwarded-For/-Host/-Proto"),
+    AP_INIT_TAKE1("RProxyMaxConnections", set_count, RPX_OFF(max_conns),
+                  RSRC_CONF,
+                  "most connections to one backend per process (0 = no "
+                  "limit)"),
+    AP_INIT_TAKE1("RProxyMaxIdleConnections", set_count, RPX_OFF(max_idle),
+                  RSRC_CONF,
+                  "most idle pooled connections to one backend per process "
+                  "(0 = ThreadsPerChild)"),
+    AP_INIT_TAKE1("RProxyQueueTimeout", set_timeout, RPX_OFF(queue_timeout),
+                  RSRC_CONF,
+                  "wait for a free connection slot before answering 503 "
+                  "(default 5s)"),
+    AP_INIT_TAKE1("RProxyMaxRequestsPerConnection", set_count,
+                  RPX_OFF(max_requests), RSRC_CONF,
+                  "requests after which a backend connection is closed "
+                  "(0 = no limit)"),
+    AP_INIT_TAKE1("RProxyMaxConnectionAge", set_limit_time, RPX_OFF(max_age),
+                  RSRC_CONF,
+                  "age after which a backend connection is not reused "
+                  "(0 = no limit)"),
     {NULL}};

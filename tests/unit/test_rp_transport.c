@@ -36,8 +36,8 @@ typedef struct fx_t {
 
 /* Set up a test against a backend playing scripts (none: port is a port
  * where nothing listens), with a transport whose idle timeout is idle. */
-static void fx_open_idle(fx_t *fx, const tb_step_t *const *scripts,
-                         int nscripts, apr_interval_time_t idle)
+static void fx_open_opts(fx_t *fx, const tb_step_t *const *scripts,
+                         int nscripts, const rp_backend_opts_t *bo)
 {
     const char *why = NULL;
     int port;
@@ -60,10 +60,20 @@ static void fx_open_idle(fx_t *fx, const tb_step_t *const *scripts,
         fprintf(stderr, "fx_open: setup failed: %s\n", why ? why : "");
         exit(2);
     }
-    fx->be = rp_transport_backend(fx->t, &fx->url, idle);
+    fx->be = rp_transport_backend(fx->t, &fx->url, bo);
     fx->opts.connect_timeout = MS(1000);
     fx->opts.header_timeout = MS(1000);
     fx->opts.io_timeout = MS(1000);
+}
+
+static void fx_open_idle(fx_t *fx, const tb_step_t *const *scripts,
+                         int nscripts, apr_interval_time_t idle)
+{
+    rp_backend_opts_t bo = {0};
+
+    bo.idle_timeout = idle;
+    bo.queue_timeout = apr_time_from_sec(1);
+    fx_open_opts(fx, scripts, nscripts, &bo);
 }
 
 static void fx_open(fx_t *fx, const tb_step_t *const *scripts, int nscripts)
@@ -644,6 +654,90 @@ static void test_keep_alive_max_0_not_pooled(void)
     fx_close(&fx);
 }
 
+static void test_max_conns_busy_past_queue_timeout_is_pool_full(void)
+{
+    static const tb_step_t s0[] = {
+        {.send = OK_HELLO}, {.send = OK_HELLO}, TB_END};
+    const tb_step_t *const sc[] = {s0};
+    rp_backend_opts_t bo = {0};
+    rp_response_t *held, *resp;
+    rp_request_t req;
+    const char *why, *body;
+    apr_time_t t0;
+    int reads;
+    fx_t fx;
+
+    bo.idle_timeout = apr_time_from_sec(10);
+    bo.max_conns = 1;
+    bo.queue_timeout = MS(200);
+    fx_open_opts(&fx, sc, 1, &bo);
+    req = request(&fx, "GET", "/1");
+    RP_EXPECT_INT(round_trip(&fx, &req, &held, &why), APR_SUCCESS);
+    t0 = apr_time_now();
+    req = request(&fx, "GET", "/2");
+    RP_EXPECT_INT(round_trip(&fx, &req, &resp, &why), RP_EPOOL_FULL);
+    RP_EXPECT(apr_time_now() - t0 >= MS(190)); /* it waited its turn */
+    RP_EXPECT(why && strstr(why, "busy"));
+    RP_EXPECT_INT(read_body(&fx, held, &body, &reads), APR_SUCCESS);
+    rp_response_close(held); /* back to the pool: the slot is free */
+    RP_EXPECT_INT(round_trip(&fx, &req, &resp, &why), APR_SUCCESS);
+    RP_EXPECT_INT(read_body(&fx, resp, &body, &reads), APR_SUCCESS);
+    rp_response_close(resp);
+    RP_EXPECT_INT(tb_accepted(fx.tb), 1);
+    fx_close(&fx);
+}
+
+static void test_max_requests_per_connection_then_new_connection(void)
+{
+    static const tb_step_t s0[] = {
+        {.send = OK_HELLO}, {.send = OK_HELLO}, TB_END};
+    static const tb_step_t s1[] = {{.send = OK_HELLO}, TB_END};
+    const tb_step_t *const sc[] = {s0, s1};
+    rp_backend_opts_t bo = {0};
+    rp_request_t req;
+    const char *body;
+    int status, i;
+    fx_t fx;
+
+    bo.idle_timeout = apr_time_from_sec(10);
+    bo.max_requests = 2;
+    bo.queue_timeout = MS(200);
+    fx_open_opts(&fx, sc, 2, &bo);
+    for (i = 0; i < 3; i++) {
+        req = request(&fx, "GET", "/n");
+        RP_EXPECT_INT(fetch(&fx, &req, &status, &body), APR_SUCCESS);
+        RP_EXPECT_STR(body, "hello");
+    }
+    RP_EXPECT_INT(tb_accepted(fx.tb), 2);
+    RP_EXPECT(tb_wait_peer_closed(fx.tb, 0, 1000)); /* closed after 2 */
+    fx_close(&fx);
+}
+
+static void test_max_connection_age_not_reused_when_older(void)
+{
+    static const tb_step_t s0[] = {{.send = OK_HELLO}, TB_END};
+    static const tb_step_t s1[] = {{.send = OK_HELLO}, TB_END};
+    const tb_step_t *const sc[] = {s0, s1};
+    rp_backend_opts_t bo = {0};
+    rp_request_t req;
+    const char *body;
+    int status;
+    fx_t fx;
+
+    bo.idle_timeout = apr_time_from_sec(10);
+    bo.max_age = MS(150);
+    bo.queue_timeout = MS(200);
+    fx_open_opts(&fx, sc, 2, &bo);
+    req = request(&fx, "GET", "/1");
+    RP_EXPECT_INT(fetch(&fx, &req, &status, &body), APR_SUCCESS);
+    usleep(200000);
+    req = request(&fx, "GET", "/2");
+    RP_EXPECT_INT(fetch(&fx, &req, &status, &body), APR_SUCCESS);
+    RP_EXPECT_INT(tb_accepted(fx.tb), 2);
+    RP_EXPECT_INT(stats(&fx).conns_reused, 0);
+    fx_close(&fx);
+}
+
 static void test_idle_reaper_closes_idle_conn_after_idle_timeout(void)
 {
     static const tb_step_t s0[] = {{.send = OK_HELLO}, TB_END};
@@ -1150,6 +1244,9 @@ int main(void)
     TB_RUN(test_keepalive_race_post_with_body_not_retried);
     TB_RUN(test_stale_idle_conn_past_idle_timeout_not_taken);
     TB_RUN(test_idle_reaper_closes_idle_conn_after_idle_timeout);
+    TB_RUN(test_max_conns_busy_past_queue_timeout_is_pool_full);
+    TB_RUN(test_max_requests_per_connection_then_new_connection);
+    TB_RUN(test_max_connection_age_not_reused_when_older);
     TB_RUN(test_keep_alive_timeout_retires_conn_before_backend_does);
     TB_RUN(test_keep_alive_max_0_not_pooled);
     TB_RUN(test_response_with_extra_bytes_after_body_not_pooled);
