@@ -24,6 +24,7 @@ void rp_conf_init(rp_conf_t *conf)
     conf->max_requests = RP_UNSET;
     conf->queue_timeout = RP_UNSET_TIME;
     conf->max_age = RP_UNSET_TIME;
+    conf->dns_ttl = RP_UNSET_TIME;
 }
 
 void rp_conf_merge(rp_conf_t *conf, const rp_conf_t *base, const rp_conf_t *add)
@@ -40,6 +41,7 @@ void rp_conf_merge(rp_conf_t *conf, const rp_conf_t *base, const rp_conf_t *add)
     RP_MERGE_INT(conf, base, add, max_requests);
     RP_MERGE_TIME(conf, base, add, queue_timeout);
     RP_MERGE_TIME(conf, base, add, max_age);
+    RP_MERGE_TIME(conf, base, add, dns_ttl);
 }
 
 #define RP_GET(f, dflt, unset) return conf->f != (unset) ? conf->f : (dflt)
@@ -102,4 +104,9 @@ apr_interval_time_t rp_conf_queue_timeout(const rp_conf_t *conf)
 apr_interval_time_t rp_conf_max_age(const rp_conf_t *conf)
 {
     RP_GET(max_age, 0, RP_UNSET_TIME);
+}
+
+apr_interval_time_t rp_conf_dns_ttl(const rp_conf_t *conf)
+{
+    RP_GET(dns_ttl, RP_DEFAULT_DNS_TTL, RP_UNSET_TIME);
 }

@@ -31,6 +31,7 @@ extern "C" {
 #define RP_DEFAULT_IDLE_TIMEOUT apr_time_from_sec(60)
 #define RP_DEFAULT_FLUSH_INTERVAL 0
 #define RP_DEFAULT_QUEUE_TIMEOUT apr_time_from_sec(5)
+#define RP_DEFAULT_DNS_TTL apr_time_from_sec(60)
 #define RP_DEFAULT_MAX_HEAD_BYTES (64 * 1024)
 #define RP_DEFAULT_MAX_FIELDS 100
 
@@ -48,6 +49,7 @@ typedef struct rp_conf_t {
     int max_requests;                  /* RProxyMaxRequestsPerConnection */
     apr_interval_time_t queue_timeout; /* RProxyQueueTimeout */
     apr_interval_time_t max_age;       /* RProxyMaxConnectionAge, 0: none */
+    apr_interval_time_t dns_ttl;       /* RProxyDNSTTL, 0: every dial */
 } rp_conf_t;
 
 /* Set every field to "unset". */
@@ -71,6 +73,7 @@ int rp_conf_max_idle(const rp_conf_t *conf);     /* default 0: threads */
 int rp_conf_max_requests(const rp_conf_t *conf); /* default 0: no limit */
 apr_interval_time_t rp_conf_queue_timeout(const rp_conf_t *conf);
 apr_interval_time_t rp_conf_max_age(const rp_conf_t *conf); /* 0: none */
+apr_interval_time_t rp_conf_dns_ttl(const rp_conf_t *conf);
 
 #ifdef __cplusplus
 }

@@ -382,6 +382,7 @@ static void backend_opts(const rp_conf_t *c, rp_backend_opts_t *bo)
     bo->queue_timeout = rp_conf_queue_timeout(c);
     bo->max_requests = (apr_uint32_t)rp_conf_max_requests(c);
     bo->max_age = rp_conf_max_age(c);
+    bo->dns_ttl = rp_conf_dns_ttl(c);
 }
 
 static apr_status_t round_trip(rp_exchange_t *ex, apr_time_t *started)

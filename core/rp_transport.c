@@ -16,6 +16,7 @@
  * bucket pointing into it is gone. conn->hb belongs to the exchange's bucket
  * allocator and is dropped before the connection goes back to the pool. */
 
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <apr_strings.h>
@@ -42,6 +43,8 @@ struct rp_conn_t {
     rp_backend_t *backend; /* borrowed: process lifetime */
     rp_conn_t *next;       /* idle list link; guarded by transport mutex */
     const char *addr;      /* "ip:port" of the peer, in pool */
+    const char *ip;        /* the peer's address as text, in pool */
+    apr_uint32_t dns_gen;  /* backend's dns_gen when the address was valid */
     /* Read buffer: 0 <= pos <= last <= cap; [pos, last) is unread. */
     char *buf; /* borrowed from hb */
     apr_size_t pos, last, cap;
@@ -64,7 +67,15 @@ struct rp_backend_t {
     apr_size_t nidle;       /* length of idle; under mutex */
     apr_size_t nconns;      /* in use + idle + dialing; under mutex */
     apr_thread_cond_t *slot_freed; /* a connection closed or went idle */
-    rp_transport_t *t;             /* borrowed: owner */
+    /* DNS answer, under mutex: text addresses in dns_pool (owned, replaced
+     * with each new answer; readers copy what they need). */
+    apr_pool_t *dns_pool;
+    const char **ips;
+    int nips;
+    apr_time_t resolved_at;
+    apr_uint32_t dns_gen; /* bumped when the answer changes */
+    unsigned resolving:1; /* a thread is resolving; others use the old */
+    rp_transport_t *t;    /* borrowed: owner */
 };
 
 struct rp_transport_t {
@@ -73,8 +84,10 @@ struct rp_transport_t {
     apr_thread_cond_t *wake;   /* wakes the reaper to stop */
     apr_hash_t *backends;      /* key -> rp_backend_t; under mutex */
     apr_size_t max_idle;
-    apr_thread_t *reaper;       /* owned: joined by the pool cleanup */
-    int stopping;               /* under mutex */
+    apr_thread_t *reaper; /* owned: joined by the pool cleanup */
+    int stopping;         /* under mutex */
+    rp_log_fn log;        /* may be NULL */
+    void *log_baton;
     rp_transport_stats_t stats; /* atomics */
 };
 
@@ -109,39 +122,187 @@ static void conn_close(rp_conn_t *c)
     slot_release(be);
 }
 
-/* Try every address of the backend's name, each with the connect timeout.
- * The name is resolved at each dial, so a changed DNS answer is followed. */
+static void tlog(rp_transport_t *t, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void tlog(rp_transport_t *t, int level, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+
+    if (!t->log) {
+        return;
+    }
+    va_start(ap, fmt);
+    apr_vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    t->log(t->log_baton, level, msg);
+}
+
+/* Copy the current answer into p; caller holds the mutex. */
+static const char **copy_ips(const rp_backend_t *be, apr_pool_t *p, int *n)
+{
+    const char **ips = apr_palloc(p, sizeof(*ips) * (be->nips + 1));
+    int i;
+
+    for (i = 0; i < be->nips; i++) {
+        ips[i] = apr_pstrdup(p, be->ips[i]);
+    }
+    *n = be->nips;
+    return ips;
+}
+
+static int same_answer(const rp_backend_t *be, const char **ips, int n)
+{
+    int i;
+
+    if (n != be->nips) {
+        return 0;
+    }
+    for (i = 0; i < n; i++) {
+        if (strcmp(ips[i], be->ips[i]) != 0) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Resolve the backend's name into a fresh pool: all A and AAAA answers. */
+static apr_status_t resolve(rp_backend_t *be, apr_pool_t **np,
+                            const char ***ips, int *n)
+{
+    apr_sockaddr_t *sa, *a;
+    apr_status_t rv;
+    int cnt = 0;
+
+    apr_pool_create_unmanaged_ex(np, NULL, NULL);
+    rv = apr_sockaddr_info_get(&sa, be->host, APR_UNSPEC, be->port, 0, *np);
+    if (rv != APR_SUCCESS) {
+        apr_pool_destroy(*np);
+        return rv;
+    }
+    for (a = sa; a; a = a->next) {
+        cnt++;
+    }
+    *ips = apr_palloc(*np, sizeof(**ips) * cnt);
+    for (*n = 0, a = sa; a; a = a->next) {
+        char buf[64];
+        apr_sockaddr_ip_getbuf(buf, sizeof(buf), a);
+        (*ips)[(*n)++] = apr_pstrdup(*np, buf);
+    }
+    return APR_SUCCESS;
+}
+
+/* Store a new answer (caller holds the mutex). A changed answer bumps
+ * dns_gen so pooled connections to dropped addresses get retired. */
+static void store_answer(rp_backend_t *be, apr_pool_t *np, const char **ips,
+                         int n)
+{
+    if (be->nips && same_answer(be, ips, n)) {
+        apr_pool_destroy(np);
+        return;
+    }
+    if (be->dns_pool) {
+        apr_pool_destroy(be->dns_pool);
+    }
+    be->dns_pool = np;
+    be->ips = ips;
+    be->nips = n;
+    be->dns_gen++;
+}
+
+/* The addresses to try, copied into p. The name is resolved again once
+ * the answer is older than the DNS TTL (0: at every new connection); one
+ * thread resolves while the others keep using the previous answer, and a
+ * failed resolution keeps the last good answer. */
+static apr_status_t backend_addresses(rp_backend_t *be, apr_pool_t *p,
+                                      const char ***out, int *n)
+{
+    rp_transport_t *t = be->t;
+    apr_time_t now = apr_time_now();
+    apr_pool_t *np = NULL;
+    const char **ips = NULL;
+    apr_status_t rv;
+    int cnt = 0;
+
+    apr_thread_mutex_lock(t->mutex);
+    if (be->nips &&
+        (be->resolving ||
+         (be->opts.dns_ttl > 0 && now - be->resolved_at < be->opts.dns_ttl))) {
+        *out = copy_ips(be, p, n);
+        apr_thread_mutex_unlock(t->mutex);
+        return APR_SUCCESS;
+    }
+    be->resolving = 1;
+    apr_thread_mutex_unlock(t->mutex);
+    rv = resolve(be, &np, &ips, &cnt);
+    apr_thread_mutex_lock(t->mutex);
+    be->resolving = 0;
+    be->resolved_at = now;
+    if (rv == APR_SUCCESS) {
+        store_answer(be, np, ips, cnt);
+    }
+    else if (be->nips) {
+        tlog(t, RP_LOG_WARNING,
+             RPLOGNO(00301) "resolving %s failed (%pm); keeping its last "
+                            "known addresses",
+             be->host, &rv);
+    }
+    *out = copy_ips(be, p, n);
+    apr_thread_mutex_unlock(t->mutex);
+    return *n ? APR_SUCCESS : rv;
+}
+
+/* Connect to one address within the timeout. */
+static apr_status_t dial_one(const char *ip, apr_port_t port,
+                             apr_interval_time_t timeout, apr_pool_t *p,
+                             apr_socket_t **s)
+{
+    apr_sockaddr_t *sa;
+    apr_status_t rv;
+
+    rv = apr_sockaddr_info_get(&sa, ip, APR_UNSPEC, port, 0, p);
+    if (rv == APR_SUCCESS) {
+        rv = apr_socket_create(s, sa->family, SOCK_STREAM, APR_PROTO_TCP, p);
+    }
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    apr_socket_opt_set(*s, APR_TCP_NODELAY, 1);
+    apr_socket_timeout_set(*s, timeout);
+    rv = apr_socket_connect(*s, sa);
+    if (rv != APR_SUCCESS) {
+        apr_socket_close(*s);
+    }
+    return rv;
+}
+
+/* Try the backend's addresses in turn, each with the connect timeout. */
 static apr_status_t conn_dial(rp_backend_t *be, apr_interval_time_t timeout,
                               rp_conn_t **out)
 {
     apr_pool_t *p;
-    apr_sockaddr_t *sa;
     apr_socket_t *s = NULL;
     apr_status_t rv;
+    const char **ips;
     rp_conn_t *c;
+    int n, i;
 
     rv = apr_pool_create_unmanaged_ex(&p, NULL, NULL);
     if (rv != APR_SUCCESS) {
         return rv;
     }
-    rv = apr_sockaddr_info_get(&sa, be->host, APR_UNSPEC, be->port, 0, p);
-    for (; rv == APR_SUCCESS && sa; sa = sa->next) {
-        rv = apr_socket_create(&s, sa->family, SOCK_STREAM, APR_PROTO_TCP, p);
-        if (rv != APR_SUCCESS) {
-            continue;
-        }
-        apr_socket_opt_set(s, APR_TCP_NODELAY, 1);
-        apr_socket_timeout_set(s, timeout);
-        rv = apr_socket_connect(s, sa);
+    rv = backend_addresses(be, p, &ips, &n);
+    for (i = 0; rv == APR_SUCCESS && i < n; i++) {
+        rv = dial_one(ips[i], be->port, timeout, p, &s);
         if (rv == APR_SUCCESS) {
             break;
         }
-        apr_socket_close(s);
-        if (sa->next) {
+        if (i + 1 < n) {
             rv = APR_SUCCESS; /* try the next address */
         }
     }
-    if (rv != APR_SUCCESS || !sa) {
+    if (rv != APR_SUCCESS || i == n) {
         apr_pool_destroy(p);
         return rv != APR_SUCCESS ? rv : APR_ECONNREFUSED;
     }
@@ -152,15 +313,54 @@ static apr_status_t conn_dial(rp_backend_t *be, apr_interval_time_t timeout,
     c->ka_timeout = -1;
     c->ka_max = -1;
     c->created = apr_time_now();
-    {
-        char ip[64];
-        apr_sockaddr_ip_getbuf(ip, sizeof(ip), sa);
-        c->addr = apr_psprintf(p, sa->family == APR_INET6 ? "[%s]:%u" : "%s:%u",
-                               ip, (unsigned)be->port);
-    }
+    c->ip = ips[i];
+    c->addr = apr_psprintf(p, strchr(c->ip, ':') ? "[%s]:%u" : "%s:%u", c->ip,
+                           (unsigned)be->port);
+    apr_thread_mutex_lock(be->t->mutex);
+    c->dns_gen = be->dns_gen;
+    apr_thread_mutex_unlock(be->t->mutex);
     apr_atomic_inc32(&be->t->stats.conns_opened);
     *out = c;
     return APR_SUCCESS;
+}
+
+/* Refresh an answer past its TTL before a pooled connection is taken, so
+ * that connections to an address the name left are retired even while the
+ * pool keeps requests from dialing. */
+static void refresh_if_stale(rp_backend_t *be, apr_pool_t *p)
+{
+    apr_time_t now = apr_time_now();
+    const char **ips;
+    int stale, n;
+
+    apr_thread_mutex_lock(be->t->mutex);
+    stale = be->opts.dns_ttl > 0 && be->nips && !be->resolving &&
+            now - be->resolved_at >= be->opts.dns_ttl;
+    apr_thread_mutex_unlock(be->t->mutex);
+    if (stale) {
+        backend_addresses(be, p, &ips, &n);
+    }
+}
+
+/* Is the connection's address still in the backend's answer? A pooled
+ * connection to an address the name no longer has is retired. */
+static int address_current(rp_conn_t *c)
+{
+    rp_backend_t *be = c->backend;
+    int i, ok = 0;
+
+    apr_thread_mutex_lock(be->t->mutex);
+    if (c->dns_gen == be->dns_gen) {
+        ok = 1;
+    }
+    for (i = 0; !ok && i < be->nips; i++) {
+        ok = !strcmp(be->ips[i], c->ip);
+    }
+    if (ok) {
+        c->dns_gen = be->dns_gen;
+    }
+    apr_thread_mutex_unlock(be->t->mutex);
+    return ok;
 }
 
 /* A pooled connection can be reused only when it has nothing to say: a
@@ -202,7 +402,8 @@ static rp_conn_t *pool_take(rp_backend_t *be)
         c->next = NULL;
         if (now - c->idle_since < be->opts.idle_timeout &&
             (!be->opts.max_age || now - c->created < be->opts.max_age) &&
-            (!c->retire_at || now < c->retire_at) && conn_is_quiet(c)) {
+            (!c->retire_at || now < c->retire_at) && address_current(c) &&
+            conn_is_quiet(c)) {
             c->reused = 1;
             return c;
         }
@@ -329,6 +530,21 @@ static void *APR_THREAD_FUNC reaper_main(apr_thread_t *thd, void *data)
     return NULL;
 }
 
+/* The DNS answers live in unmanaged pools of their own. */
+static void free_answers(rp_transport_t *t)
+{
+    apr_hash_index_t *hi;
+
+    for (hi = apr_hash_first(NULL, t->backends); hi; hi = apr_hash_next(hi)) {
+        rp_backend_t *be = apr_hash_this_val(hi);
+        if (be->dns_pool) {
+            apr_pool_destroy(be->dns_pool);
+            be->dns_pool = NULL;
+            be->nips = 0;
+        }
+    }
+}
+
 static apr_status_t transport_cleanup(void *data)
 {
     rp_transport_t *t = data;
@@ -343,6 +559,7 @@ static apr_status_t transport_cleanup(void *data)
         t->reaper = NULL;
     }
     reap(t, 1);
+    free_answers(t);
     return APR_SUCCESS;
 }
 
@@ -408,6 +625,12 @@ void rp_transport_stats(rp_transport_t *t, rp_transport_stats_t *st)
     st->retries = apr_atomic_read32(&t->stats.retries);
     st->client_aborts = apr_atomic_read32(&t->stats.client_aborts);
     st->backend_errors = apr_atomic_read32(&t->stats.backend_errors);
+}
+
+void rp_transport_set_log(rp_transport_t *t, rp_log_fn fn, void *baton)
+{
+    t->log = fn;
+    t->log_baton = baton;
 }
 
 void rp_transport_count_client_abort(rp_transport_t *t)
@@ -865,6 +1088,7 @@ static apr_status_t acquire(rp_backend_t *be, const rp_rt_opts_t *opts,
     apr_time_t deadline = apr_time_now() + be->opts.queue_timeout;
     apr_status_t rv;
 
+    refresh_if_stale(be, p);
     for (;;) {
         if (!fresh && (*out = pool_take(be)) != NULL) {
             return APR_SUCCESS;

@@ -65,6 +65,7 @@ typedef struct rp_backend_opts_t {
     apr_interval_time_t queue_timeout; /* wait for a free slot, then 503 */
     apr_uint32_t max_requests;         /* per connection; 0: no limit */
     apr_interval_time_t max_age;       /* per connection; 0: no limit */
+    apr_interval_time_t dns_ttl;       /* re-resolve after; 0: every dial */
 } rp_backend_opts_t;
 
 /* The backend for target (scheme, host and port), created on first use
@@ -73,6 +74,11 @@ rp_backend_t *rp_transport_backend(rp_transport_t *t, const rp_url_t *target,
                                    const rp_backend_opts_t *opts);
 
 void rp_transport_stats(rp_transport_t *t, rp_transport_stats_t *st);
+
+/* Where the transport reports what concerns no single request (a failed
+ * DNS refresh); msg starts with its RPLOGNO. Called from any thread. */
+typedef void (*rp_log_fn)(void *baton, int level, const char *msg);
+void rp_transport_set_log(rp_transport_t *t, rp_log_fn fn, void *baton);
 void rp_transport_count_client_abort(rp_transport_t *t);
 
 /* Pulls the client's request body: appends data buckets to bb (which stays

@@ -275,4 +275,7 @@ const command_rec rpx_cmds[] = {
                   RSRC_CONF,
                   "age after which a backend connection is not reused "
                   "(0 = no limit)"),
+    AP_INIT_TAKE1("RProxyDNSTTL", set_limit_time, RPX_OFF(dns_ttl), RSRC_CONF,
+                  "age after which a backend name is resolved again (0 = "
+                  "at every new connection; default 60s)"),
     {NULL}};

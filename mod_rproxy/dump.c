@@ -49,7 +49,8 @@ static void print_route(apr_file_t *out, apr_pool_t *p, const char *where,
         "%s, idle timeout %s\n"
         "      flush interval %s, preserve host %s, add forwarded %s\n"
         "      max connections %d, queue timeout %s, max idle %d, max "
-        "requests per connection %d, max connection age %s\n",
+        "requests per connection %d, max connection age %s\n"
+        "      dns ttl %s\n",
         time_text(p, rp_conf_connect_timeout(c)),
         time_text(p, rp_conf_header_timeout(c)),
         time_text(p, rp_conf_io_timeout(c)),
@@ -58,7 +59,8 @@ static void print_route(apr_file_t *out, apr_pool_t *p, const char *where,
         rp_conf_preserve_host(c) ? "on" : "off",
         rp_conf_add_forwarded(c) ? "on" : "off", rp_conf_max_conns(c),
         time_text(p, rp_conf_queue_timeout(c)), rp_conf_max_idle(c),
-        rp_conf_max_requests(c), time_text(p, rp_conf_max_age(c)));
+        rp_conf_max_requests(c), time_text(p, rp_conf_max_age(c)),
+        time_text(p, rp_conf_dns_ttl(c)));
 }
 
 /* <Location> routes live in core's per-server list of location sections. */

@@ -261,6 +261,12 @@ static int rpx_handler(request_rec *r)
     return ex.status ? ex.status : OK;
 }
 
+/* Transport messages concern no request: they go to the main log. */
+static void transport_log(void *baton, int level, const char *msg)
+{
+    ap_log_error(APLOG_MARK, level, 0, (server_rec *)baton, "%s", msg);
+}
+
 static void rpx_child_init(apr_pool_t *pchild, server_rec *s)
 {
     int threads = 0;
@@ -273,7 +279,9 @@ static void rpx_child_init(apr_pool_t *pchild, server_rec *s)
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
                      RPLOGNO(00202) "cannot create the backend transport");
         rpx_transport = NULL;
+        return;
     }
+    rp_transport_set_log(rpx_transport, transport_log, s);
 }
 
 static void rpx_register_hooks(apr_pool_t *p)

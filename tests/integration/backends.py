@@ -321,19 +321,19 @@ class Backend:
     """
 
     def __init__(self, handler, name="backend", idle_timeout=120.0,
-                 io_timeout=30.0):
+                 io_timeout=30.0, host=LOOPBACK, port=0):
         self.handler = handler
         self.name = name
         self.idle_timeout = idle_timeout
         self.io_timeout = io_timeout
         self.lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.lsock.bind((LOOPBACK, 0))
+        self.lsock.bind((host, port))
         self.lsock.listen(256)
         self.lsock.settimeout(0.2)
         self.port = self.lsock.getsockname()[1]
-        self.url = "http://%s:%d" % (LOOPBACK, self.port)
-        self.hostport = "%s:%d" % (LOOPBACK, self.port)
+        self.url = "http://%s:%d" % (host, self.port)
+        self.hostport = "%s:%d" % (host, self.port)
         self.stopping = False
         self.lock = threading.Lock()
         self.conns = {}  # id -> Conn (open ones)

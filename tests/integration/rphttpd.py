@@ -243,8 +243,9 @@ class HttpdError(Exception):
 class Httpd:
     def __init__(self, workdir, snippet="", threads=25, log_level=None,
                  extra_global="", timeout=30, keepalive_timeout=5,
-                 impl_name=None):
+                 impl_name=None, wrap=None):
         self.workdir = workdir
+        self.wrap = wrap  # wrap(argv) -> argv, e.g. to run in a namespace
         self.snippet = snippet
         self.threads = threads
         self.impl = impl_name or impl()
@@ -371,8 +372,11 @@ class Httpd:
     def start(self, timeout=15):
         self.write_conf()
         self._stdout = open(self.stdout_path, "wb")
+        argv = [APACHE, "-f", self.conf_path, "-DFOREGROUND"]
+        if self.wrap:
+            argv = self.wrap(argv)
         self.proc = subprocess.Popen(
-            [APACHE, "-f", self.conf_path, "-DFOREGROUND"],
+            argv,
             stdin=subprocess.DEVNULL, stdout=self._stdout,
             stderr=subprocess.STDOUT, env=clean_env(), cwd=self.workdir,
             start_new_session=True)

@@ -1,0 +1,120 @@
+"""Backend names are resolved again once the answer is older than
+RProxyDNSTTL: when the name moves to another address, new requests go
+there and pooled connections to the old address are retired; when
+resolution fails, the last good answer is kept with a warning; httpd starts
+even when a backend name does not resolve (requests then get 502).
+
+httpd runs in a mount namespace of its own where /etc/hosts is a file the
+test rewrites and /etc/nsswitch.conf says "hosts: files", so no real DNS is
+involved. Needs root (unshare -m); skipped with the reason otherwise."""
+
+import os
+import shutil
+import subprocess
+import time
+
+import pytest
+
+import backends
+import client
+
+NAME = "backend.rproxy.test"
+
+
+def _namespace_ok():
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        return False
+    r = subprocess.run(["unshare", "-m", "true"], stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+    return r.returncode == 0
+
+
+pytestmark = pytest.mark.skipif(
+    not _namespace_ok(),
+    reason="needs root and unshare -m to give httpd its own /etc/hosts")
+
+
+def _write_in_place(path, text):
+    # same inode: the bind mount inside httpd's namespace sees the change
+    with open(path, "r+") as f:
+        f.seek(0)
+        f.write(text)
+        f.truncate()
+
+
+def _named_handler(name):
+    def handler(req, conn):
+        conn.send_json({"backend": name, "conn_id": conn.id})
+    return handler
+
+
+@pytest.fixture
+def etc(workdir):
+    hosts = os.path.join(workdir, "hosts")
+    nss = os.path.join(workdir, "nsswitch.conf")
+    with open(hosts, "w") as f:
+        f.write("127.0.0.1 localhost\n")
+    with open(nss, "w") as f:
+        f.write("hosts: files\n")
+    os.chmod(hosts, 0o644)
+    os.chmod(nss, 0o644)
+
+    def wrap(argv):
+        script = ("mount --bind %s /etc/hosts && mount --bind %s "
+                  "/etc/nsswitch.conf && exec \"$@\"" % (hosts, nss))
+        return ["unshare", "-m", "sh", "-c", script, "sh"] + argv
+    return hosts, wrap
+
+
+def test_name_moves_to_new_address_after_ttl(httpd_factory, etc):
+    hosts, wrap = etc
+    a = backends.Backend(_named_handler("a"), name="dns-a", host="127.0.0.2").start()
+    b = backends.Backend(_named_handler("b"), name="dns-b", host="127.0.0.3",
+                         port=a.port).start()
+    try:
+        _write_in_place(hosts, "127.0.0.1 localhost\n127.0.0.2 %s\n" % NAME)
+        h = httpd_factory("RProxyDNSTTL 1\nRProxyPass /app http://%s:%d/\n"
+                          % (NAME, a.port), wrap=wrap)
+        r = client.get(h.port, "/app/1")
+        assert r.status == 200 and r.json()["backend"] == "a", \
+            "the name resolves to 127.0.0.2 first (%r)" % r
+        assert a.open_connections == 1, "the connection to a is pooled"
+
+        _write_in_place(hosts, "127.0.0.1 localhost\n127.0.0.3 %s\n" % NAME)
+        r = client.get(h.port, "/app/2")
+        assert r.json()["backend"] == "a", \
+            "within the TTL the old answer (and pooled connection) is used"
+        time.sleep(1.3)
+        r = client.get(h.port, "/app/3")
+        assert r.status == 200, "a request after the TTL answers 200 (%r)" % r
+        # the idle connection to a is retired when the new answer arrives,
+        # at the latest on the next request that looks at the pool
+        r = client.get(h.port, "/app/4")
+        assert r.json()["backend"] == "b", \
+            "after the TTL, requests go to the name's new address (%r)" % r.json()
+        assert a.wait_open_connections(0, timeout=3) == 0, \
+            "the pooled connection to the old address was retired"
+
+        _write_in_place(hosts, "127.0.0.1 localhost\n")
+        time.sleep(1.3)
+        b.close_idle_connections()
+        b.wait_open_connections(0, timeout=3)
+        r = client.get(h.port, "/app/5")
+        assert r.status == 200 and r.json()["backend"] == "b", \
+            "when the name stops resolving, the last good answer is kept (%r)" % r
+        warn = [l for l in h.error_log.splitlines() if "RP00301" in l]
+        assert warn and NAME in warn[0] and ":warn]" in warn[0], \
+            "the failed refresh is logged as a warning naming the host"
+    finally:
+        a.stop()
+        b.stop()
+
+
+def test_unresolvable_name_starts_and_answers_502(httpd_factory, etc):
+    hosts, wrap = etc
+    h = httpd_factory("RProxyPass /app http://no-such-name.rproxy.test:9/\n",
+                      wrap=wrap)
+    r = client.get(h.port, "/app/x")
+    assert r.status == 502, "a backend name that does not resolve gives 502 (%r)" % r
+    lines = [l for l in h.error_level_lines() if "no-such-name.rproxy.test" in l]
+    assert lines, "the error log names the backend that could not be resolved"
