@@ -2,6 +2,7 @@
  * use this file except in compliance with the License. You may obtain a copy
  * of the License at http://www.apache.org/licenses/LICENSE-2.0 */
 
+#include <string.h>
 #include "rp_conf.h"
 
 /* A field set in add wins over base. One line per field keeps the merge
@@ -9,9 +10,14 @@
 #define RP_MERGE_TIME(c, b, a, f)                                              \
     (c)->f = ((a)->f != RP_UNSET_TIME) ? (a)->f : (b)->f
 #define RP_MERGE_INT(c, b, a, f) (c)->f = ((a)->f != RP_UNSET) ? (a)->f : (b)->f
+#define RP_MERGE_STR(c, b, a, f) (c)->f = (a)->f ? (a)->f : (b)->f
 
 void rp_conf_init(rp_conf_t *conf)
 {
+    memset(conf, 0, sizeof(*conf));
+    conf->tls.verify = RP_UNSET;
+    conf->tls.min_version = RP_UNSET;
+    conf->tls_timeout = RP_UNSET_TIME;
     conf->connect_timeout = RP_UNSET_TIME;
     conf->header_timeout = RP_UNSET_TIME;
     conf->io_timeout = RP_UNSET_TIME;
@@ -42,6 +48,16 @@ void rp_conf_merge(rp_conf_t *conf, const rp_conf_t *base, const rp_conf_t *add)
     RP_MERGE_TIME(conf, base, add, queue_timeout);
     RP_MERGE_TIME(conf, base, add, max_age);
     RP_MERGE_TIME(conf, base, add, dns_ttl);
+    RP_MERGE_INT(conf, base, add, tls.verify);
+    RP_MERGE_STR(conf, base, add, tls.ca_file);
+    RP_MERGE_STR(conf, base, add, tls.ca_path);
+    RP_MERGE_STR(conf, base, add, tls.cert_file);
+    RP_MERGE_STR(conf, base, add, tls.key_file);
+    RP_MERGE_STR(conf, base, add, tls.server_name);
+    RP_MERGE_INT(conf, base, add, tls.min_version);
+    RP_MERGE_STR(conf, base, add, tls.ciphers);
+    RP_MERGE_STR(conf, base, add, tls.ciphersuites);
+    RP_MERGE_TIME(conf, base, add, tls_timeout);
 }
 
 #define RP_GET(f, dflt, unset) return conf->f != (unset) ? conf->f : (dflt)
@@ -109,4 +125,9 @@ apr_interval_time_t rp_conf_max_age(const rp_conf_t *conf)
 apr_interval_time_t rp_conf_dns_ttl(const rp_conf_t *conf)
 {
     RP_GET(dns_ttl, RP_DEFAULT_DNS_TTL, RP_UNSET_TIME);
+}
+
+apr_interval_time_t rp_conf_tls_timeout(const rp_conf_t *conf)
+{
+    RP_GET(tls_timeout, RP_DEFAULT_TLS_TIMEOUT, RP_UNSET_TIME);
 }

@@ -19,6 +19,7 @@
 #include <apr_time.h>
 #include "rp_core.h"
 #include "rp_url.h"
+#include "rp_tls.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -32,6 +33,7 @@ extern "C" {
 #define RP_DEFAULT_FLUSH_INTERVAL 0
 #define RP_DEFAULT_QUEUE_TIMEOUT apr_time_from_sec(5)
 #define RP_DEFAULT_DNS_TTL apr_time_from_sec(60)
+#define RP_DEFAULT_TLS_TIMEOUT apr_time_from_sec(10)
 #define RP_DEFAULT_MAX_HEAD_BYTES (64 * 1024)
 #define RP_DEFAULT_MAX_FIELDS 100
 
@@ -50,6 +52,9 @@ typedef struct rp_conf_t {
     apr_interval_time_t queue_timeout; /* RProxyQueueTimeout */
     apr_interval_time_t max_age;       /* RProxyMaxConnectionAge, 0: none */
     apr_interval_time_t dns_ttl;       /* RProxyDNSTTL, 0: every dial */
+    /* TLS to https:// backends (RProxyTLS*); strings borrowed from pconf */
+    rp_tls_conf_t tls;
+    apr_interval_time_t tls_timeout; /* RProxyTLSHandshakeTimeout */
 } rp_conf_t;
 
 /* Set every field to "unset". */
@@ -74,6 +79,7 @@ int rp_conf_max_requests(const rp_conf_t *conf); /* default 0: no limit */
 apr_interval_time_t rp_conf_queue_timeout(const rp_conf_t *conf);
 apr_interval_time_t rp_conf_max_age(const rp_conf_t *conf); /* 0: none */
 apr_interval_time_t rp_conf_dns_ttl(const rp_conf_t *conf);
+apr_interval_time_t rp_conf_tls_timeout(const rp_conf_t *conf);
 
 #ifdef __cplusplus
 }

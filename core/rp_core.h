@@ -36,6 +36,8 @@ extern "C" {
 #define RP_EHOOK (RP_ERRSPACE + 7)
 /* Every connection to the backend stayed busy past the queue timeout. */
 #define RP_EPOOL_FULL (RP_ERRSPACE + 8)
+/* TLS with the backend failed (handshake, verification, record layer). */
+#define RP_ETLS (RP_ERRSPACE + 20)
 
 /* A short, static description of rv: rp_ codes get their own text, other
  * values go through apr_strerror() into buf. Never returns NULL. */

@@ -81,6 +81,10 @@ static void log_failure(rp_exchange_t *ex, apr_status_t err)
         logf_(ex, RP_LOG_ERR, 0, RPLOGNO(00104) "a hook refused %s %s: %s",
               ex->method, ex->path, d);
         break;
+    case RP_ETLS:
+        logf_(ex, RP_LOG_ERR, 0, RPLOGNO(00108) "backend %s: %s",
+              backend_name(ex), d);
+        break;
     case RP_EPOOL_FULL:
         logf_(ex, RP_LOG_ERR, 0,
               RPLOGNO(00107) "backend %s: %s for %" APR_TIME_T_FMT
@@ -383,6 +387,7 @@ static void backend_opts(const rp_conf_t *c, rp_backend_opts_t *bo)
     bo->max_requests = (apr_uint32_t)rp_conf_max_requests(c);
     bo->max_age = rp_conf_max_age(c);
     bo->dns_ttl = rp_conf_dns_ttl(c);
+    bo->tls_timeout = rp_conf_tls_timeout(c);
 }
 
 static apr_status_t round_trip(rp_exchange_t *ex, apr_time_t *started)
@@ -393,7 +398,12 @@ static apr_status_t round_trip(rp_exchange_t *ex, apr_time_t *started)
     const char *why = NULL;
     apr_status_t rv;
 
+    if (ex->target->tls && !ex->tls) {
+        ex->error_detail = "no TLS context for an https:// target";
+        return RP_ETLS; /* never send plain text to a TLS port */
+    }
     backend_opts(ex->conf, &bo);
+    bo.tls = ex->tls;
     be = rp_transport_backend(ex->transport, ex->target, &bo);
     memset(&opts, 0, sizeof(opts));
     opts.connect_timeout = rp_conf_connect_timeout(ex->conf);

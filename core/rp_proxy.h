@@ -88,6 +88,7 @@ struct rp_exchange_t {
     rp_front_t front;
     const rp_conf_t *conf;     /* borrowed: merged configuration */
     const rp_url_t *target;    /* borrowed: configuration pool */
+    rp_tls_ctx_t *tls;         /* borrowed: an https target's TLS context */
     rp_transport_t *transport; /* borrowed: process lifetime */
     const rp_hooks_t *hooks;   /* borrowed; may be NULL */
 

@@ -44,7 +44,9 @@ struct rp_conn_t {
     rp_conn_t *next;       /* idle list link; guarded by transport mutex */
     const char *addr;      /* "ip:port" of the peer, in pool */
     const char *ip;        /* the peer's address as text, in pool */
-    apr_uint32_t dns_gen;  /* backend's dns_gen when the address was valid */
+    rp_tls_conn_t *tls;    /* owned: closed before the socket, or NULL */
+    apr_interval_time_t io_timeout; /* of the current exchange (TLS) */
+    apr_uint32_t dns_gen; /* backend's dns_gen when the address was valid */
     /* Read buffer: 0 <= pos <= last <= cap; [pos, last) is unread. */
     char *buf; /* borrowed from hb */
     apr_size_t pos, last, cap;
@@ -59,7 +61,8 @@ struct rp_conn_t {
 };
 
 struct rp_backend_t {
-    const char *key;  /* "scheme://host:port", transport pool */
+    const char *key;  /* "scheme://host:port[#tls...]", transport pool */
+    const char *name; /* "scheme://host:port" for logs, transport pool */
     const char *host; /* transport pool */
     apr_port_t port;
     rp_backend_opts_t opts; /* limits, fixed at creation */
@@ -117,6 +120,9 @@ static void conn_close(rp_conn_t *c)
     rp_backend_t *be = c->backend;
 
     conn_drop_buffer(c);
+    if (c->tls) {
+        rp_tls_close(c->tls); /* close_notify while the socket is open */
+    }
     apr_socket_close(c->sock);
     apr_pool_destroy(c->pool);
     slot_release(be);
@@ -277,9 +283,10 @@ static apr_status_t dial_one(const char *ip, apr_port_t port,
     return rv;
 }
 
-/* Try the backend's addresses in turn, each with the connect timeout. */
+/* Try the backend's addresses in turn, each with the connect timeout,
+ * then the TLS handshake for an https backend. */
 static apr_status_t conn_dial(rp_backend_t *be, apr_interval_time_t timeout,
-                              rp_conn_t **out)
+                              rp_conn_t **out, const char **why, apr_pool_t *ep)
 {
     apr_pool_t *p;
     apr_socket_t *s = NULL;
@@ -320,6 +327,21 @@ static apr_status_t conn_dial(rp_backend_t *be, apr_interval_time_t timeout,
     c->dns_gen = be->dns_gen;
     apr_thread_mutex_unlock(be->t->mutex);
     apr_atomic_inc32(&be->t->stats.conns_opened);
+    if (be->opts.tls) {
+        rv = rp_tls_connect(be->opts.tls, p, s, be->host, be->opts.tls_timeout,
+                            &c->tls, why);
+        if (rv != APR_SUCCESS) {
+            /* why lives in the connection's pool, about to go */
+            *why = rv == APR_TIMEUP ? "TLS handshake timed out"
+                                    : apr_pstrdup(ep, *why ? *why : "");
+            if (c->tls) {
+                rp_tls_close(c->tls);
+            }
+            apr_socket_close(s);
+            apr_pool_destroy(p);
+            return RP_ETLS;
+        }
+    }
     *out = c;
     return APR_SUCCESS;
 }
@@ -376,7 +398,17 @@ static int conn_is_quiet(rp_conn_t *c)
     pfd.desc_type = APR_POLL_SOCKET;
     pfd.reqevents = APR_POLLIN;
     pfd.desc.s = c->sock;
-    return apr_poll(&pfd, 1, &n, 0) == APR_TIMEUP && n == 0;
+    if (apr_poll(&pfd, 1, &n, 0) == APR_TIMEUP && n == 0) {
+        return 1;
+    }
+    if (c->tls) {
+        /* TLS 1.3 sends session tickets after the handshake: readable, yet
+         * nothing for HTTP. Only application data or a close is stale. */
+        char b;
+        apr_size_t one = 1;
+        return rp_tls_read(c->tls, &b, &one, 0) == APR_TIMEUP;
+    }
+    return 0;
 }
 
 /* Take the most recently used live idle connection, closing stale and
@@ -434,7 +466,7 @@ static void pool_put(rp_conn_t *c)
     rp_backend_t *be = c->backend;
     rp_transport_t *t = be->t;
 
-    if (c->pos != c->last) {
+    if (c->pos != c->last || (c->tls && rp_tls_pending(c->tls))) {
         goto close; /* bytes after the response: the stream is confused */
     }
     if (c->ka_max == 0 || c->ka_timeout == 0) {
@@ -598,11 +630,16 @@ rp_backend_t *rp_transport_backend(rp_transport_t *t, const rp_url_t *target,
 
     n = apr_snprintf(key, sizeof(key), "%s://%s:%u", target->scheme,
                      target->host, (unsigned)target->port);
+    if (opts->tls) {
+        n += apr_snprintf(key + n, sizeof(key) - n, "#tls%pp", opts->tls);
+    }
     apr_thread_mutex_lock(t->mutex);
     be = apr_hash_get(t->backends, key, n);
     if (!be) {
         be = apr_pcalloc(t->pool, sizeof(*be));
         be->key = apr_pstrmemdup(t->pool, key, n);
+        be->name = apr_psprintf(t->pool, "%s://%s:%u", target->scheme,
+                                target->host, (unsigned)target->port);
         be->host = apr_pstrdup(t->pool, target->host);
         be->port = target->port;
         be->opts = *opts;
@@ -683,6 +720,12 @@ static apr_status_t conn_fill(rp_conn_t *c, apr_bucket_alloc_t *ba,
         return rv;
     }
     n = c->cap - c->last;
+    if (c->tls) {
+        rv = rp_tls_read(c->tls, c->buf + c->last, &n,
+                         timeout > 0 ? timeout : 0);
+        c->last += n;
+        return n > 0 ? APR_SUCCESS : rv;
+    }
     apr_socket_timeout_set(c->sock, timeout > 0 ? timeout : 0);
     rv = apr_socket_recv(c->sock, c->buf + c->last, &n);
     c->last += n;
@@ -716,6 +759,9 @@ static apr_status_t send_all(rp_conn_t *c, struct iovec *vec, int nvec)
     apr_status_t rv = APR_SUCCESS;
     apr_size_t n;
 
+    if (c->tls) {
+        return rp_tls_write(c->tls, vec, nvec, c->io_timeout);
+    }
     while (nvec > 0) {
         rv = apr_socket_sendv(c->sock, vec, nvec, &n);
         while (nvec > 0 && n >= vec->iov_len) {
@@ -936,7 +982,13 @@ static apr_status_t fill_head(head_ctx_t *h)
         h->why = "connection closed inside the response head";
         return RP_EBAD_RESPONSE;
     }
-    h->why = apr_psprintf(h->resp->_pool, "reading the response: %pm", &rv);
+    if (rv == RP_ETLS && c->tls) {
+        h->why = apr_psprintf(h->resp->_pool, "reading the response: TLS: %s",
+                              rp_tls_error(c->tls));
+    }
+    else {
+        h->why = apr_psprintf(h->resp->_pool, "reading the response: %pm", &rv);
+    }
     return RP_EBACKEND_UNREACHABLE;
 }
 
@@ -1039,7 +1091,10 @@ static apr_status_t exchange(head_ctx_t *h, const char *head, apr_size_t len,
     struct iovec vec = {(void *)head, len};
     apr_status_t rv;
 
-    apr_socket_timeout_set(c->sock, h->opts->io_timeout);
+    c->io_timeout = h->opts->io_timeout;
+    if (!c->tls) {
+        apr_socket_timeout_set(c->sock, h->opts->io_timeout);
+    }
     rv = send_all(c, &vec, 1);
     if (rv == APR_SUCCESS && req->body_length != 0) {
         rv = send_body(c, req, h->replay, h->resp->_pool, h->resp->_ba,
@@ -1105,7 +1160,7 @@ static apr_status_t acquire(rp_backend_t *be, const rp_rt_opts_t *opts,
                 apr_thread_mutex_unlock(be->t->mutex);
                 *why = apr_psprintf(
                     p, "all %" APR_SIZE_T_FMT " connections to %s stayed busy",
-                    be->opts.max_conns, be->key);
+                    be->opts.max_conns, be->name);
                 return RP_EPOOL_FULL;
             }
             apr_thread_cond_timedwait(be->slot_freed, be->t->mutex,
@@ -1113,10 +1168,16 @@ static apr_status_t acquire(rp_backend_t *be, const rp_rt_opts_t *opts,
         }
         apr_thread_mutex_unlock(be->t->mutex);
     }
-    rv = conn_dial(be, opts->connect_timeout, out);
+    rv = conn_dial(be, opts->connect_timeout, out, why, p);
+    if (rv == RP_ETLS) {
+        slot_release(be);
+        *why = apr_psprintf(p, "TLS handshake with %s failed: %s", be->name,
+                            *why ? *why : "unknown reason");
+        return RP_ETLS;
+    }
     if (rv != APR_SUCCESS) {
         slot_release(be);
-        *why = apr_psprintf(p, "connect to %s failed: %pm", be->key, &rv);
+        *why = apr_psprintf(p, "connect to %s failed: %pm", be->name, &rv);
         return RP_EBACKEND_UNREACHABLE;
     }
     return APR_SUCCESS;

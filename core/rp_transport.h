@@ -31,6 +31,7 @@
 #include "rp_core.h"
 #include "rp_url.h"
 #include "rp_h1.h"
+#include "rp_tls.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -66,9 +67,12 @@ typedef struct rp_backend_opts_t {
     apr_uint32_t max_requests;         /* per connection; 0: no limit */
     apr_interval_time_t max_age;       /* per connection; 0: no limit */
     apr_interval_time_t dns_ttl;       /* re-resolve after; 0: every dial */
+    rp_tls_ctx_t *tls; /* borrowed: https backends' context; else NULL */
+    apr_interval_time_t tls_timeout; /* TLS handshake */
 } rp_backend_opts_t;
 
-/* The backend for target (scheme, host and port), created on first use
+/* The backend for target (scheme, host, port and TLS context: routes with
+ * different TLS settings never share connections), created on first use
  * with opts; later callers get the same backend whatever their opts. */
 rp_backend_t *rp_transport_backend(rp_transport_t *t, const rp_url_t *target,
                                    const rp_backend_opts_t *opts);

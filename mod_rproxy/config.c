@@ -7,9 +7,13 @@
 
 #include "httpd.h"
 #include "http_config.h"
+#include "http_core.h"
+#include "http_log.h"
 #include "apr_strings.h"
 #include "config.h"
 #include "mod_rproxy.h"
+
+APLOG_USE_MODULE(rproxy);
 
 void *rpx_create_server_conf(apr_pool_t *p, server_rec *s)
 {
@@ -99,12 +103,6 @@ static const char *parse_target(cmd_parms *cmd, const char *arg, rp_url_t **out)
     if (rp_url_parse(cmd->pool, arg, u, &why) != APR_SUCCESS) {
         return apr_psprintf(cmd->pool, "%s: bad target URL \"%s\": %s",
                             cmd->cmd->name, arg, why);
-    }
-    if (u->tls) {
-        return apr_psprintf(cmd->pool,
-                            "%s: \"%s\": https:// backends are not supported "
-                            "by this version of mod_rproxy",
-                            cmd->cmd->name, arg);
     }
     *out = u;
     return NULL;
@@ -222,6 +220,76 @@ static const char *set_limit_time(cmd_parms *cmd, void *dconf, const char *arg)
     return NULL;
 }
 
+/* A file or directory that must be readable now, so that a typo stops the
+ * start with the file and line instead of failing the first request. */
+static const char *set_tls_path(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    rp_conf_t *c = target_conf(cmd, dconf);
+    int off = (int)(long)cmd->info;
+    const char *path = ap_server_root_relative(cmd->pool, arg);
+    apr_finfo_t fi;
+    apr_status_t rv;
+
+    rv = path ? apr_stat(&fi, path, APR_FINFO_TYPE, cmd->pool) : APR_EBADPATH;
+    if (rv != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "%s: cannot read \"%s\": %pm",
+                            cmd->cmd->name, arg, &rv);
+    }
+    *(const char **)((char *)c + off) = path;
+    return NULL;
+}
+
+static const char *set_tls_string(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    rp_conf_t *c = target_conf(cmd, dconf);
+    int off = (int)(long)cmd->info;
+
+    *(const char **)((char *)c + off) = arg;
+    return NULL;
+}
+
+static const char *set_tls_min(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    rp_conf_t *c = target_conf(cmd, dconf);
+
+    if (!strcasecmp(arg, "TLSv1.2")) {
+        c->tls.min_version = RP_TLS_V1_2;
+    }
+    else if (!strcasecmp(arg, "TLSv1.3")) {
+        c->tls.min_version = RP_TLS_V1_3;
+    }
+    else {
+        return apr_psprintf(cmd->pool,
+                            "%s: \"%s\" is not TLSv1.2 or TLSv1.3 (older "
+                            "protocols are not offered)",
+                            cmd->cmd->name, arg);
+    }
+    return NULL;
+}
+
+/* RProxyTLSCipherSuite [TLSv1.3] spec: like mod_ssl's SSLProxyCipherSuite,
+ * the optional first word says which protocol's list is meant. */
+static const char *set_tls_ciphers(cmd_parms *cmd, void *dconf, const char *a1,
+                                   const char *a2)
+{
+    rp_conf_t *c = target_conf(cmd, dconf);
+
+    if (!a2) {
+        c->tls.ciphers = a1;
+    }
+    else if (!strcasecmp(a1, "TLSv1.3")) {
+        c->tls.ciphersuites = a2;
+    }
+    else if (!strcasecmp(a1, "SSL") || !strcasecmp(a1, "TLSv1.2")) {
+        c->tls.ciphers = a2;
+    }
+    else {
+        return apr_psprintf(cmd->pool, "%s: \"%s\" is not TLSv1.2 or TLSv1.3",
+                            cmd->cmd->name, a1);
+    }
+    return NULL;
+}
+
 static const char *set_flag(cmd_parms *cmd, void *dconf, int on)
 {
     rp_conf_t *c = target_conf(cmd, dconf);
@@ -278,4 +346,91 @@ const command_rec rpx_cmds[] = {
     AP_INIT_TAKE1("RProxyDNSTTL", set_limit_time, RPX_OFF(dns_ttl), RSRC_CONF,
                   "age after which a backend name is resolved again (0 = "
                   "at every new connection; default 60s)"),
+    AP_INIT_FLAG("RProxyTLSVerify", set_flag, RPX_OFF(tls.verify), RSRC_CONF,
+                 "Off: do not verify https backends' certificates (logged "
+                 "as a warning)"),
+    AP_INIT_TAKE1("RProxyTLSCACertificateFile", set_tls_path,
+                  RPX_OFF(tls.ca_file), RSRC_CONF,
+                  "PEM file of CAs trusted for backends (default: system)"),
+    AP_INIT_TAKE1("RProxyTLSCACertificatePath", set_tls_path,
+                  RPX_OFF(tls.ca_path), RSRC_CONF,
+                  "hashed directory of CAs trusted for backends"),
+    AP_INIT_TAKE1("RProxyTLSCertificateFile", set_tls_path,
+                  RPX_OFF(tls.cert_file), RSRC_CONF,
+                  "client certificate (PEM) presented to backends"),
+    AP_INIT_TAKE1("RProxyTLSCertificateKeyFile", set_tls_path,
+                  RPX_OFF(tls.key_file), RSRC_CONF,
+                  "key of the client certificate (PEM, unencrypted)"),
+    AP_INIT_TAKE1("RProxyTLSServerName", set_tls_string,
+                  RPX_OFF(tls.server_name), RSRC_CONF,
+                  "SNI and certificate name to expect instead of the URL host"),
+    AP_INIT_TAKE1("RProxyTLSProtocolMin", set_tls_min, NULL, RSRC_CONF,
+                  "TLSv1.2 (default) or TLSv1.3"),
+    AP_INIT_TAKE12("RProxyTLSCipherSuite", set_tls_ciphers, NULL, RSRC_CONF,
+                   "[TLSv1.3] cipher list for backend connections"),
+    AP_INIT_TAKE1("RProxyTLSHandshakeTimeout", set_timeout,
+                  RPX_OFF(tls_timeout), RSRC_CONF,
+                  "time allowed for the TLS handshake (default 10s)"),
     {NULL}};
+
+/* One context per https route, from the settings of the route's server
+ * (and <Location>), made in the configuration pool: children inherit it. */
+static int make_ctx(apr_pool_t *pconf, server_rec *s, rpx_route_t *route,
+                    const rp_conf_t *conf)
+{
+    const char *why = NULL;
+
+    if (!route->target || !route->target->tls) {
+        return OK;
+    }
+    if (rp_tls_ctx_create(pconf, &conf->tls, &route->tls, &why) !=
+        APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, s,
+                     RPLOGNO(00203) "RProxyPass %s %s://%s%s: TLS settings "
+                                    "refused: %s",
+                     route->prefix, route->target->scheme,
+                     route->target->hostport, route->target->path,
+                     why ? why : "unknown reason");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    /* httpd reads its configuration twice at startup: warn once. */
+    if (conf->tls.verify == 0 &&
+        ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                     RPLOGNO(00204) "RProxyTLSVerify Off for RProxyPass %s "
+                                    "%s://%s: backend certificates are not "
+                                    "checked",
+                     route->prefix, route->target->scheme,
+                     route->target->hostport);
+    }
+    return OK;
+}
+
+int rpx_make_tls_contexts(apr_pool_t *pconf, server_rec *main_server)
+{
+    server_rec *s;
+    int i, rv = OK;
+
+    for (s = main_server; s && rv == OK; s = s->next) {
+        rpx_server_conf_t *sc =
+            ap_get_module_config(s->module_config, &rproxy_module);
+        core_server_config *core = ap_get_core_module_config(s->module_config);
+        ap_conf_vector_t **sec = (ap_conf_vector_t **)core->sec_url->elts;
+        rpx_route_t *routes = (rpx_route_t *)sc->routes->elts;
+
+        for (i = 0; i < sc->routes->nelts && rv == OK; i++) {
+            if (!routes[i].tls) {
+                rv = make_ctx(pconf, s, &routes[i], &sc->conf);
+            }
+        }
+        for (i = 0; i < core->sec_url->nelts && rv == OK; i++) {
+            rpx_dir_conf_t *dc = ap_get_module_config(sec[i], &rproxy_module);
+            if (dc && dc->route && !dc->route->tls) {
+                rp_conf_t c;
+                rp_conf_merge(&c, &sc->conf, &dc->conf);
+                rv = make_ctx(pconf, s, dc->route, &c);
+            }
+        }
+    }
+    return rv;
+}

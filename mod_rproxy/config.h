@@ -19,6 +19,8 @@
 typedef struct rpx_route_t {
     const char *prefix; /* path prefix; the <Location> path inside one */
     rp_url_t *target;   /* NULL for "!": not proxied */
+    rp_tls_ctx_t *tls;  /* owned by pconf: https targets, made in
+                         * post_config from the server's TLS settings */
 } rpx_route_t;
 
 /* Server and virtual-host record. */
@@ -34,6 +36,10 @@ typedef struct rpx_dir_conf_t {
 } rpx_dir_conf_t;
 
 extern const command_rec rpx_cmds[];
+
+/* post_config: a TLS context for every https route; refuses the start
+ * (returns non-OK after logging why) when one cannot be made. */
+int rpx_make_tls_contexts(apr_pool_t *pconf, server_rec *s);
 
 void *rpx_create_server_conf(apr_pool_t *p, server_rec *s);
 void *rpx_merge_server_conf(apr_pool_t *p, void *base, void *add);

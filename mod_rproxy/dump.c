@@ -33,6 +33,24 @@ static const char *time_text(apr_pool_t *p, apr_interval_time_t t)
     return apr_psprintf(p, "%" APR_TIME_T_FMT "s", apr_time_sec(t));
 }
 
+static void print_tls(apr_file_t *out, apr_pool_t *p, const rp_conf_t *c)
+{
+    const rp_tls_conf_t *t = &c->tls;
+
+    apr_file_printf(
+        out,
+        "      tls verify %s, ca %s, client certificate %s, server name %s, "
+        "min %s, handshake timeout %s\n",
+        t->verify == 0 ? "OFF" : "on",
+        t->ca_file   ? t->ca_file
+        : t->ca_path ? t->ca_path
+                     : "system store",
+        t->cert_file ? t->cert_file : "none",
+        t->server_name ? t->server_name : "(URL host)",
+        t->min_version == RP_TLS_V1_3 ? "TLSv1.3" : "TLSv1.2",
+        time_text(p, rp_conf_tls_timeout(c)));
+}
+
 static void print_route(apr_file_t *out, apr_pool_t *p, const char *where,
                         const rpx_route_t *route, const rp_conf_t *c)
 {
@@ -61,6 +79,9 @@ static void print_route(apr_file_t *out, apr_pool_t *p, const char *where,
         time_text(p, rp_conf_queue_timeout(c)), rp_conf_max_idle(c),
         rp_conf_max_requests(c), time_text(p, rp_conf_max_age(c)),
         time_text(p, rp_conf_dns_ttl(c)));
+    if (route->target->tls) {
+        print_tls(out, p, c);
+    }
 }
 
 /* <Location> routes live in core's per-server list of location sections. */

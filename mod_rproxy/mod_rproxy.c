@@ -220,6 +220,7 @@ static void init_exchange(request_rec *r, rp_exchange_t *ex, rpx_front_t *front,
     ex->front.ctx = front;
     ex->conf = effective_conf(r);
     ex->target = route->target;
+    ex->tls = route->tls;
     ex->transport = rpx_transport;
     ex->method = r->method;
     ex->path = rest;
@@ -284,8 +285,15 @@ static void rpx_child_init(apr_pool_t *pchild, server_rec *s)
     rp_transport_set_log(rpx_transport, transport_log, s);
 }
 
+static int rpx_post_config(apr_pool_t *pconf, apr_pool_t *plog,
+                           apr_pool_t *ptemp, server_rec *s)
+{
+    return rpx_make_tls_contexts(pconf, s);
+}
+
 static void rpx_register_hooks(apr_pool_t *p)
 {
+    ap_hook_post_config(rpx_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_pre_translate_name(rpx_pre_translate, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_translate_name(rpx_translate, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_map_to_storage(rpx_map_to_storage, NULL, NULL, APR_HOOK_FIRST);

@@ -527,9 +527,36 @@ class Nginx:
         self.conf_path = os.path.join(workdir, "nginx.conf")
         self.error_log_path = os.path.join(workdir, "nginx-error.log")
         self.proc = None
+        self.tls = None  # see enable_tls()
+        self.server_extra = ""  # more directives for the server block
         for d in (workdir, self.root, os.path.join(workdir, "tmp")):
             os.makedirs(d, exist_ok=True)
             _make_readable(d)
+
+    def enable_tls(self, cert, key, client_ca=None, protocols=None):
+        """Serve HTTPS instead of HTTP (call before start()): `cert`/`key`
+        are PEM files; `client_ca` (a PEM file) makes nginx require a client
+        certificate signed by it (ssl_verify_client on); `protocols` is
+        nginx's ssl_protocols value, e.g. "TLSv1.2"."""
+        self.tls = {"cert": cert, "key": key, "client_ca": client_ca,
+                    "protocols": protocols}
+        self.url = "https://%s:%d" % (LOOPBACK, self.port)
+        return self
+
+    def _server_lines(self):
+        lines = []
+        if self.tls:
+            t = self.tls
+            lines += ["ssl_certificate %s;" % t["cert"],
+                      "ssl_certificate_key %s;" % t["key"]]
+            if t["protocols"]:
+                lines.append("ssl_protocols %s;" % t["protocols"])
+            if t["client_ca"]:
+                lines += ["ssl_verify_client on;",
+                          "ssl_client_certificate %s;" % t["client_ca"]]
+        if self.server_extra:
+            lines += self.server_extra.strip("\n").splitlines()
+        return "".join("        %s\n" % l for l in lines)
 
     def add_file(self, name, data):
         path = os.path.join(self.root, name)
@@ -560,13 +587,14 @@ http {
     sendfile on;
     keepalive_timeout 30;
     server {
-        listen %s:%d;
+        listen %s:%d%s;
         server_name localhost;
         root %s;
-    }
+%s    }
 }
 """ % (user, w, self.error_log_path, w, tmp, tmp, tmp, tmp, tmp,
-       LOOPBACK, self.port, self.root)
+       LOOPBACK, self.port, " ssl" if self.tls else "", self.root,
+       self._server_lines())
 
     def start(self, timeout=10):
         if not os.path.exists(NGINX):

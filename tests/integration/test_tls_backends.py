@@ -1,0 +1,513 @@
+"""TLS to backends: `RProxyPass /app https://host:port/` talks TLS to the
+backend and verifies its certificate (chain and name) unless
+`RProxyTLSVerify Off` (a startup warning says so). A verification failure is
+a 502 with an error-log line "certificate verify failed: <reason>" naming the
+backend. RProxyTLSCACertificateFile/Path set the trust store (default: the
+system store), RProxyTLSCertificateFile/KeyFile a client certificate,
+RProxyTLSServerName the SNI and name to verify, RProxyTLSProtocolMin the
+protocol floor (TLSv1.2 default) and RProxyTLSHandshakeTimeout bounds the
+handshake. Pooled TLS connections are reused.
+
+The PKI (a test CA; certificates for localhost, an expired one, one for
+wrong.example only, a self-signed one, a client certificate) is made with
+the `openssl` CLI once per module. The TLS backends are Debian's nginx;
+responses carry nginx's view of the TLS connection in X-TLS-* headers."""
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+
+import pytest
+
+import backends
+import client
+
+OPENSSL = shutil.which("openssl") or "/usr/bin/openssl"
+CLIENT_CN = "rproxy-test-client"
+
+# X-TLS-* headers show nginx's side of the TLS connection; /echo/ goes on to
+# a scripted echo backend (body checksums), everything else answers 200.
+NGINX_SERVER = """\
+add_header X-TLS-Conn $connection always;
+add_header X-TLS-Reused $ssl_session_reused always;
+add_header X-TLS-Protocol $ssl_protocol always;
+add_header X-TLS-Client-DN "$ssl_client_s_dn" always;
+client_max_body_size 10m;
+client_body_buffer_size 1m;
+location / { return 200 "tls-ok\\n"; }
+"""
+NGINX_ECHO = """\
+location /echo/ { proxy_pass http://127.0.0.1:%d/; }
+"""
+
+UNKNOWN_CA_REASON = re.compile(
+    r"self[- ]signed certificate|unable to get local issuer certificate")
+
+
+# --------------------------------------------------------------------------
+# PKI
+
+
+def _openssl(cwd, *args):
+    p = subprocess.run([OPENSSL] + list(args), cwd=cwd,
+                       stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, timeout=30)
+    if p.returncode != 0:
+        pytest.fail("test setup: openssl %s failed (rc=%d):\n%s" % (
+            " ".join(args), p.returncode,
+            p.stdout.decode("utf-8", "replace")), pytrace=False)
+    return p.stdout.decode("utf-8", "replace")
+
+
+def _write(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+    os.chmod(path, 0o644)
+
+
+CA_CNF = """\
+[ ca ]
+default_ca = test_ca
+[ test_ca ]
+dir = {dir}
+database = $dir/index.txt
+new_certs_dir = $dir/newcerts
+serial = $dir/serial
+certificate = $dir/ca.pem
+private_key = $dir/ca.key
+default_md = sha256
+default_days = 825
+policy = policy_any
+unique_subject = no
+copy_extensions = none
+[ policy_any ]
+commonName = supplied
+[ server_localhost ]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature,keyEncipherment
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:localhost,IP:127.0.0.1
+[ server_wrong ]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature,keyEncipherment
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:wrong.example
+[ client_cert ]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature,keyEncipherment
+extendedKeyUsage = clientAuth
+"""
+
+
+class Pki:
+    """Paths of the test PKI: ca, and (cert, key) pairs good, expired,
+    wrong_host, self_signed, client; ca_dir is a hashed CA directory."""
+
+    def __init__(self, d):
+        self.dir = d
+        self.ca = os.path.join(d, "ca.pem")
+        self.ca_dir = os.path.join(d, "cadir")
+
+    def pair(self, name):
+        return (os.path.join(self.dir, name + ".pem"),
+                os.path.join(self.dir, name + ".key"))
+
+
+def _newkey_args(keyout):
+    return ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+            "-nodes", "-keyout", keyout]
+
+
+def _issue(d, name, cn, ext, dates=None):
+    """Key + CSR + certificate signed by the test CA with `openssl ca`."""
+    _openssl(d, "req", "-new", *_newkey_args(name + ".key"),
+             "-subj", "/CN=" + cn, "-out", name + ".csr")
+    args = ["ca", "-batch", "-notext", "-config", "ca.cnf",
+            "-extensions", ext, "-in", name + ".csr", "-out", name + ".pem"]
+    if dates:
+        args += ["-startdate", dates[0], "-enddate", dates[1]]
+    _openssl(d, *args)
+
+
+def build_pki(d):
+    os.makedirs(os.path.join(d, "newcerts"))
+    os.makedirs(os.path.join(d, "cadir"))
+    _write(os.path.join(d, "ca.cnf"), CA_CNF.format(dir=d))
+    _write(os.path.join(d, "index.txt"), "")
+    _write(os.path.join(d, "serial"), "1000\n")
+    _openssl(d, "req", "-x509", *_newkey_args("ca.key"), "-days", "3650",
+             "-subj", "/CN=rproxy test CA", "-out", "ca.pem",
+             "-addext", "basicConstraints=critical,CA:TRUE",
+             "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+    _issue(d, "good", "localhost", "server_localhost")
+    _issue(d, "expired", "localhost", "server_localhost",
+           dates=("20200101000000Z", "20200201000000Z"))
+    _issue(d, "wrong_host", "wrong.example", "server_wrong")
+    _issue(d, "client", CLIENT_CN, "client_cert")
+    _openssl(d, "req", "-x509", *_newkey_args("self_signed.key"),
+             "-days", "825", "-subj", "/CN=localhost",
+             "-out", "self_signed.pem",
+             "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+             "-addext", "basicConstraints=critical,CA:FALSE")
+    shutil.copy(os.path.join(d, "ca.pem"), os.path.join(d, "cadir", "ca.pem"))
+    _openssl(d, "rehash", os.path.join(d, "cadir"))
+    # httpd's child and nginx's workers may run as www-data: test keys are
+    # no secret, make everything readable
+    for root, dirs, files in os.walk(d):
+        for n in dirs:
+            os.chmod(os.path.join(root, n), 0o755)
+        for n in files:
+            p = os.path.join(root, n)
+            if not os.path.islink(p):
+                os.chmod(p, 0o644)
+    os.chmod(d, 0o755)
+
+
+@pytest.fixture(scope="module")
+def pki(request):
+    if not os.path.exists(OPENSSL):
+        pytest.fail("the openssl CLI is missing: install Debian's openssl "
+                    "(apt-get install -y openssl); these tests build their "
+                    "PKI with it", pytrace=False)
+    d = tempfile.mkdtemp(prefix="pki-", dir=request.config._rptest_base)
+    build_pki(d)
+    return Pki(d)
+
+
+# --------------------------------------------------------------------------
+# helpers
+
+
+def tls_nginx(nginx_factory, pki, cert="good", echo=None,
+              protocols="TLSv1.2 TLSv1.3", **tls):
+    """Started nginx serving HTTPS with the `cert` pair (see NGINX_SERVER);
+    `echo`: a Backend that /echo/ is proxied to. TLSv1.3 is named
+    explicitly: nginx 1.22's default ssl_protocols stops at TLSv1.2."""
+    ng = nginx_factory()
+    c, k = pki.pair(cert)
+    ng.enable_tls(c, k, protocols=protocols, **tls)
+    ng.server_extra = NGINX_SERVER + (NGINX_ECHO % echo.port if echo else "")
+    return ng.start()
+
+
+def https_pass(ng, host="localhost"):
+    return "RProxyPass /app https://%s:%d/\n" % (host, ng.port)
+
+
+def ca_file(pki):
+    return "RProxyTLSCACertificateFile %s\n" % pki.ca
+
+
+def verify_failed_lines(h):
+    return [l for l in h.error_log.splitlines()
+            if "certificate verify failed" in l]
+
+
+def assert_verify_failure_logged(h, ng, reason_re, what):
+    lines = verify_failed_lines(h)
+    assert lines, "%s: the error log has a 'certificate verify failed' " \
+        "line:\n%s" % (what, h.error_log)
+    assert any(re.search(reason_re, l) for l in lines), \
+        "%s: the line gives the reason (/%s/):\n%s" % (
+            what, reason_re, "\n".join(lines))
+    url = "https://localhost:%d" % ng.port
+    assert any(url in l for l in lines), \
+        "%s: the line names the backend %s:\n%s" % (what, url, "\n".join(lines))
+
+
+# --------------------------------------------------------------------------
+# 1. a trusted certificate
+
+
+def test_trusted_backend_get_post_and_pooled_tls_reuse(httpd_factory, pki,
+                                                      nginx_factory,
+                                                      echo_backend):
+    ng = tls_nginx(nginx_factory, pki, echo=echo_backend)
+    h = httpd_factory(ca_file(pki) + https_pass(ng))
+
+    r = client.get(h.port, "/app/echo/hello?x=1", timeout=15)
+    assert r.status == 200, "GET through an https backend answers 200 (%r)\n%s" % (
+        r, h.error_log)
+    assert r.header("X-TLS-Protocol") in ("TLSv1.2", "TLSv1.3"), \
+        "the backend saw a TLS connection (X-TLS-Protocol %r)" % r.header(
+            "X-TLS-Protocol")
+    info = r.json()
+    assert info["method"] == "GET" and info["target"] == "/hello?x=1", \
+        "the GET reached the backend with its target (%r)" % info["target"]
+
+    body = backends.payload(100000, seed=21)
+    r = client.request(h.port, "POST", "/app/echo/submit", body=body,
+                       headers=[("Content-Type", "application/octet-stream")],
+                       timeout=15)
+    assert r.status == 200, "POST through an https backend answers 200 (%r)" % r
+    info = r.json()
+    assert info["body_sha256"] == backends.sha256(body), \
+        "the POST body crossed TLS unchanged (sha256; got %d bytes)" % info[
+            "body_len"]
+
+    conns = []
+    for i in range(5):
+        # a fresh client connection each time: reuse must come from the pool
+        r = client.get(h.port, "/app/seq%d" % i, timeout=15)
+        assert r.status == 200, "sequential request %d answers 200 (%r)" % (i, r)
+        conns.append(r.header("X-TLS-Conn"))
+    assert len(set(conns)) == 1, \
+        "5 sequential requests used one pooled TLS connection at the " \
+        "backend (nginx connection numbers %r)" % conns
+
+
+def test_ca_certificate_path_is_a_trust_store(httpd_factory, pki,
+                                              nginx_factory):
+    ng = tls_nginx(nginx_factory, pki)
+    h = httpd_factory("RProxyTLSCACertificatePath %s\n" % pki.ca_dir
+                      + https_pass(ng))
+    r = client.get(h.port, "/app/x", timeout=15)
+    assert r.status == 200, "a CA found in RProxyTLSCACertificatePath is " \
+        "trusted (%r)\n%s" % (r, h.error_log)
+
+
+def test_ip_literal_url_verified_against_ip_san(httpd_factory, pki,
+                                                nginx_factory):
+    ng = tls_nginx(nginx_factory, pki)
+    h = httpd_factory(ca_file(pki) + https_pass(ng, host="127.0.0.1"))
+    r = client.get(h.port, "/app/x", timeout=15)
+    assert r.status == 200, "https://127.0.0.1 matches the certificate's " \
+        "IP:127.0.0.1 SAN (%r)\n%s" % (r, h.error_log)
+
+
+# --------------------------------------------------------------------------
+# 2. the name
+
+
+def test_hostname_mismatch_is_502_and_server_name_overrides(httpd_factory,
+                                                            pki,
+                                                            nginx_factory):
+    ng = tls_nginx(nginx_factory, pki, cert="wrong_host")
+    h = httpd_factory(ca_file(pki) + https_pass(ng))
+    r = client.get(h.port, "/app/x", timeout=15)
+    assert r.status == 502, "a certificate for wrong.example at " \
+        "https://localhost gives 502 (%r)" % r
+    assert_verify_failure_logged(h, ng, r"hostname mismatch",
+                                 "hostname mismatch")
+
+    h2 = httpd_factory(ca_file(pki) + "RProxyTLSServerName wrong.example\n"
+                       + https_pass(ng))
+    r = client.get(h2.port, "/app/x", timeout=15)
+    assert r.status == 200, "RProxyTLSServerName wrong.example makes that " \
+        "certificate acceptable (%r)\n%s" % (r, h2.error_log)
+
+
+# --------------------------------------------------------------------------
+# 3. validity
+
+
+def test_expired_certificate_is_502(httpd_factory, pki, nginx_factory):
+    ng = tls_nginx(nginx_factory, pki, cert="expired")
+    h = httpd_factory(ca_file(pki) + https_pass(ng))
+    r = client.get(h.port, "/app/x", timeout=15)
+    assert r.status == 502, "an expired backend certificate gives 502 (%r)" % r
+    assert_verify_failure_logged(h, ng, r"certificate has expired", "expired")
+
+
+# --------------------------------------------------------------------------
+# 4. trust
+
+
+def test_unknown_ca_is_502_unless_verify_off(httpd_factory, pki,
+                                             nginx_factory):
+    ng = tls_nginx(nginx_factory, pki, cert="self_signed")
+    h = httpd_factory(ca_file(pki) + https_pass(ng))
+    r = client.get(h.port, "/app/x", timeout=15)
+    assert r.status == 502, "a self-signed backend certificate (not from " \
+        "the configured CA) gives 502 (%r)" % r
+    assert_verify_failure_logged(h, ng, UNKNOWN_CA_REASON.pattern,
+                                 "unknown CA")
+    assert "RProxyTLSVerify Off" not in h.error_log, \
+        "no 'RProxyTLSVerify Off' warning when verification is on"
+
+    h2 = httpd_factory(ca_file(pki) + "RProxyTLSVerify Off\n"
+                       + https_pass(ng))
+    r = client.get(h2.port, "/app/x", timeout=15)
+    assert r.status == 200, "RProxyTLSVerify Off accepts the self-signed " \
+        "certificate (%r)\n%s" % (r, h2.error_log)
+    warn = [l for l in h2.error_log.splitlines()
+            if "RProxyTLSVerify Off" in l and re.search(r":warn\]", l)]
+    assert warn, "startup logs a warning (level warn) about RProxyTLSVerify " \
+        "Off:\n%s" % h2.error_log
+
+
+def test_default_trust_is_system_store(httpd_factory, pki, nginx_factory):
+    # the test CA is in no system store: without RProxyTLSCACertificateFile
+    # the good certificate is not trusted
+    ng = tls_nginx(nginx_factory, pki)
+    h = httpd_factory(https_pass(ng))
+    r = client.get(h.port, "/app/x", timeout=15)
+    assert r.status == 502, "without a CA file, a certificate from the test " \
+        "CA is not trusted: 502 (%r)" % r
+    assert_verify_failure_logged(h, ng, UNKNOWN_CA_REASON.pattern,
+                                 "system store")
+
+
+# --------------------------------------------------------------------------
+# 5. client certificates
+
+
+def test_client_certificate_for_mutual_tls(httpd_factory, pki, nginx_factory):
+    ng = tls_nginx(nginx_factory, pki, client_ca=pki.ca)
+    h = httpd_factory(ca_file(pki) + https_pass(ng))
+    r = client.get(h.port, "/app/x", timeout=15)
+    assert not 200 <= r.status < 300, "without RProxyTLSCertificateFile a " \
+        "backend that requires a client certificate refuses the request " \
+        "(nginx 400 or handshake failure 502; got %r)" % r
+
+    cert, key = pki.pair("client")
+    h2 = httpd_factory(ca_file(pki)
+                       + "RProxyTLSCertificateFile %s\n" % cert
+                       + "RProxyTLSCertificateKeyFile %s\n" % key
+                       + https_pass(ng))
+    r = client.get(h2.port, "/app/x", timeout=15)
+    assert r.status == 200, "with the client certificate and key the " \
+        "backend accepts the request (%r)\n%s" % (r, h2.error_log)
+    dn = r.header("X-TLS-Client-DN") or ""
+    assert "CN=" + CLIENT_CN in dn, \
+        "the backend saw the client certificate's subject (%r)" % dn
+
+
+# --------------------------------------------------------------------------
+# 6. protocol floor
+
+
+def test_protocol_min_tls13_refuses_tls12_backend(httpd_factory, pki,
+                                                  nginx_factory):
+    ng = tls_nginx(nginx_factory, pki, protocols="TLSv1.2")
+    h = httpd_factory(ca_file(pki) + https_pass(ng))
+    r = client.get(h.port, "/app/x", timeout=15)
+    assert r.status == 200, "by default (TLSv1.2 floor) a TLSv1.2-only " \
+        "backend is accepted (%r)\n%s" % (r, h.error_log)
+    assert r.header("X-TLS-Protocol") == "TLSv1.2", \
+        "that connection is TLSv1.2 (%r)" % r.header("X-TLS-Protocol")
+
+    h2 = httpd_factory(ca_file(pki) + "RProxyTLSProtocolMin TLSv1.3\n"
+                       + https_pass(ng))
+    r = client.get(h2.port, "/app/x", timeout=15)
+    assert r.status == 502, "RProxyTLSProtocolMin TLSv1.3 against a " \
+        "TLSv1.2-only backend gives 502 (%r)" % r
+
+    ng13 = tls_nginx(nginx_factory, pki)  # TLSv1.2 and TLSv1.3
+    h3 = httpd_factory(ca_file(pki) + "RProxyTLSProtocolMin TLSv1.3\n"
+                       + https_pass(ng13))
+    r = client.get(h3.port, "/app/x", timeout=15)
+    assert r.status == 200 and r.header("X-TLS-Protocol") == "TLSv1.3", \
+        "with the TLSv1.3 floor a backend offering TLSv1.3 is used over " \
+        "TLSv1.3 (%r, %r)\n%s" % (r, r.header("X-TLS-Protocol"), h3.error_log)
+
+
+# --------------------------------------------------------------------------
+# 7. configuration errors
+
+
+@pytest.fixture
+def tester(httpd_factory):
+    return httpd_factory(start=False)
+
+
+def test_missing_ca_file_refused_by_configtest(tester):
+    res = tester.configtest("RProxyTLSCACertificateFile /nonexistent.pem\n"
+                            "RProxyPass /app https://localhost:9/\n")
+    assert res.rc != 0, "httpd -t refuses a missing CA file:\n%s" % res.output
+    assert "RProxyTLSCACertificateFile" in res.output, \
+        "the error names the directive:\n%s" % res.output
+    assert "/nonexistent.pem" in res.output, \
+        "the error names the file:\n%s" % res.output
+
+
+def test_protocol_min_sslv3_refused(tester):
+    res = tester.configtest("RProxyTLSProtocolMin SSLv3\n"
+                            "RProxyPass /app https://localhost:9/\n")
+    assert res.rc != 0, "httpd -t refuses RProxyTLSProtocolMin SSLv3:\n%s" % (
+        res.output)
+    assert "RProxyTLSProtocolMin" in res.output and "SSLv3" in res.output, \
+        "the error names the directive and the value:\n%s" % res.output
+
+
+def test_https_target_and_tls_directives_accepted(tester, pki):
+    cert, key = pki.pair("client")
+    res = tester.configtest(
+        "RProxyTLSVerify On\n"
+        "RProxyTLSCACertificateFile %s\n"
+        "RProxyTLSCACertificatePath %s\n"
+        "RProxyTLSCertificateFile %s\n"
+        "RProxyTLSCertificateKeyFile %s\n"
+        "RProxyTLSServerName backend.example\n"
+        "RProxyTLSProtocolMin TLSv1.3\n"
+        "RProxyTLSHandshakeTimeout 3s\n"
+        "RProxyPass /app https://localhost:9/\n" % (pki.ca, pki.ca_dir,
+                                                    cert, key))
+    assert res.rc == 0, "a config using every TLS directive correctly " \
+        "passes httpd -t:\n%s" % res.output
+
+
+# --------------------------------------------------------------------------
+# 8. handshake timeout
+
+
+class SilentTlsPeer:
+    """127.0.0.1:<port> accepts TCP connections and never says a word: a
+    TLS handshake there never completes. Connections are held until
+    close()."""
+
+    def __init__(self):
+        self.lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(16)
+        self.lsock.settimeout(0.2)
+        self.port = self.lsock.getsockname()[1]
+        self.accepted = []
+        self.stopping = False
+        self.t = threading.Thread(target=self._run, daemon=True)
+        self.t.start()
+
+    def _run(self):
+        while not self.stopping:
+            try:
+                s, _ = self.lsock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                break
+            self.accepted.append(s)
+
+    def close(self):
+        self.stopping = True
+        self.t.join(2)
+        for s in self.accepted:
+            s.close()
+        self.lsock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def test_handshake_timeout_bounded(httpd_factory):
+    with SilentTlsPeer() as peer:
+        h = httpd_factory("RProxyTLSHandshakeTimeout 1\n"
+                          "RProxyConnectTimeout 10\n"
+                          "RProxyPass /app https://localhost:%d/\n"
+                          % peer.port)
+        t0 = time.monotonic()
+        r = client.get(h.port, "/app/x", timeout=15)
+        took = time.monotonic() - t0
+        assert r.status == 502, "a handshake that never completes gives " \
+            "502 (%r)" % r
+        assert 0.9 <= took < 3.5, "the 502 comes after about " \
+            "RProxyTLSHandshakeTimeout 1s (%.2fs)" % took
+        assert peer.accepted, "the proxy did connect to the silent peer"
