@@ -5,6 +5,8 @@
 #include <string.h>
 #include "rp_conf.h"
 
+const rp_url_t rp_conf_no_upstream = {"none"};
+
 /* A field set in add wins over base. One line per field keeps the merge
  * reviewable when fields are added. */
 #define RP_MERGE_TIME(c, b, a, f)                                              \
@@ -58,6 +60,10 @@ void rp_conf_merge(rp_conf_t *conf, const rp_conf_t *base, const rp_conf_t *add)
     RP_MERGE_STR(conf, base, add, tls.ciphers);
     RP_MERGE_STR(conf, base, add, tls.ciphersuites);
     RP_MERGE_TIME(conf, base, add, tls_timeout);
+    /* The proxy and its credentials go together. */
+    conf->upstream_auth =
+        add->upstream ? add->upstream_auth : base->upstream_auth;
+    RP_MERGE_STR(conf, base, add, upstream);
 }
 
 #define RP_GET(f, dflt, unset) return conf->f != (unset) ? conf->f : (dflt)
@@ -130,4 +136,14 @@ apr_interval_time_t rp_conf_dns_ttl(const rp_conf_t *conf)
 apr_interval_time_t rp_conf_tls_timeout(const rp_conf_t *conf)
 {
     RP_GET(tls_timeout, RP_DEFAULT_TLS_TIMEOUT, RP_UNSET_TIME);
+}
+
+const rp_url_t *rp_conf_upstream(const rp_conf_t *conf, const char **auth)
+{
+    if (!conf->upstream || conf->upstream == &rp_conf_no_upstream) {
+        *auth = NULL;
+        return NULL;
+    }
+    *auth = conf->upstream_auth;
+    return conf->upstream;
 }

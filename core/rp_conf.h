@@ -55,7 +55,13 @@ typedef struct rp_conf_t {
     /* TLS to https:// backends (RProxyTLS*); strings borrowed from pconf */
     rp_tls_conf_t tls;
     apr_interval_time_t tls_timeout; /* RProxyTLSHandshakeTimeout */
+    /* RProxyUpstreamProxy: NULL unset, rp_conf_no_upstream for "none" */
+    const rp_url_t *upstream;  /* borrowed: pconf */
+    const char *upstream_auth; /* borrowed: "Basic ..." or NULL */
 } rp_conf_t;
+
+/* The value of upstream that means "none" (overrides an inherited one). */
+extern const rp_url_t rp_conf_no_upstream;
 
 /* Set every field to "unset". */
 void rp_conf_init(rp_conf_t *conf);
@@ -80,6 +86,8 @@ apr_interval_time_t rp_conf_queue_timeout(const rp_conf_t *conf);
 apr_interval_time_t rp_conf_max_age(const rp_conf_t *conf); /* 0: none */
 apr_interval_time_t rp_conf_dns_ttl(const rp_conf_t *conf);
 apr_interval_time_t rp_conf_tls_timeout(const rp_conf_t *conf);
+/* The upstream proxy to use, or NULL; *auth its credentials or NULL. */
+const rp_url_t *rp_conf_upstream(const rp_conf_t *conf, const char **auth);
 
 #ifdef __cplusplus
 }

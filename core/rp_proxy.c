@@ -388,6 +388,7 @@ static void backend_opts(const rp_conf_t *c, rp_backend_opts_t *bo)
     bo->max_age = rp_conf_max_age(c);
     bo->dns_ttl = rp_conf_dns_ttl(c);
     bo->tls_timeout = rp_conf_tls_timeout(c);
+    bo->proxy = rp_conf_upstream(c, &bo->proxy_auth);
 }
 
 static apr_status_t round_trip(rp_exchange_t *ex, apr_time_t *started)

@@ -65,6 +65,10 @@ struct rp_backend_t {
     const char *name; /* "scheme://host:port" for logs, transport pool */
     const char *host; /* transport pool */
     apr_port_t port;
+    const char *authority; /* "host:port" ([v6]:port) for CONNECT */
+    const char *origin;    /* "scheme://hostport" for absolute-form */
+    const char *dial_host; /* the upstream proxy's host, or host */
+    apr_port_t dial_port;
     rp_backend_opts_t opts; /* limits, fixed at creation */
     rp_conn_t *idle;        /* LIFO: most recently used first; under mutex */
     apr_size_t nidle;       /* length of idle; under mutex */
@@ -182,7 +186,8 @@ static apr_status_t resolve(rp_backend_t *be, apr_pool_t **np,
     int cnt = 0;
 
     apr_pool_create_unmanaged_ex(np, NULL, NULL);
-    rv = apr_sockaddr_info_get(&sa, be->host, APR_UNSPEC, be->port, 0, *np);
+    rv = apr_sockaddr_info_get(&sa, be->dial_host, APR_UNSPEC, be->dial_port, 0,
+                               *np);
     if (rv != APR_SUCCESS) {
         apr_pool_destroy(*np);
         return rv;
@@ -252,7 +257,7 @@ static apr_status_t backend_addresses(rp_backend_t *be, apr_pool_t *p,
         tlog(t, RP_LOG_WARNING,
              RPLOGNO(00301) "resolving %s failed (%pm); keeping its last "
                             "known addresses",
-             be->host, &rv);
+             be->dial_host, &rv);
     }
     *out = copy_ips(be, p, n);
     apr_thread_mutex_unlock(t->mutex);
@@ -283,6 +288,93 @@ static apr_status_t dial_one(const char *ip, apr_port_t port,
     return rv;
 }
 
+static apr_status_t send_text(apr_socket_t *s, const char *text)
+{
+    apr_size_t left = strlen(text), n;
+    apr_status_t rv = APR_SUCCESS;
+
+    while (left && rv == APR_SUCCESS) {
+        n = left;
+        rv = apr_socket_send(s, text, &n);
+        text += n;
+        left -= n;
+    }
+    return rv;
+}
+
+/* Read the proxy's answer to CONNECT: a 2xx head and nothing after it (the
+ * TLS handshake comes next, and a proxy has nothing else to say). */
+static apr_status_t read_connect_reply(apr_socket_t *s, int *status,
+                                       const char **why)
+{
+    char buf[8192];
+    rp_h1_field_t fields[64];
+    rp_h1_head_t head;
+    apr_size_t len = 0, last = 0, n;
+    apr_ssize_t used = RP_H1_INCOMPLETE;
+    apr_status_t rv = APR_SUCCESS;
+
+    while (used == RP_H1_INCOMPLETE && len < sizeof(buf)) {
+        n = sizeof(buf) - len;
+        rv = apr_socket_recv(s, buf + len, &n);
+        if (n == 0) {
+            *why = "the connection closed before its answer";
+            return rv == APR_SUCCESS ? APR_EOF : rv;
+        }
+        last = len;
+        len += n;
+        memset(&head, 0, sizeof(head));
+        head.fields = fields;
+        head.max_fields = 64;
+        used = rp_h1_parse_response(buf, len, last, &head);
+    }
+    if (used < 0) {
+        *why = used == RP_H1_EBADMSG ? head.error : "answer too large";
+        return APR_EGENERAL;
+    }
+    *status = head.status;
+    if ((apr_size_t)used != len) {
+        *why = "bytes after the answer to CONNECT";
+        return APR_EGENERAL;
+    }
+    return APR_SUCCESS;
+}
+
+/* Open a tunnel to the backend through the upstream proxy (RFC 9110
+ * section 9.3.6) on the connected socket s. */
+static apr_status_t proxy_connect(rp_backend_t *be, apr_socket_t *s,
+                                  apr_interval_time_t timeout, apr_pool_t *ep,
+                                  const char **why)
+{
+    const char *auth = be->opts.proxy_auth;
+    const char *detail = NULL;
+    apr_status_t rv;
+    int status = 0;
+
+    apr_socket_timeout_set(s, timeout);
+    rv = send_text(s, apr_psprintf(ep,
+                                   "CONNECT %s HTTP/1.1\r\nHost: %s\r\n%s%s%s"
+                                   "\r\n",
+                                   be->authority, be->authority,
+                                   auth ? "Proxy-Authorization: " : "",
+                                   auth ? auth : "", auth ? "\r\n" : ""));
+    if (rv == APR_SUCCESS) {
+        rv = read_connect_reply(s, &status, &detail);
+    }
+    if (rv == APR_SUCCESS && (status < 200 || status > 299)) {
+        *why = apr_psprintf(ep, "upstream proxy %s answered %d to CONNECT %s",
+                            be->opts.proxy->hostport, status, be->authority);
+        return RP_EBACKEND_UNREACHABLE;
+    }
+    if (rv != APR_SUCCESS) {
+        *why = apr_psprintf(ep, "CONNECT %s through upstream proxy %s: %s",
+                            be->authority, be->opts.proxy->hostport,
+                            detail ? detail : apr_psprintf(ep, "%pm", &rv));
+        return RP_EBACKEND_UNREACHABLE;
+    }
+    return APR_SUCCESS;
+}
+
 /* Try the backend's addresses in turn, each with the connect timeout,
  * then the TLS handshake for an https backend. */
 static apr_status_t conn_dial(rp_backend_t *be, apr_interval_time_t timeout,
@@ -301,7 +393,7 @@ static apr_status_t conn_dial(rp_backend_t *be, apr_interval_time_t timeout,
     }
     rv = backend_addresses(be, p, &ips, &n);
     for (i = 0; rv == APR_SUCCESS && i < n; i++) {
-        rv = dial_one(ips[i], be->port, timeout, p, &s);
+        rv = dial_one(ips[i], be->dial_port, timeout, p, &s);
         if (rv == APR_SUCCESS) {
             break;
         }
@@ -322,11 +414,19 @@ static apr_status_t conn_dial(rp_backend_t *be, apr_interval_time_t timeout,
     c->created = apr_time_now();
     c->ip = ips[i];
     c->addr = apr_psprintf(p, strchr(c->ip, ':') ? "[%s]:%u" : "%s:%u", c->ip,
-                           (unsigned)be->port);
+                           (unsigned)be->dial_port);
     apr_thread_mutex_lock(be->t->mutex);
     c->dns_gen = be->dns_gen;
     apr_thread_mutex_unlock(be->t->mutex);
     apr_atomic_inc32(&be->t->stats.conns_opened);
+    if (be->opts.proxy && be->opts.tls) {
+        rv = proxy_connect(be, s, timeout, ep, why);
+        if (rv != APR_SUCCESS) {
+            apr_socket_close(s);
+            apr_pool_destroy(p);
+            return rv;
+        }
+    }
     if (be->opts.tls) {
         rv = rp_tls_connect(be->opts.tls, p, s, be->host, be->opts.tls_timeout,
                             &c->tls, why);
@@ -633,6 +733,10 @@ rp_backend_t *rp_transport_backend(rp_transport_t *t, const rp_url_t *target,
     if (opts->tls) {
         n += apr_snprintf(key + n, sizeof(key) - n, "#tls%pp", opts->tls);
     }
+    if (opts->proxy) {
+        n += apr_snprintf(key + n, sizeof(key) - n, "#via%s#%pp",
+                          opts->proxy->hostport, opts->proxy_auth);
+    }
     apr_thread_mutex_lock(t->mutex);
     be = apr_hash_get(t->backends, key, n);
     if (!be) {
@@ -642,6 +746,13 @@ rp_backend_t *rp_transport_backend(rp_transport_t *t, const rp_url_t *target,
                                 target->host, (unsigned)target->port);
         be->host = apr_pstrdup(t->pool, target->host);
         be->port = target->port;
+        be->authority = apr_psprintf(
+            t->pool, strchr(target->host, ':') ? "[%s]:%u" : "%s:%u",
+            target->host, (unsigned)target->port);
+        be->origin =
+            apr_pstrcat(t->pool, target->scheme, "://", target->hostport, NULL);
+        be->dial_host = opts->proxy ? opts->proxy->host : be->host;
+        be->dial_port = opts->proxy ? opts->proxy->port : be->port;
         be->opts = *opts;
         if (!be->opts.max_idle) {
             be->opts.max_idle = t->max_idle;
@@ -1132,6 +1243,24 @@ static int may_retry(const head_ctx_t *h, apr_status_t rv, int client_side)
            h->c->reused && !h->got_bytes && rv == RP_EBACKEND_UNREACHABLE;
 }
 
+/* The request head; through an upstream proxy (not tunnelled) the target
+ * is in absolute form and the proxy gets its credentials. */
+static char *request_head(const rp_backend_t *be, const rp_request_t *req,
+                          apr_pool_t *p, apr_size_t *len)
+{
+    const char *target = req->target;
+    apr_table_t *h = req->headers;
+
+    if (be->opts.proxy && !be->opts.tls) {
+        target = apr_pstrcat(p, be->origin, req->target, NULL);
+        if (be->opts.proxy_auth) {
+            h = apr_table_copy(p, req->headers);
+            apr_table_setn(h, "Proxy-Authorization", be->opts.proxy_auth);
+        }
+    }
+    return rp_h1_request_head(p, req->method, target, h, len);
+}
+
 /* A connection for one attempt: a live idle one unless fresh is set, else
  * a new one once the backend has a free slot. Waits for a slot at most the
  * queue timeout: a request that cannot get a connection soon is better
@@ -1169,6 +1298,10 @@ static apr_status_t acquire(rp_backend_t *be, const rp_rt_opts_t *opts,
         apr_thread_mutex_unlock(be->t->mutex);
     }
     rv = conn_dial(be, opts->connect_timeout, out, why, p);
+    if (rv == RP_EBACKEND_UNREACHABLE) {
+        slot_release(be); /* *why names the upstream proxy's answer */
+        return rv;
+    }
     if (rv == RP_ETLS) {
         slot_release(be);
         *why = apr_psprintf(p, "TLS handshake with %s failed: %s", be->name,
@@ -1191,8 +1324,7 @@ apr_status_t rp_transport_round_trip(rp_transport_t *t, rp_backend_t *be,
 {
     replay_t replay = {apr_brigade_create(p, ba), 0, 0, 0};
     apr_size_t len;
-    char *head =
-        rp_h1_request_head(p, req->method, req->target, req->headers, &len);
+    char *head = request_head(be, req, p, &len);
     int attempt, client_side = 0, retry;
     apr_status_t rv = APR_SUCCESS;
     head_ctx_t h;

@@ -69,10 +69,13 @@ typedef struct rp_backend_opts_t {
     apr_interval_time_t dns_ttl;       /* re-resolve after; 0: every dial */
     rp_tls_ctx_t *tls; /* borrowed: https backends' context; else NULL */
     apr_interval_time_t tls_timeout; /* TLS handshake */
+    const rp_url_t *proxy;  /* borrowed: upstream HTTP proxy, or NULL */
+    const char *proxy_auth; /* borrowed: Proxy-Authorization value, or NULL */
 } rp_backend_opts_t;
 
-/* The backend for target (scheme, host, port and TLS context: routes with
- * different TLS settings never share connections), created on first use
+/* The backend for target (scheme, host, port, TLS context and upstream
+ * proxy: routes with different TLS or proxy settings never share
+ * connections), created on first use
  * with opts; later callers get the same backend whatever their opts. */
 rp_backend_t *rp_transport_backend(rp_transport_t *t, const rp_url_t *target,
                                    const rp_backend_opts_t *opts);

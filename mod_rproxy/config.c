@@ -10,6 +10,7 @@
 #include "http_core.h"
 #include "http_log.h"
 #include "apr_strings.h"
+#include "apr_base64.h"
 #include "config.h"
 #include "mod_rproxy.h"
 
@@ -290,6 +291,56 @@ static const char *set_tls_ciphers(cmd_parms *cmd, void *dconf, const char *a1,
     return NULL;
 }
 
+/* RProxyUpstreamProxy http://[user:password@]host[:port] | none. The
+ * credentials are cut off before the URL check (which refuses userinfo
+ * in targets) and kept as a ready "Basic ..." value. */
+static const char *set_upstream(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    rp_conf_t *c = target_conf(cmd, dconf);
+    const char *rest, *at, *why = NULL;
+    char *userinfo = NULL, *b64;
+    rp_url_t *u;
+
+    if (!strcasecmp(arg, "none")) {
+        c->upstream = &rp_conf_no_upstream;
+        c->upstream_auth = NULL;
+        return NULL;
+    }
+    if (strncasecmp(arg, "http://", 7) != 0) {
+        return apr_psprintf(cmd->pool,
+                            "%s: \"%s\": only http:// upstream proxies are "
+                            "supported (or none)",
+                            cmd->cmd->name, arg);
+    }
+    rest = arg + 7;
+    at = strchr(rest, '@');
+    if (at && (!strchr(rest, '/') || at < strchr(rest, '/'))) {
+        userinfo = apr_pstrmemdup(cmd->pool, rest, (apr_size_t)(at - rest));
+        rest = at + 1;
+    }
+    u = apr_pcalloc(cmd->pool, sizeof(*u));
+    if (rp_url_parse(cmd->pool, apr_pstrcat(cmd->pool, "http://", rest, NULL),
+                     u, &why) != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "%s: bad proxy URL \"%s\": %s",
+                            cmd->cmd->name, arg, why);
+    }
+    if ((*u->path && strcmp(u->path, "/")) || u->query) {
+        return apr_psprintf(cmd->pool,
+                            "%s: \"%s\": a proxy URL has no path or query",
+                            cmd->cmd->name, arg);
+    }
+    if (userinfo) {
+        b64 = apr_palloc(cmd->pool, apr_base64_encode_len(strlen(userinfo)));
+        apr_base64_encode(b64, userinfo, (int)strlen(userinfo));
+        c->upstream_auth = apr_pstrcat(cmd->pool, "Basic ", b64, NULL);
+    }
+    else {
+        c->upstream_auth = NULL;
+    }
+    c->upstream = u;
+    return NULL;
+}
+
 static const char *set_flag(cmd_parms *cmd, void *dconf, int on)
 {
     rp_conf_t *c = target_conf(cmd, dconf);
@@ -371,6 +422,9 @@ const command_rec rpx_cmds[] = {
     AP_INIT_TAKE1("RProxyTLSHandshakeTimeout", set_timeout,
                   RPX_OFF(tls_timeout), RSRC_CONF,
                   "time allowed for the TLS handshake (default 10s)"),
+    AP_INIT_TAKE1("RProxyUpstreamProxy", set_upstream, NULL, RSRC_CONF,
+                  "http://[user:password@]host:port of a forward proxy to "
+                  "reach the backends through, or none"),
     {NULL}};
 
 /* One context per https route, from the settings of the route's server

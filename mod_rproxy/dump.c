@@ -55,6 +55,7 @@ static void print_route(apr_file_t *out, apr_pool_t *p, const char *where,
                         const rpx_route_t *route, const rp_conf_t *c)
 {
     apr_interval_time_t fi = rp_conf_flush_interval(c);
+    const char *auth;
 
     apr_file_printf(out, "  %s %s -> %s\n", where, route->prefix,
                     url_text(p, route->target));
@@ -81,6 +82,11 @@ static void print_route(apr_file_t *out, apr_pool_t *p, const char *where,
         time_text(p, rp_conf_dns_ttl(c)));
     if (route->target->tls) {
         print_tls(out, p, c);
+    }
+    if (rp_conf_upstream(c, &auth)) {
+        apr_file_printf(out, "      through upstream proxy http://%s%s\n",
+                        rp_conf_upstream(c, &auth)->hostport,
+                        auth ? " (with credentials)" : "");
     }
 }
 

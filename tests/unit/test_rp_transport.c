@@ -738,6 +738,77 @@ static void test_max_connection_age_not_reused_when_older(void)
     fx_close(&fx);
 }
 
+/* Through an upstream proxy, a plain-HTTP request goes in absolute form
+ * (RFC 9112 3.2.2) with the proxy's credentials, to the proxy's address. */
+static void test_upstream_proxy_absolute_form_with_credentials(void)
+{
+    static const tb_step_t s0[] = {{.send = OK_HELLO}, TB_END};
+    const tb_step_t *const sc[] = {s0};
+    rp_backend_opts_t bo = {0};
+    rp_url_t origin, proxy;
+    rp_request_t req;
+    const char *body, *why = NULL;
+    int status;
+    fx_t fx;
+
+    bo.idle_timeout = apr_time_from_sec(10);
+    bo.queue_timeout = MS(200);
+    fx_open_opts(&fx, sc, 1, &bo); /* the scripted server plays the proxy */
+    proxy = fx.url;
+    RP_EXPECT_INT(
+        rp_url_parse(fx.pool, "http://origin.example:8080/", &origin, &why),
+        APR_SUCCESS);
+    bo.proxy = &proxy;
+    bo.proxy_auth = "Basic dXNlcjpwYXNz";
+    fx.be = rp_transport_backend(fx.t, &origin, &bo);
+    req = request(&fx, "GET", "/p?q=1");
+    RP_EXPECT_INT(fetch(&fx, &req, &status, &body), APR_SUCCESS);
+    RP_EXPECT_STR(body, "hello");
+    RP_EXPECT_STR(tb_request(fx.tb, 0)->raw,
+                  apr_psprintf(fx.pool,
+                               "GET http://origin.example:8080/p?q=1 "
+                               "HTTP/1.1\r\nHost: %s\r\nProxy-Authorization: "
+                               "Basic dXNlcjpwYXNz\r\n\r\n",
+                               fx.url.hostport));
+    fx_close(&fx);
+}
+
+/* A proxy that refuses the CONNECT tunnel: the exchange fails before any
+ * byte reaches the origin, and the reason names the proxy's answer. */
+static void test_upstream_proxy_connect_refused_is_unreachable(void)
+{
+    static const tb_step_t s0[] = {
+        {.send = "HTTP/1.1 407 Proxy Authentication Required\r\n"
+                 "Content-Length: 0\r\n\r\n"},
+        TB_END};
+    const tb_step_t *const sc[] = {s0};
+    rp_backend_opts_t bo = {0};
+    rp_tls_conf_t tc = {0};
+    rp_url_t origin, proxy;
+    rp_response_t *resp;
+    rp_request_t req;
+    const char *why = NULL;
+    fx_t fx;
+
+    bo.idle_timeout = apr_time_from_sec(10);
+    bo.queue_timeout = MS(200);
+    fx_open_opts(&fx, sc, 1, &bo);
+    proxy = fx.url;
+    rp_url_parse(fx.pool, "https://origin.example/", &origin, &why);
+    tc.verify = 0;
+    RP_EXPECT_INT(rp_tls_ctx_create(fx.pool, &tc, &bo.tls, &why), APR_SUCCESS);
+    bo.tls_timeout = MS(500);
+    bo.proxy = &proxy;
+    fx.be = rp_transport_backend(fx.t, &origin, &bo);
+    req = request(&fx, "GET", "/");
+    RP_EXPECT_INT(round_trip(&fx, &req, &resp, &why), RP_EBACKEND_UNREACHABLE);
+    RP_EXPECT(why && strstr(why, "answered 407 to CONNECT origin.example:443"));
+    RP_EXPECT(tb_request(fx.tb, 0) &&
+              !strncmp(tb_request(fx.tb, 0)->raw,
+                       "CONNECT origin.example:443 HTTP/1.1\r\n", 36));
+    fx_close(&fx);
+}
+
 static void test_idle_reaper_closes_idle_conn_after_idle_timeout(void)
 {
     static const tb_step_t s0[] = {{.send = OK_HELLO}, TB_END};
@@ -1244,6 +1315,8 @@ int main(void)
     TB_RUN(test_keepalive_race_post_with_body_not_retried);
     TB_RUN(test_stale_idle_conn_past_idle_timeout_not_taken);
     TB_RUN(test_idle_reaper_closes_idle_conn_after_idle_timeout);
+    TB_RUN(test_upstream_proxy_absolute_form_with_credentials);
+    TB_RUN(test_upstream_proxy_connect_refused_is_unreachable);
     TB_RUN(test_max_conns_busy_past_queue_timeout_is_pool_full);
     TB_RUN(test_max_requests_per_connection_then_new_connection);
     TB_RUN(test_max_connection_age_not_reused_when_older);
