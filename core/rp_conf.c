@@ -25,6 +25,7 @@ void rp_conf_init(rp_conf_t *conf)
     conf->io_timeout = RP_UNSET_TIME;
     conf->idle_timeout = RP_UNSET_TIME;
     conf->flush_interval = RP_UNSET_TIME;
+    conf->expect_timeout = RP_UNSET_TIME;
     conf->preserve_host = RP_UNSET;
     conf->add_forwarded = RP_UNSET;
     conf->max_conns = RP_UNSET;
@@ -42,6 +43,7 @@ void rp_conf_merge(rp_conf_t *conf, const rp_conf_t *base, const rp_conf_t *add)
     RP_MERGE_TIME(conf, base, add, io_timeout);
     RP_MERGE_TIME(conf, base, add, idle_timeout);
     RP_MERGE_TIME(conf, base, add, flush_interval);
+    RP_MERGE_TIME(conf, base, add, expect_timeout);
     RP_MERGE_INT(conf, base, add, preserve_host);
     RP_MERGE_INT(conf, base, add, add_forwarded);
     RP_MERGE_INT(conf, base, add, max_conns);
@@ -146,4 +148,9 @@ const rp_url_t *rp_conf_upstream(const rp_conf_t *conf, const char **auth)
     }
     *auth = conf->upstream_auth;
     return conf->upstream;
+}
+
+apr_interval_time_t rp_conf_expect_timeout(const rp_conf_t *conf)
+{
+    RP_GET(expect_timeout, RP_DEFAULT_EXPECT_TIMEOUT, RP_UNSET_TIME);
 }

@@ -34,6 +34,7 @@ extern "C" {
 #define RP_DEFAULT_QUEUE_TIMEOUT apr_time_from_sec(5)
 #define RP_DEFAULT_DNS_TTL apr_time_from_sec(60)
 #define RP_DEFAULT_TLS_TIMEOUT apr_time_from_sec(10)
+#define RP_DEFAULT_EXPECT_TIMEOUT apr_time_from_sec(1)
 #define RP_DEFAULT_MAX_HEAD_BYTES (64 * 1024)
 #define RP_DEFAULT_MAX_FIELDS 100
 
@@ -43,6 +44,7 @@ typedef struct rp_conf_t {
     apr_interval_time_t io_timeout;      /* RProxyIOTimeout */
     apr_interval_time_t idle_timeout;    /* RProxyIdleTimeout (pool) */
     apr_interval_time_t flush_interval;  /* RProxyFlushInterval; <0 always */
+    apr_interval_time_t expect_timeout;  /* RProxyExpectContinueTimeout */
     int preserve_host;                   /* RProxyPreserveHost */
     int add_forwarded;                   /* RProxyAddForwarded */
     /* Per backend and process; the first route to a backend decides. */
@@ -77,6 +79,7 @@ apr_interval_time_t rp_conf_header_timeout(const rp_conf_t *conf);
 apr_interval_time_t rp_conf_io_timeout(const rp_conf_t *conf);
 apr_interval_time_t rp_conf_idle_timeout(const rp_conf_t *conf);
 apr_interval_time_t rp_conf_flush_interval(const rp_conf_t *conf);
+apr_interval_time_t rp_conf_expect_timeout(const rp_conf_t *conf);
 int rp_conf_preserve_host(const rp_conf_t *conf);
 int rp_conf_add_forwarded(const rp_conf_t *conf);
 int rp_conf_max_conns(const rp_conf_t *conf);    /* default 0: no limit */

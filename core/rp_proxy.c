@@ -164,9 +164,16 @@ static apr_status_t build_request(rp_exchange_t *ex)
     apr_table_do(copy_field, h, ex->in_headers, NULL);
     apr_table_setn(h, "Host", host);
     rp_headers_strip_hop(h, 1);
-    /* httpd answers "100 Continue" itself when the body is first read, so
-     * the backend must not wait for one. */
+    /* Expect: 100-continue goes end to end: the backend's 100 makes the
+     * transport read the client's body, and that first read is when httpd
+     * sends the client its own 100. Any other expectation is dropped. */
     apr_table_unset(h, "Expect");
+    if (ex->body_length != 0 &&
+        rp_headers_has_token(apr_table_get(ex->in_headers, "Expect"),
+                             "100-continue")) {
+        apr_table_setn(h, "Expect", "100-continue");
+        ex->out.expect_continue = 1;
+    }
     if (rp_conf_add_forwarded(ex->conf)) {
         rp_headers_add_forwarded(p, h, &ex->fwd);
     }
@@ -410,6 +417,7 @@ static apr_status_t round_trip(rp_exchange_t *ex, apr_time_t *started)
     opts.connect_timeout = rp_conf_connect_timeout(ex->conf);
     opts.header_timeout = rp_conf_header_timeout(ex->conf);
     opts.io_timeout = rp_conf_io_timeout(ex->conf);
+    opts.expect_timeout = rp_conf_expect_timeout(ex->conf);
     opts.interim_fn = on_interim;
     opts.interim_baton = ex;
     ex->out.body_fn = body_source;

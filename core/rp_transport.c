@@ -1063,7 +1063,10 @@ typedef struct head_ctx_t {
     const rp_rt_opts_t *opts;
     replay_t *replay; /* the body sent so far, for a retry */
     apr_time_t deadline;
-    int got_bytes; /* any response byte arrived */
+    int got_bytes;            /* any response byte arrived */
+    int interim;              /* 1xx responses seen */
+    unsigned want_continue:1; /* stop at a 100 (Expect: 100-continue) */
+    unsigned got_continue:1;  /* ... and one came */
     const char *why;
 } head_ctx_t;
 
@@ -1148,7 +1151,6 @@ static apr_status_t read_head(head_ctx_t *h)
     apr_size_t last_len = 0;
     apr_ssize_t n;
     apr_status_t rv;
-    int interim = 0;
 
     for (;;) {
         memset(&head, 0, sizeof(head));
@@ -1182,7 +1184,11 @@ static apr_status_t read_head(head_ctx_t *h)
         if (head.status >= 200) {
             return take_head(h, &head);
         }
-        if (++interim > RP_MAX_INTERIM) {
+        if (head.status == 100 && h->want_continue) {
+            h->got_continue = 1;
+            return APR_SUCCESS;
+        }
+        if (++h->interim > RP_MAX_INTERIM) {
             h->why = "too many 1xx responses";
             return RP_EBAD_RESPONSE;
         }
@@ -1191,6 +1197,28 @@ static apr_status_t read_head(head_ctx_t *h)
                                 fields_table(h->resp->_pool, &head));
         }
     }
+}
+
+/* After a head with "Expect: 100-continue": wait for the backend's verdict
+ * (RFC 9110 section 10.1.1). *final is set when the backend answered with
+ * a final response instead; then the body is never sent, and since the
+ * backend could read it as the next request, the connection is not kept. */
+static apr_status_t await_continue(head_ctx_t *h, int *final)
+{
+    apr_status_t rv;
+
+    h->want_continue = 1;
+    h->deadline = apr_time_now() + h->opts->expect_timeout;
+    rv = read_head(h);
+    h->want_continue = 0;
+    *final = rv == APR_SUCCESS && !h->got_continue;
+    if (*final) {
+        h->resp->framing.keep_alive = 0;
+    }
+    if (rv == RP_EBACKEND_TIMEOUT) {
+        rv = APR_SUCCESS; /* no verdict in time: send the body anyway */
+    }
+    return rv;
 }
 
 /* Write the request on c and read the response head. */
@@ -1207,6 +1235,13 @@ static apr_status_t exchange(head_ctx_t *h, const char *head, apr_size_t len,
         apr_socket_timeout_set(c->sock, h->opts->io_timeout);
     }
     rv = send_all(c, &vec, 1);
+    if (rv == APR_SUCCESS && req->body_length != 0 && req->expect_continue) {
+        int final = 0;
+        rv = await_continue(h, &final);
+        if (rv != APR_SUCCESS || final) {
+            return rv;
+        }
+    }
     if (rv == APR_SUCCESS && req->body_length != 0) {
         rv = send_body(c, req, h->replay, h->resp->_pool, h->resp->_ba,
                        client_side);

@@ -104,12 +104,16 @@ typedef struct rp_request_t {
     apr_off_t body_length; /* 0: no body; > 0: Content-Length; -1: chunked */
     rp_body_source_fn body_fn; /* required when body_length != 0 */
     void *body_baton;
+    unsigned expect_continue:1; /* headers carry "Expect: 100-continue":
+                                 * wait for 100 before sending the body */
 } rp_request_t;
 
 typedef struct rp_rt_opts_t {
     apr_interval_time_t connect_timeout;
     apr_interval_time_t header_timeout; /* request written -> head read */
     apr_interval_time_t io_timeout;     /* each body read or write */
+    apr_interval_time_t expect_timeout; /* wait for 100 Continue, then
+                                         * send the body anyway */
     rp_interim_fn interim_fn;           /* may be NULL */
     void *interim_baton;
 } rp_rt_opts_t;

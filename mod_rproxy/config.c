@@ -366,6 +366,10 @@ const command_rec rpx_cmds[] = {
                   "time from request sent to response head (default 60s)"),
     AP_INIT_TAKE1("RProxyIOTimeout", set_timeout, RPX_OFF(io_timeout), RPX_CTX,
                   "longest wait between body reads or writes (default 60s)"),
+    AP_INIT_TAKE1("RProxyExpectContinueTimeout", set_timeout,
+                  RPX_OFF(expect_timeout), RPX_CTX,
+                  "wait for the backend's 100 Continue before sending the "
+                  "body anyway (default 1s)"),
     AP_INIT_TAKE1("RProxyIdleTimeout", set_timeout, RPX_OFF(idle_timeout),
                   RSRC_CONF,
                   "idle time after which a pooled backend connection is "

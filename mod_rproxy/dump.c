@@ -65,7 +65,7 @@ static void print_route(apr_file_t *out, apr_pool_t *p, const char *where,
     apr_file_printf(
         out,
         "      connect timeout %s, response header timeout %s, io timeout "
-        "%s, idle timeout %s\n"
+        "%s, idle timeout %s, expect-continue timeout %s\n"
         "      flush interval %s, preserve host %s, add forwarded %s\n"
         "      max connections %d, queue timeout %s, max idle %d, max "
         "requests per connection %d, max connection age %s\n"
@@ -74,6 +74,7 @@ static void print_route(apr_file_t *out, apr_pool_t *p, const char *where,
         time_text(p, rp_conf_header_timeout(c)),
         time_text(p, rp_conf_io_timeout(c)),
         time_text(p, rp_conf_idle_timeout(c)),
+        time_text(p, rp_conf_expect_timeout(c)),
         fi == 0 ? "0 (httpd buffers)" : time_text(p, fi),
         rp_conf_preserve_host(c) ? "on" : "off",
         rp_conf_add_forwarded(c) ? "on" : "off", rp_conf_max_conns(c),
@@ -124,10 +125,16 @@ void rpx_dump_config(apr_pool_t *p, server_rec *main_server)
         const rpx_route_t *routes = (const rpx_route_t *)sc->routes->elts;
         int i;
 
-        apr_file_printf(out, "%s %s (%s:%d)\n",
-                        s == main_server ? "main server" : "virtual host",
-                        s->server_hostname ? s->server_hostname : "-",
-                        s->defn_name ? s->defn_name : "-", s->defn_line_number);
+        if (s == main_server) {
+            apr_file_printf(out, "main server %s\n",
+                            s->server_hostname ? s->server_hostname : "");
+        }
+        else {
+            apr_file_printf(out, "virtual host %s (%s:%d)\n",
+                            s->server_hostname ? s->server_hostname : "-",
+                            s->defn_name ? s->defn_name : "-",
+                            s->defn_line_number);
+        }
         for (i = 0; i < sc->routes->nelts; i++) {
             print_route(out, p, "RProxyPass", &routes[i], &sc->conf);
         }

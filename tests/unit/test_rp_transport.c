@@ -809,6 +809,105 @@ static void test_upstream_proxy_connect_refused_is_unreachable(void)
     fx_close(&fx);
 }
 
+/* A POST of "hello" with "Expect: 100-continue". */
+static rp_request_t expect_request(fx_t *fx, src_t *src)
+{
+    rp_request_t req = request(fx, "POST", "/e");
+
+    apr_table_setn(req.headers, "Content-Length", "5");
+    apr_table_setn(req.headers, "Expect", "100-continue");
+    req.body_length = 5;
+    req.body_fn = src_read;
+    req.body_baton = src;
+    req.expect_continue = 1;
+    return req;
+}
+
+/* RFC 9110 10.1.1: the body waits for the backend's 100, and goes as soon
+ * as it comes (well before the expect timeout). */
+static void test_rfc9110_10_1_1_body_sent_on_100_continue(void)
+{
+    static const tb_step_t s0[] = {
+        {.read = TB_READ_HEAD,
+         .delay_ms = 100,
+         .send = "HTTP/1.1 100 Continue\r\n\r\n"},
+        {.read = TB_READ_NOTHING, .delay_ms = 100, .send = OK_HELLO},
+        TB_END};
+    const tb_step_t *const sc[] = {s0};
+    static const char *const parts[] = {"hello"};
+    src_t src = {.parts = parts, .nparts = 1};
+    rp_request_t req;
+    const char *body;
+    apr_time_t t0;
+    int status;
+    fx_t fx;
+
+    fx_open(&fx, sc, 1);
+    fx.opts.expect_timeout = apr_time_from_sec(3);
+    req = expect_request(&fx, &src);
+    t0 = apr_time_now();
+    RP_EXPECT_INT(fetch(&fx, &req, &status, &body), APR_SUCCESS);
+    RP_EXPECT_INT(status, 200);
+    RP_EXPECT(src.calls >= 1);                 /* the body was sent */
+    RP_EXPECT(apr_time_now() - t0 < MS(1500)); /* on the 100, not the timer */
+    fx_close(&fx);
+}
+
+/* A final answer instead of 100: the body is never sent, and the
+ * connection is not reused (the backend might take the body for the next
+ * request). */
+static void test_rfc9110_10_1_1_final_answer_skips_body(void)
+{
+    static const tb_step_t s0[] = {
+        {.read = TB_READ_HEAD,
+         .send = "HTTP/1.1 417 Expectation Failed\r\nContent-Length: 0"
+                 "\r\n\r\n"},
+        TB_END};
+    const tb_step_t *const sc[] = {s0};
+    static const char *const parts[] = {"hello"};
+    src_t src = {.parts = parts, .nparts = 1};
+    rp_request_t req;
+    const char *body;
+    int status;
+    fx_t fx;
+
+    fx_open(&fx, sc, 1);
+    fx.opts.expect_timeout = apr_time_from_sec(3);
+    req = expect_request(&fx, &src);
+    RP_EXPECT_INT(fetch(&fx, &req, &status, &body), APR_SUCCESS);
+    RP_EXPECT_INT(status, 417);
+    RP_EXPECT_INT(src.calls, 0);
+    RP_EXPECT_INT(stats(&fx).conns_idle, 0);
+    fx_close(&fx);
+}
+
+/* A backend that says nothing: the body goes after the expect timeout. */
+static void test_rfc9110_10_1_1_no_answer_body_sent_after_timeout(void)
+{
+    static const tb_step_t s0[] = {
+        {.read = TB_READ_HEAD},
+        {.read = TB_READ_NOTHING, .delay_ms = 500, .send = OK_HELLO},
+        TB_END};
+    const tb_step_t *const sc[] = {s0};
+    static const char *const parts[] = {"hello"};
+    src_t src = {.parts = parts, .nparts = 1};
+    rp_request_t req;
+    const char *body;
+    apr_time_t t0;
+    int status;
+    fx_t fx;
+
+    fx_open(&fx, sc, 1);
+    fx.opts.expect_timeout = MS(200);
+    req = expect_request(&fx, &src);
+    t0 = apr_time_now();
+    RP_EXPECT_INT(fetch(&fx, &req, &status, &body), APR_SUCCESS);
+    RP_EXPECT_INT(status, 200);
+    RP_EXPECT(src.calls >= 1);
+    RP_EXPECT(apr_time_now() - t0 >= MS(190));
+    fx_close(&fx);
+}
+
 static void test_idle_reaper_closes_idle_conn_after_idle_timeout(void)
 {
     static const tb_step_t s0[] = {{.send = OK_HELLO}, TB_END};
@@ -1315,6 +1414,9 @@ int main(void)
     TB_RUN(test_keepalive_race_post_with_body_not_retried);
     TB_RUN(test_stale_idle_conn_past_idle_timeout_not_taken);
     TB_RUN(test_idle_reaper_closes_idle_conn_after_idle_timeout);
+    TB_RUN(test_rfc9110_10_1_1_body_sent_on_100_continue);
+    TB_RUN(test_rfc9110_10_1_1_final_answer_skips_body);
+    TB_RUN(test_rfc9110_10_1_1_no_answer_body_sent_after_timeout);
     TB_RUN(test_upstream_proxy_absolute_form_with_credentials);
     TB_RUN(test_upstream_proxy_connect_refused_is_unreachable);
     TB_RUN(test_max_conns_busy_past_queue_timeout_is_pool_full);
