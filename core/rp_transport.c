@@ -333,7 +333,7 @@ static apr_status_t read_connect_reply(apr_socket_t *s, int *status,
         return APR_EGENERAL;
     }
     *status = head.status;
-    if ((apr_size_t)used != len) {
+    if (head.status >= 200 && head.status <= 299 && (apr_size_t)used != len) {
         *why = "bytes after the answer to CONNECT";
         return APR_EGENERAL;
     }
@@ -1180,6 +1180,16 @@ static apr_status_t read_head(head_ctx_t *h)
              * speaking a protocol nobody agreed to. */
             h->why = "101 Switching Protocols without an upgrade request";
             return RP_EBAD_RESPONSE;
+        }
+        if (head.status == 407 && c->backend->opts.proxy &&
+            !c->backend->opts.tls) {
+            /* Only the upstream proxy sends 407: the request never reached
+             * the backend, and the client has no business with it. */
+            h->why = apr_psprintf(h->resp->_pool,
+                                  "upstream proxy %s answered 407 (check the "
+                                  "credentials of RProxyUpstreamProxy)",
+                                  c->backend->opts.proxy->hostport);
+            return RP_EBACKEND_UNREACHABLE;
         }
         if (head.status >= 200) {
             return take_head(h, &head);
