@@ -1,0 +1,760 @@
+/* Licensed under the Apache License, Version 2.0 (the "License"); you may not
+ * use this file except in compliance with the License. You may obtain a copy
+ * of the License at http://www.apache.org/licenses/LICENSE-2.0 */
+
+/* rp_pool.c: backend connections and their pool: dialing (every address of
+ * the name, through an upstream proxy's CONNECT, then TLS), DNS answers
+ * refreshed after their TTL, idle lists with their reuse guards, per-backend
+ * limits with a wait queue, and the reaper thread that closes idle
+ * connections nobody will use in time. */
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <apr_strings.h>
+#include <apr_atomic.h>
+#include <apr_poll.h>
+#include "rp_pool.h"
+
+/* ---- connections ------------------------------------------------------ */
+
+void rp_conn_drop_buffer(rp_conn_t *c)
+{
+    if (c->hb) {
+        apr_bucket_destroy(c->hb);
+        c->hb = NULL;
+    }
+    c->buf = NULL;
+    c->pos = c->last = c->cap = 0;
+}
+
+/* Give back the backend slot a connection (or a dial) held. */
+static void slot_release(rp_backend_t *be)
+{
+    apr_thread_mutex_lock(be->t->mutex);
+    be->nconns--;
+    apr_thread_cond_signal(be->slot_freed);
+    apr_thread_mutex_unlock(be->t->mutex);
+}
+
+void rp_conn_close(rp_conn_t *c)
+{
+    rp_backend_t *be = c->backend;
+
+    rp_conn_drop_buffer(c);
+    if (c->tls) {
+        rp_tls_close(c->tls); /* close_notify while the socket is open */
+    }
+    apr_socket_close(c->sock);
+    apr_pool_destroy(c->pool);
+    slot_release(be);
+}
+
+static void tlog(rp_transport_t *t, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void tlog(rp_transport_t *t, int level, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+
+    if (!t->log) {
+        return;
+    }
+    va_start(ap, fmt);
+    apr_vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    t->log(t->log_baton, level, msg);
+}
+
+/* Copy the current answer into p; caller holds the mutex. */
+static const char **copy_ips(const rp_backend_t *be, apr_pool_t *p, int *n)
+{
+    const char **ips = apr_palloc(p, sizeof(*ips) * (be->nips + 1));
+    int i;
+
+    for (i = 0; i < be->nips; i++) {
+        ips[i] = apr_pstrdup(p, be->ips[i]);
+    }
+    *n = be->nips;
+    return ips;
+}
+
+static int same_answer(const rp_backend_t *be, const char **ips, int n)
+{
+    int i;
+
+    if (n != be->nips) {
+        return 0;
+    }
+    for (i = 0; i < n; i++) {
+        if (strcmp(ips[i], be->ips[i]) != 0) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Resolve the backend's name into a fresh pool: all A and AAAA answers. */
+static apr_status_t resolve(rp_backend_t *be, apr_pool_t **np,
+                            const char ***ips, int *n)
+{
+    apr_sockaddr_t *sa, *a;
+    apr_status_t rv;
+    int cnt = 0;
+
+    apr_pool_create_unmanaged_ex(np, NULL, NULL);
+    rv = apr_sockaddr_info_get(&sa, be->dial_host, APR_UNSPEC, be->dial_port, 0,
+                               *np);
+    if (rv != APR_SUCCESS) {
+        apr_pool_destroy(*np);
+        return rv;
+    }
+    for (a = sa; a; a = a->next) {
+        cnt++;
+    }
+    *ips = apr_palloc(*np, sizeof(**ips) * cnt);
+    for (*n = 0, a = sa; a; a = a->next) {
+        char buf[64];
+        apr_sockaddr_ip_getbuf(buf, sizeof(buf), a);
+        (*ips)[(*n)++] = apr_pstrdup(*np, buf);
+    }
+    return APR_SUCCESS;
+}
+
+/* Store a new answer (caller holds the mutex). A changed answer bumps
+ * dns_gen so pooled connections to dropped addresses get retired. */
+static void store_answer(rp_backend_t *be, apr_pool_t *np, const char **ips,
+                         int n)
+{
+    if (be->nips && same_answer(be, ips, n)) {
+        apr_pool_destroy(np);
+        return;
+    }
+    if (be->dns_pool) {
+        apr_pool_destroy(be->dns_pool);
+    }
+    be->dns_pool = np;
+    be->ips = ips;
+    be->nips = n;
+    be->dns_gen++;
+}
+
+/* The addresses to try, copied into p. The name is resolved again once
+ * the answer is older than the DNS TTL (0: at every new connection); one
+ * thread resolves while the others keep using the previous answer, and a
+ * failed resolution keeps the last good answer. */
+static apr_status_t backend_addresses(rp_backend_t *be, apr_pool_t *p,
+                                      const char ***out, int *n)
+{
+    rp_transport_t *t = be->t;
+    apr_time_t now = apr_time_now();
+    apr_pool_t *np = NULL;
+    const char **ips = NULL;
+    apr_status_t rv;
+    int cnt = 0;
+
+    apr_thread_mutex_lock(t->mutex);
+    if (be->nips &&
+        (be->resolving ||
+         (be->opts.dns_ttl > 0 && now - be->resolved_at < be->opts.dns_ttl))) {
+        *out = copy_ips(be, p, n);
+        apr_thread_mutex_unlock(t->mutex);
+        return APR_SUCCESS;
+    }
+    be->resolving = 1;
+    apr_thread_mutex_unlock(t->mutex);
+    rv = resolve(be, &np, &ips, &cnt);
+    apr_thread_mutex_lock(t->mutex);
+    be->resolving = 0;
+    be->resolved_at = now;
+    if (rv == APR_SUCCESS) {
+        store_answer(be, np, ips, cnt);
+    }
+    else if (be->nips) {
+        tlog(t, RP_LOG_WARNING,
+             RPLOGNO(00301) "resolving %s failed (%pm); keeping its last "
+                            "known addresses",
+             be->dial_host, &rv);
+    }
+    *out = copy_ips(be, p, n);
+    apr_thread_mutex_unlock(t->mutex);
+    return *n ? APR_SUCCESS : rv;
+}
+
+/* Connect to one address within the timeout. */
+static apr_status_t dial_one(const char *ip, apr_port_t port,
+                             apr_interval_time_t timeout, apr_pool_t *p,
+                             apr_socket_t **s)
+{
+    apr_sockaddr_t *sa;
+    apr_status_t rv;
+
+    rv = apr_sockaddr_info_get(&sa, ip, APR_UNSPEC, port, 0, p);
+    if (rv == APR_SUCCESS) {
+        rv = apr_socket_create(s, sa->family, SOCK_STREAM, APR_PROTO_TCP, p);
+    }
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    apr_socket_opt_set(*s, APR_TCP_NODELAY, 1);
+    apr_socket_timeout_set(*s, timeout);
+    rv = apr_socket_connect(*s, sa);
+    if (rv != APR_SUCCESS) {
+        apr_socket_close(*s);
+    }
+    return rv;
+}
+
+static apr_status_t send_text(apr_socket_t *s, const char *text)
+{
+    apr_size_t left = strlen(text), n;
+    apr_status_t rv = APR_SUCCESS;
+
+    while (left && rv == APR_SUCCESS) {
+        n = left;
+        rv = apr_socket_send(s, text, &n);
+        text += n;
+        left -= n;
+    }
+    return rv;
+}
+
+/* Read the proxy's answer to CONNECT: a 2xx head and nothing after it (the
+ * TLS handshake comes next, and a proxy has nothing else to say). */
+static apr_status_t read_connect_reply(apr_socket_t *s, int *status,
+                                       const char **why)
+{
+    char buf[8192];
+    rp_h1_field_t fields[64];
+    rp_h1_head_t head;
+    apr_size_t len = 0, last = 0, n;
+    apr_ssize_t used = RP_H1_INCOMPLETE;
+    apr_status_t rv = APR_SUCCESS;
+
+    while (used == RP_H1_INCOMPLETE && len < sizeof(buf)) {
+        n = sizeof(buf) - len;
+        rv = apr_socket_recv(s, buf + len, &n);
+        if (n == 0) {
+            *why = "the connection closed before its answer";
+            return rv == APR_SUCCESS ? APR_EOF : rv;
+        }
+        last = len;
+        len += n;
+        memset(&head, 0, sizeof(head));
+        head.fields = fields;
+        head.max_fields = 64;
+        used = rp_h1_parse_response(buf, len, last, &head);
+    }
+    if (used < 0) {
+        *why = used == RP_H1_EBADMSG ? head.error : "answer too large";
+        return APR_EGENERAL;
+    }
+    *status = head.status;
+    if (head.status >= 200 && head.status <= 299 && (apr_size_t)used != len) {
+        *why = "bytes after the answer to CONNECT";
+        return APR_EGENERAL;
+    }
+    return APR_SUCCESS;
+}
+
+/* Open a tunnel to the backend through the upstream proxy (RFC 9110
+ * section 9.3.6) on the connected socket s. */
+static apr_status_t proxy_connect(rp_backend_t *be, apr_socket_t *s,
+                                  apr_interval_time_t timeout, apr_pool_t *ep,
+                                  const char **why)
+{
+    const char *auth = be->opts.proxy_auth;
+    const char *detail = NULL;
+    apr_status_t rv;
+    int status = 0;
+
+    apr_socket_timeout_set(s, timeout);
+    rv = send_text(s, apr_psprintf(ep,
+                                   "CONNECT %s HTTP/1.1\r\nHost: %s\r\n%s%s%s"
+                                   "\r\n",
+                                   be->authority, be->authority,
+                                   auth ? "Proxy-Authorization: " : "",
+                                   auth ? auth : "", auth ? "\r\n" : ""));
+    if (rv == APR_SUCCESS) {
+        rv = read_connect_reply(s, &status, &detail);
+    }
+    if (rv == APR_SUCCESS && (status < 200 || status > 299)) {
+        *why = apr_psprintf(ep, "upstream proxy %s answered %d to CONNECT %s",
+                            be->opts.proxy->hostport, status, be->authority);
+        return RP_EBACKEND_UNREACHABLE;
+    }
+    if (rv != APR_SUCCESS) {
+        *why = apr_psprintf(ep, "CONNECT %s through upstream proxy %s: %s",
+                            be->authority, be->opts.proxy->hostport,
+                            detail ? detail : apr_psprintf(ep, "%pm", &rv));
+        return RP_EBACKEND_UNREACHABLE;
+    }
+    return APR_SUCCESS;
+}
+
+/* Try the backend's addresses in turn, each with the connect timeout,
+ * then the TLS handshake for an https backend. */
+static apr_status_t conn_dial(rp_backend_t *be, apr_interval_time_t timeout,
+                              rp_conn_t **out, const char **why, apr_pool_t *ep)
+{
+    apr_pool_t *p;
+    apr_socket_t *s = NULL;
+    apr_status_t rv;
+    const char **ips;
+    rp_conn_t *c;
+    int n, i;
+
+    rv = apr_pool_create_unmanaged_ex(&p, NULL, NULL);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    rv = backend_addresses(be, p, &ips, &n);
+    for (i = 0; rv == APR_SUCCESS && i < n; i++) {
+        rv = dial_one(ips[i], be->dial_port, timeout, p, &s);
+        if (rv == APR_SUCCESS) {
+            break;
+        }
+        if (i + 1 < n) {
+            rv = APR_SUCCESS; /* try the next address */
+        }
+    }
+    if (rv != APR_SUCCESS || i == n) {
+        apr_pool_destroy(p);
+        return rv != APR_SUCCESS ? rv : APR_ECONNREFUSED;
+    }
+    c = apr_pcalloc(p, sizeof(*c));
+    c->pool = p;
+    c->sock = s;
+    c->backend = be;
+    c->ka_timeout = -1;
+    c->ka_max = -1;
+    c->created = apr_time_now();
+    c->ip = ips[i];
+    c->addr = apr_psprintf(p, strchr(c->ip, ':') ? "[%s]:%u" : "%s:%u", c->ip,
+                           (unsigned)be->dial_port);
+    apr_thread_mutex_lock(be->t->mutex);
+    c->dns_gen = be->dns_gen;
+    apr_thread_mutex_unlock(be->t->mutex);
+    apr_atomic_inc32(&be->t->stats.conns_opened);
+    if (be->opts.proxy && be->opts.tls) {
+        rv = proxy_connect(be, s, timeout, ep, why);
+        if (rv != APR_SUCCESS) {
+            apr_socket_close(s);
+            apr_pool_destroy(p);
+            return rv;
+        }
+    }
+    if (be->opts.tls) {
+        rv = rp_tls_connect(be->opts.tls, p, s, be->host, be->opts.tls_timeout,
+                            &c->tls, why);
+        if (rv != APR_SUCCESS) {
+            /* why lives in the connection's pool, about to go */
+            *why = rv == APR_TIMEUP ? "TLS handshake timed out"
+                                    : apr_pstrdup(ep, *why ? *why : "");
+            if (c->tls) {
+                rp_tls_close(c->tls);
+            }
+            apr_socket_close(s);
+            apr_pool_destroy(p);
+            return RP_ETLS;
+        }
+    }
+    *out = c;
+    return APR_SUCCESS;
+}
+
+/* Refresh an answer past its TTL before a pooled connection is taken, so
+ * that connections to an address the name left are retired even while the
+ * pool keeps requests from dialing. */
+static void refresh_if_stale(rp_backend_t *be, apr_pool_t *p)
+{
+    apr_time_t now = apr_time_now();
+    const char **ips;
+    int stale, n;
+
+    apr_thread_mutex_lock(be->t->mutex);
+    stale = be->opts.dns_ttl > 0 && be->nips && !be->resolving &&
+            now - be->resolved_at >= be->opts.dns_ttl;
+    apr_thread_mutex_unlock(be->t->mutex);
+    if (stale) {
+        backend_addresses(be, p, &ips, &n);
+    }
+}
+
+/* Is the connection's address still in the backend's answer? A pooled
+ * connection to an address the name no longer has is retired. */
+static int address_current(rp_conn_t *c)
+{
+    rp_backend_t *be = c->backend;
+    int i, ok = 0;
+
+    apr_thread_mutex_lock(be->t->mutex);
+    if (c->dns_gen == be->dns_gen) {
+        ok = 1;
+    }
+    for (i = 0; !ok && i < be->nips; i++) {
+        ok = !strcmp(be->ips[i], c->ip);
+    }
+    if (ok) {
+        c->dns_gen = be->dns_gen;
+    }
+    apr_thread_mutex_unlock(be->t->mutex);
+    return ok;
+}
+
+/* A pooled connection can be reused only when it has nothing to say: a
+ * readable socket means the backend closed it (EOF) or sent bytes nobody
+ * asked for, and either way the next request must not go there. */
+static int conn_is_quiet(rp_conn_t *c)
+{
+    apr_pollfd_t pfd;
+    apr_int32_t n = 0;
+
+    memset(&pfd, 0, sizeof(pfd));
+    pfd.p = c->pool;
+    pfd.desc_type = APR_POLL_SOCKET;
+    pfd.reqevents = APR_POLLIN;
+    pfd.desc.s = c->sock;
+    if (apr_poll(&pfd, 1, &n, 0) == APR_TIMEUP && n == 0) {
+        return 1;
+    }
+    if (c->tls) {
+        /* TLS 1.3 sends session tickets after the handshake: readable, yet
+         * nothing for HTTP. Only application data or a close is stale. */
+        char b;
+        apr_size_t one = 1;
+        return rp_tls_read(c->tls, &b, &one, 0) == APR_TIMEUP;
+    }
+    return 0;
+}
+
+/* Take the most recently used live idle connection, closing stale and
+ * expired ones on the way. */
+static rp_conn_t *pool_take(rp_backend_t *be)
+{
+    rp_transport_t *t = be->t;
+    apr_time_t now = apr_time_now();
+    rp_conn_t *c;
+
+    for (;;) {
+        apr_thread_mutex_lock(t->mutex);
+        c = be->idle;
+        if (c) {
+            be->idle = c->next;
+            be->nidle--;
+            apr_atomic_dec32(&t->stats.conns_idle);
+        }
+        apr_thread_mutex_unlock(t->mutex);
+        if (!c) {
+            return NULL;
+        }
+        c->next = NULL;
+        if (now - c->idle_since < be->opts.idle_timeout &&
+            (!be->opts.max_age || now - c->created < be->opts.max_age) &&
+            (!c->retire_at || now < c->retire_at) && address_current(c) &&
+            conn_is_quiet(c)) {
+            c->reused = 1;
+            return c;
+        }
+        rp_conn_close(c);
+    }
+}
+
+/* The backend closes an idle connection after its Keep-Alive timeout; a
+ * request sent just before that moment meets a closed connection. Retire
+ * it earlier: a second before, or a quarter of the timeout when shorter. */
+static apr_time_t keep_alive_deadline(const rp_conn_t *c, apr_time_t now)
+{
+    apr_interval_time_t t, margin;
+
+    if (c->ka_timeout < 0) {
+        return 0;
+    }
+    t = apr_time_from_sec(c->ka_timeout);
+    margin = t / 4 < apr_time_from_sec(1) ? t / 4 : apr_time_from_sec(1);
+    return now + t - margin;
+}
+
+/* Return a connection to its backend's idle list. Every reason to refuse
+ * is its own guard; the caller has checked that the response was read to
+ * its end and allowed keep-alive. */
+void rp_pool_put(rp_conn_t *c)
+{
+    rp_backend_t *be = c->backend;
+    rp_transport_t *t = be->t;
+
+    if (c->pos != c->last || (c->tls && rp_tls_pending(c->tls))) {
+        goto close; /* bytes after the response: the stream is confused */
+    }
+    if (c->ka_max == 0 || c->ka_timeout == 0) {
+        goto close; /* the backend said it takes no further request */
+    }
+    if (be->opts.max_requests && c->nrequests >= be->opts.max_requests) {
+        goto close; /* served its share */
+    }
+    if (be->opts.max_age && apr_time_now() - c->created >= be->opts.max_age) {
+        goto close; /* old enough to be replaced */
+    }
+    rp_conn_drop_buffer(c);
+    c->idle_since = apr_time_now();
+    c->retire_at = keep_alive_deadline(c, c->idle_since);
+    c->reused = 0;
+    apr_thread_mutex_lock(t->mutex);
+    if (t->stopping || be->nidle >= be->opts.max_idle) {
+        apr_thread_mutex_unlock(t->mutex);
+        goto close;
+    }
+    c->next = be->idle;
+    be->idle = c;
+    be->nidle++;
+    apr_thread_cond_signal(be->slot_freed); /* a waiter can take it */
+    apr_atomic_inc32(&t->stats.conns_idle);
+    apr_thread_mutex_unlock(t->mutex);
+    return;
+close:
+    rp_conn_close(c);
+}
+
+/* ---- the reaper ------------------------------------------------------- */
+
+/* Unlink the idle connections of be that expired by now; caller holds the
+ * mutex. Returns them as a list to close outside the lock. */
+static rp_conn_t *reap_backend(rp_backend_t *be, apr_time_t now, int all,
+                               rp_conn_t *dead)
+{
+    rp_conn_t **pp = &be->idle;
+
+    while (*pp) {
+        rp_conn_t *c = *pp;
+        if (all || now - c->idle_since >= be->opts.idle_timeout ||
+            (c->retire_at && now >= c->retire_at)) {
+            *pp = c->next;
+            be->nidle--;
+            apr_atomic_dec32(&be->t->stats.conns_idle);
+            c->next = dead;
+            dead = c;
+        }
+        else {
+            pp = &c->next;
+        }
+    }
+    return dead;
+}
+
+static void reap(rp_transport_t *t, int all)
+{
+    apr_hash_index_t *hi;
+    rp_conn_t *dead = NULL, *next;
+    apr_time_t now = apr_time_now();
+
+    apr_thread_mutex_lock(t->mutex);
+    for (hi = apr_hash_first(NULL, t->backends); hi; hi = apr_hash_next(hi)) {
+        dead = reap_backend(apr_hash_this_val(hi), now, all, dead);
+    }
+    apr_thread_mutex_unlock(t->mutex);
+    for (; dead; dead = next) {
+        next = dead->next;
+        rp_conn_close(dead);
+    }
+}
+
+/* Wakes twice a second so that an idle timeout of N seconds closes a
+ * connection within N + 0.5 s even when no request comes. */
+static void *APR_THREAD_FUNC reaper_main(apr_thread_t *thd, void *data)
+{
+    rp_transport_t *t = data;
+
+    apr_thread_mutex_lock(t->mutex);
+    while (!t->stopping) {
+        apr_thread_cond_timedwait(t->wake, t->mutex, apr_time_from_msec(500));
+        if (t->stopping) {
+            break;
+        }
+        apr_thread_mutex_unlock(t->mutex);
+        reap(t, 0);
+        apr_thread_mutex_lock(t->mutex);
+    }
+    apr_thread_mutex_unlock(t->mutex);
+    apr_thread_exit(thd, APR_SUCCESS);
+    return NULL;
+}
+
+/* The DNS answers live in unmanaged pools of their own. */
+static void free_answers(rp_transport_t *t)
+{
+    apr_hash_index_t *hi;
+
+    for (hi = apr_hash_first(NULL, t->backends); hi; hi = apr_hash_next(hi)) {
+        rp_backend_t *be = apr_hash_this_val(hi);
+        if (be->dns_pool) {
+            apr_pool_destroy(be->dns_pool);
+            be->dns_pool = NULL;
+            be->nips = 0;
+        }
+    }
+}
+
+static apr_status_t transport_cleanup(void *data)
+{
+    rp_transport_t *t = data;
+    apr_status_t trv;
+
+    apr_thread_mutex_lock(t->mutex);
+    t->stopping = 1;
+    apr_thread_cond_broadcast(t->wake);
+    apr_thread_mutex_unlock(t->mutex);
+    if (t->reaper) {
+        apr_thread_join(&trv, t->reaper);
+        t->reaper = NULL;
+    }
+    reap(t, 1);
+    free_answers(t);
+    return APR_SUCCESS;
+}
+
+apr_status_t rp_transport_create(apr_pool_t *p, apr_size_t max_idle,
+                                 rp_transport_t **out)
+{
+    rp_transport_t *t = apr_pcalloc(p, sizeof(*t));
+    apr_status_t rv;
+
+    t->pool = p;
+    t->max_idle = max_idle ? max_idle : 1;
+    t->backends = apr_hash_make(p);
+    rv = apr_thread_mutex_create(&t->mutex, APR_THREAD_MUTEX_DEFAULT, p);
+    if (rv == APR_SUCCESS) {
+        rv = apr_thread_cond_create(&t->wake, p);
+    }
+    if (rv == APR_SUCCESS) {
+        rv = apr_thread_create(&t->reaper, NULL, reaper_main, t, p);
+    }
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    /* Registered after the thread exists and before anything else in p:
+     * the cleanup runs before p's mutex and condition are destroyed. */
+    apr_pool_pre_cleanup_register(p, t, transport_cleanup);
+    *out = t;
+    return APR_SUCCESS;
+}
+
+rp_backend_t *rp_transport_backend(rp_transport_t *t, const rp_url_t *target,
+                                   const rp_backend_opts_t *opts)
+{
+    char key[512];
+    rp_backend_t *be;
+    int n;
+
+    n = apr_snprintf(key, sizeof(key), "%s://%s:%u", target->scheme,
+                     target->host, (unsigned)target->port);
+    if (opts->tls) {
+        n += apr_snprintf(key + n, sizeof(key) - n, "#tls%pp", opts->tls);
+    }
+    if (opts->proxy) {
+        n += apr_snprintf(key + n, sizeof(key) - n, "#via%s#%pp",
+                          opts->proxy->hostport, opts->proxy_auth);
+    }
+    apr_thread_mutex_lock(t->mutex);
+    be = apr_hash_get(t->backends, key, n);
+    if (!be) {
+        be = apr_pcalloc(t->pool, sizeof(*be));
+        be->key = apr_pstrmemdup(t->pool, key, n);
+        be->name = apr_psprintf(t->pool, "%s://%s:%u", target->scheme,
+                                target->host, (unsigned)target->port);
+        be->host = apr_pstrdup(t->pool, target->host);
+        be->port = target->port;
+        be->authority = apr_psprintf(
+            t->pool, strchr(target->host, ':') ? "[%s]:%u" : "%s:%u",
+            target->host, (unsigned)target->port);
+        be->origin =
+            apr_pstrcat(t->pool, target->scheme, "://", target->hostport, NULL);
+        be->dial_host = opts->proxy ? opts->proxy->host : be->host;
+        be->dial_port = opts->proxy ? opts->proxy->port : be->port;
+        be->opts = *opts;
+        if (!be->opts.max_idle) {
+            be->opts.max_idle = t->max_idle;
+        }
+        be->t = t;
+        apr_thread_cond_create(&be->slot_freed, t->pool);
+        apr_hash_set(t->backends, be->key, n, be);
+    }
+    apr_thread_mutex_unlock(t->mutex);
+    return be;
+}
+
+void rp_transport_stats(rp_transport_t *t, rp_transport_stats_t *st)
+{
+    st->conns_opened = apr_atomic_read32(&t->stats.conns_opened);
+    st->conns_reused = apr_atomic_read32(&t->stats.conns_reused);
+    st->conns_idle = apr_atomic_read32(&t->stats.conns_idle);
+    st->retries = apr_atomic_read32(&t->stats.retries);
+    st->client_aborts = apr_atomic_read32(&t->stats.client_aborts);
+    st->backend_errors = apr_atomic_read32(&t->stats.backend_errors);
+}
+
+void rp_transport_set_log(rp_transport_t *t, rp_log_fn fn, void *baton)
+{
+    t->log = fn;
+    t->log_baton = baton;
+}
+
+void rp_transport_count_client_abort(rp_transport_t *t)
+{
+    apr_atomic_inc32(&t->stats.client_aborts);
+}
+
+/* A connection for one attempt: a live idle one unless fresh is set, else
+ * a new one once the backend has a free slot. Waits for a slot at most the
+ * queue timeout: a request that cannot get a connection soon is better
+ * answered 503 than left to pile up behind a saturated backend. */
+apr_status_t rp_pool_acquire(rp_backend_t *be, const rp_rt_opts_t *opts,
+                             int fresh, rp_conn_t **out, const char **why,
+                             apr_pool_t *p)
+{
+    apr_time_t deadline = apr_time_now() + be->opts.queue_timeout;
+    apr_status_t rv;
+
+    refresh_if_stale(be, p);
+    for (;;) {
+        if (!fresh && (*out = pool_take(be)) != NULL) {
+            return APR_SUCCESS;
+        }
+        apr_thread_mutex_lock(be->t->mutex);
+        if (!be->opts.max_conns || be->nconns < be->opts.max_conns) {
+            be->nconns++; /* this dial's slot */
+            apr_thread_mutex_unlock(be->t->mutex);
+            break;
+        }
+        if (!(be->idle && !fresh)) {
+            apr_time_t now = apr_time_now();
+            if (now >= deadline) {
+                apr_thread_mutex_unlock(be->t->mutex);
+                *why = apr_psprintf(
+                    p, "all %" APR_SIZE_T_FMT " connections to %s stayed busy",
+                    be->opts.max_conns, be->name);
+                return RP_EPOOL_FULL;
+            }
+            apr_thread_cond_timedwait(be->slot_freed, be->t->mutex,
+                                      deadline - now);
+        }
+        apr_thread_mutex_unlock(be->t->mutex);
+    }
+    rv = conn_dial(be, opts->connect_timeout, out, why, p);
+    if (rv == RP_EBACKEND_UNREACHABLE) {
+        slot_release(be); /* *why names the upstream proxy's answer */
+        return rv;
+    }
+    if (rv == RP_ETLS) {
+        slot_release(be);
+        *why = apr_psprintf(p, "TLS handshake with %s failed: %s", be->name,
+                            *why ? *why : "unknown reason");
+        return RP_ETLS;
+    }
+    if (rv != APR_SUCCESS) {
+        slot_release(be);
+        *why = apr_psprintf(p, "connect to %s failed: %pm", be->name, &rv);
+        return RP_EBACKEND_UNREACHABLE;
+    }
+    return APR_SUCCESS;
+}
