@@ -426,7 +426,7 @@ const command_rec rpx_cmds[] = {
     AP_INIT_TAKE1("RProxyTLSHandshakeTimeout", set_timeout,
                   RPX_OFF(tls_timeout), RSRC_CONF,
                   "time allowed for the TLS handshake (default 10s)"),
-    AP_INIT_TAKE1("RProxyUpstreamProxy", set_upstream, NULL, RSRC_CONF,
+    AP_INIT_TAKE1("RProxyUpstreamProxy", set_upstream, NULL, RPX_CTX,
                   "http://[user:password@]host:port of a forward proxy to "
                   "reach the backends through, or none"),
     {NULL}};

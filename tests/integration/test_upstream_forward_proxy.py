@@ -545,3 +545,19 @@ def test_good_proxy_urls_accepted(tester):
         "</VirtualHost>\n" % (USER, PASSWORD))
     assert res.rc == 0, "credentials, a URL without a port (80) and none in " \
         "a virtual host pass httpd -t:\n%s" % res.output
+
+
+def test_location_opts_out_of_upstream_proxy(httpd_factory, tinyproxy_factory, echo_backend):
+    tp = tinyproxy_factory()
+    h = httpd_factory("RProxyUpstreamProxy %s\n"
+                      "RProxyPass /via %s/\n"
+                      "<Location /direct>\n"
+                      "  RProxyUpstreamProxy none\n"
+                      "  RProxyPass %s/\n"
+                      "</Location>\n" % (tp.url, echo_backend.url, echo_backend.url))
+    r = client.get(h.port, "/via/a")
+    assert r.status == 200 and any(n.lower() == "via" for n, v in r.json()["headers"]), \
+        "a route in the server goes through the upstream proxy"
+    r = client.get(h.port, "/direct/b")
+    assert r.status == 200 and not any(n.lower() == "via" for n, v in r.json()["headers"]), \
+        "a <Location> with RProxyUpstreamProxy none reaches its backend directly"
