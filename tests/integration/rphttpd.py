@@ -68,6 +68,13 @@ def clean_env():
            if not k.startswith("APACHE") and k not in ("LD_PRELOAD",)}
     env["LANG"] = "C"
     env["LC_ALL"] = "C"
+    # RPTEST_HTTPD_PRELOAD=/usr/lib/x86_64-linux-gnu/libasan.so.8 runs httpd
+    # with a sanitizer runtime, for a module built with --enable-debug.
+    if os.environ.get("RPTEST_HTTPD_PRELOAD"):
+        env["LD_PRELOAD"] = os.environ["RPTEST_HTTPD_PRELOAD"]
+        env.setdefault("ASAN_OPTIONS",
+                       "detect_leaks=0:abort_on_error=0:log_path=%s"
+                       % os.environ.get("RPTEST_ASAN_LOG", "/tmp/rptest-asan"))
     return env
 
 
