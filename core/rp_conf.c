@@ -31,6 +31,7 @@ void rp_conf_init(rp_conf_t *conf)
     conf->max_conns = RP_UNSET;
     conf->max_idle = RP_UNSET;
     conf->max_requests = RP_UNSET;
+    conf->connect_retries = RP_UNSET;
     conf->queue_timeout = RP_UNSET_TIME;
     conf->max_age = RP_UNSET_TIME;
     conf->dns_ttl = RP_UNSET_TIME;
@@ -49,6 +50,7 @@ void rp_conf_merge(rp_conf_t *conf, const rp_conf_t *base, const rp_conf_t *add)
     RP_MERGE_INT(conf, base, add, max_conns);
     RP_MERGE_INT(conf, base, add, max_idle);
     RP_MERGE_INT(conf, base, add, max_requests);
+    RP_MERGE_INT(conf, base, add, connect_retries);
     RP_MERGE_TIME(conf, base, add, queue_timeout);
     RP_MERGE_TIME(conf, base, add, max_age);
     RP_MERGE_TIME(conf, base, add, dns_ttl);
@@ -153,4 +155,9 @@ const rp_url_t *rp_conf_upstream(const rp_conf_t *conf, const char **auth)
 apr_interval_time_t rp_conf_expect_timeout(const rp_conf_t *conf)
 {
     RP_GET(expect_timeout, RP_DEFAULT_EXPECT_TIMEOUT, RP_UNSET_TIME);
+}
+
+int rp_conf_connect_retries(const rp_conf_t *conf)
+{
+    RP_GET(connect_retries, 1, RP_UNSET);
 }

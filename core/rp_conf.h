@@ -51,6 +51,7 @@ typedef struct rp_conf_t {
     int max_conns;                     /* RProxyMaxConnections, 0: none */
     int max_idle;                      /* RProxyMaxIdleConnections */
     int max_requests;                  /* RProxyMaxRequestsPerConnection */
+    int connect_retries;               /* RProxyConnectRetries */
     apr_interval_time_t queue_timeout; /* RProxyQueueTimeout */
     apr_interval_time_t max_age;       /* RProxyMaxConnectionAge, 0: none */
     apr_interval_time_t dns_ttl;       /* RProxyDNSTTL, 0: every dial */
@@ -82,9 +83,10 @@ apr_interval_time_t rp_conf_flush_interval(const rp_conf_t *conf);
 apr_interval_time_t rp_conf_expect_timeout(const rp_conf_t *conf);
 int rp_conf_preserve_host(const rp_conf_t *conf);
 int rp_conf_add_forwarded(const rp_conf_t *conf);
-int rp_conf_max_conns(const rp_conf_t *conf);    /* default 0: no limit */
-int rp_conf_max_idle(const rp_conf_t *conf);     /* default 0: threads */
-int rp_conf_max_requests(const rp_conf_t *conf); /* default 0: no limit */
+int rp_conf_max_conns(const rp_conf_t *conf);       /* default 0: no limit */
+int rp_conf_max_idle(const rp_conf_t *conf);        /* default 0: threads */
+int rp_conf_max_requests(const rp_conf_t *conf);    /* default 0: no limit */
+int rp_conf_connect_retries(const rp_conf_t *conf); /* default 1 */
 apr_interval_time_t rp_conf_queue_timeout(const rp_conf_t *conf);
 apr_interval_time_t rp_conf_max_age(const rp_conf_t *conf); /* 0: none */
 apr_interval_time_t rp_conf_dns_ttl(const rp_conf_t *conf);

@@ -704,6 +704,28 @@ void rp_transport_count_client_abort(rp_transport_t *t)
     apr_atomic_inc32(&t->stats.client_aborts);
 }
 
+/* A refused or reset connect sent nothing, so it can always be tried again:
+ * a backend restarting, or a listen queue overflowing, is often back a
+ * moment later. Timeouts are not retried: they already took their time. */
+static apr_status_t dial_with_retries(rp_backend_t *be,
+                                      const rp_rt_opts_t *opts, rp_conn_t **out,
+                                      const char **why, apr_pool_t *p)
+{
+    apr_status_t rv;
+    int attempt = 0;
+
+    for (;;) {
+        rv = conn_dial(be, opts->connect_timeout, out, why, p);
+        if (!(APR_STATUS_IS_ECONNREFUSED(rv) || APR_STATUS_IS_ECONNRESET(rv)) ||
+            attempt >= be->opts.connect_retries) {
+            return rv;
+        }
+        attempt++;
+        apr_atomic_inc32(&be->t->stats.retries);
+        apr_sleep(apr_time_from_msec(50 * attempt));
+    }
+}
+
 /* A connection for one attempt: a live idle one unless fresh is set, else
  * a new one once the backend has a free slot. Waits for a slot at most the
  * queue timeout: a request that cannot get a connection soon is better
@@ -740,7 +762,7 @@ apr_status_t rp_pool_acquire(rp_backend_t *be, const rp_rt_opts_t *opts,
         }
         apr_thread_mutex_unlock(be->t->mutex);
     }
-    rv = conn_dial(be, opts->connect_timeout, out, why, p);
+    rv = dial_with_retries(be, opts, out, why, p);
     if (rv == RP_EBACKEND_UNREACHABLE) {
         slot_release(be); /* *why names the upstream proxy's answer */
         return rv;

@@ -393,6 +393,7 @@ static void backend_opts(const rp_conf_t *c, rp_backend_opts_t *bo)
     bo->queue_timeout = rp_conf_queue_timeout(c);
     bo->max_requests = (apr_uint32_t)rp_conf_max_requests(c);
     bo->max_age = rp_conf_max_age(c);
+    bo->connect_retries = rp_conf_connect_retries(c);
     bo->dns_ttl = rp_conf_dns_ttl(c);
     bo->tls_timeout = rp_conf_tls_timeout(c);
     bo->proxy = rp_conf_upstream(c, &bo->proxy_auth);

@@ -69,6 +69,8 @@ typedef struct rp_backend_opts_t {
     apr_interval_time_t dns_ttl;       /* re-resolve after; 0: every dial */
     rp_tls_ctx_t *tls; /* borrowed: https backends' context; else NULL */
     apr_interval_time_t tls_timeout; /* TLS handshake */
+    int connect_retries;    /* refused connects tried again, 50 ms apart
+                             * times the attempt */
     const rp_url_t *proxy;  /* borrowed: upstream HTTP proxy, or NULL */
     const char *proxy_auth; /* borrowed: Proxy-Authorization value, or NULL */
 } rp_backend_opts_t;

@@ -382,6 +382,9 @@ const command_rec rpx_cmds[] = {
                   RSRC_CONF,
                   "most connections to one backend per process (0 = no "
                   "limit)"),
+    AP_INIT_TAKE1("RProxyConnectRetries", set_count, RPX_OFF(connect_retries),
+                  RSRC_CONF,
+                  "times a refused connect is tried again (default 1)"),
     AP_INIT_TAKE1("RProxyMaxIdleConnections", set_count, RPX_OFF(max_idle),
                   RSRC_CONF,
                   "most idle pooled connections to one backend per process "
