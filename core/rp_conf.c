@@ -47,6 +47,7 @@ void rp_conf_merge(rp_conf_t *conf, const rp_conf_t *base, const rp_conf_t *add)
     RP_MERGE_TIME(conf, base, add, expect_timeout);
     RP_MERGE_INT(conf, base, add, preserve_host);
     RP_MERGE_INT(conf, base, add, add_forwarded);
+    RP_MERGE_STR(conf, base, add, upgrades);
     RP_MERGE_INT(conf, base, add, max_conns);
     RP_MERGE_INT(conf, base, add, max_idle);
     RP_MERGE_INT(conf, base, add, max_requests);
@@ -160,4 +161,9 @@ apr_interval_time_t rp_conf_expect_timeout(const rp_conf_t *conf)
 int rp_conf_connect_retries(const rp_conf_t *conf)
 {
     RP_GET(connect_retries, 1, RP_UNSET);
+}
+
+const char *rp_conf_upgrades(const rp_conf_t *conf)
+{
+    return conf->upgrades ? conf->upgrades : "websocket";
 }

@@ -47,6 +47,7 @@ typedef struct rp_conf_t {
     apr_interval_time_t expect_timeout;  /* RProxyExpectContinueTimeout */
     int preserve_host;                   /* RProxyPreserveHost */
     int add_forwarded;                   /* RProxyAddForwarded */
+    const char *upgrades; /* RProxyUpgrade: comma list; "" none; NULL unset */
     /* Per backend and process; the first route to a backend decides. */
     int max_conns;                     /* RProxyMaxConnections, 0: none */
     int max_idle;                      /* RProxyMaxIdleConnections */
@@ -83,10 +84,11 @@ apr_interval_time_t rp_conf_flush_interval(const rp_conf_t *conf);
 apr_interval_time_t rp_conf_expect_timeout(const rp_conf_t *conf);
 int rp_conf_preserve_host(const rp_conf_t *conf);
 int rp_conf_add_forwarded(const rp_conf_t *conf);
-int rp_conf_max_conns(const rp_conf_t *conf);       /* default 0: no limit */
-int rp_conf_max_idle(const rp_conf_t *conf);        /* default 0: threads */
-int rp_conf_max_requests(const rp_conf_t *conf);    /* default 0: no limit */
-int rp_conf_connect_retries(const rp_conf_t *conf); /* default 1 */
+const char *rp_conf_upgrades(const rp_conf_t *conf); /* "websocket" */
+int rp_conf_max_conns(const rp_conf_t *conf);        /* default 0: no limit */
+int rp_conf_max_idle(const rp_conf_t *conf);         /* default 0: threads */
+int rp_conf_max_requests(const rp_conf_t *conf);     /* default 0: no limit */
+int rp_conf_connect_retries(const rp_conf_t *conf);  /* default 1 */
 apr_interval_time_t rp_conf_queue_timeout(const rp_conf_t *conf);
 apr_interval_time_t rp_conf_max_age(const rp_conf_t *conf); /* 0: none */
 apr_interval_time_t rp_conf_dns_ttl(const rp_conf_t *conf);

@@ -10,6 +10,7 @@
 #include <apr_strings.h>
 #include <apr_lib.h>
 #include "rp_proxy.h"
+#include "rp_tunnel.h"
 
 #define RP_LOGBUF 512
 
@@ -137,6 +138,29 @@ static int copy_field(void *rec, const char *key, const char *value)
     return 1;
 }
 
+/* The protocol of an upgrade the client asked for (Connection: upgrade
+ * and Upgrade: proto), when the route allows it and the request has no
+ * body; else NULL and the request goes on as an ordinary one. */
+static const char *upgrade_asked(const rp_exchange_t *ex)
+{
+    const char *up = apr_table_get(ex->in_headers, "Upgrade");
+    const char *conn = apr_table_get(ex->in_headers, "Connection");
+    apr_size_t n;
+    char *proto;
+
+    if (!up || !conn || !rp_headers_has_token(conn, "upgrade") ||
+        ex->body_length != 0) {
+        return NULL;
+    }
+    n = strcspn(up, ",/ \t");
+    if (n == 0) {
+        return NULL;
+    }
+    proto = apr_pstrmemdup(ex->pool, up, n);
+    return rp_headers_has_token(rp_conf_upgrades(ex->conf), proto) ? proto
+                                                                   : NULL;
+}
+
 /* Default rewrite: Go's Director with httpd's habits. The target's path and
  * query are joined with the client's, hop-by-hop fields go, Host is the
  * target's unless preserved, X-Forwarded-* are added. */
@@ -164,6 +188,12 @@ static apr_status_t build_request(rp_exchange_t *ex)
     apr_table_do(copy_field, h, ex->in_headers, NULL);
     apr_table_setn(h, "Host", host);
     rp_headers_strip_hop(h, 1);
+    ex->out.upgrade = upgrade_asked(ex);
+    if (ex->out.upgrade) {
+        /* hop-by-hop, so set again for this hop */
+        apr_table_setn(h, "Connection", "Upgrade");
+        apr_table_setn(h, "Upgrade", apr_table_get(ex->in_headers, "Upgrade"));
+    }
     /* Expect: 100-continue goes end to end: the backend's 100 makes the
      * transport read the client's body, and that first read is when httpd
      * sends the client its own 100. Any other expectation is dropped. */
@@ -435,6 +465,39 @@ static apr_status_t round_trip(rp_exchange_t *ex, apr_time_t *started)
     return APR_SUCCESS;
 }
 
+/* 101: the head goes to the client as an interim response with the
+ * upgrade fields (hop-by-hop, so set again), then both byte streams are
+ * relayed until one side ends. */
+static apr_status_t switch_protocols(rp_exchange_t *ex, apr_time_t started)
+{
+    rp_response_t *resp = ex->resp;
+    const char *up = apr_table_get(resp->headers, "Upgrade");
+    apr_status_t rv;
+
+    rp_headers_strip_hop(resp->headers, 0);
+    apr_table_setn(resp->headers, "Upgrade", up);
+    apr_table_setn(resp->headers, "Connection", "Upgrade");
+    ex->status = 101;
+    rv = ex->front.ops->send_interim(ex->front.ctx, 101, resp->headers);
+    ex->head_sent = 1;
+    if (rv == APR_SUCCESS) {
+        rv = rp_tunnel_run(ex, rp_conf_io_timeout(ex->conf));
+    }
+    ex->backend_time = apr_time_now() - started;
+    rp_response_close(resp);
+    ex->front.ops->end_tunnel(ex->front.ctx);
+    if (rv == RP_ECLIENT_GONE) {
+        return client_gone(ex);
+    }
+    if (rv != APR_SUCCESS) {
+        logf_(ex, RP_LOG_INFO, rv,
+              RPLOGNO(00109) "backend %s: %s tunnel ended by an error after "
+                             "%" APR_OFF_T_FMT " bytes",
+              backend_name(ex), ex->out.upgrade, ex->body_bytes);
+    }
+    return APR_SUCCESS;
+}
+
 apr_status_t rp_proxy_run(rp_exchange_t *ex)
 {
     apr_time_t started = 0;
@@ -456,6 +519,9 @@ apr_status_t rp_proxy_run(rp_exchange_t *ex)
     }
     if (rv != APR_SUCCESS) {
         return fail(ex, rv);
+    }
+    if (ex->resp->status == 101) {
+        return switch_protocols(ex, started);
     }
     rv = send_head(ex);
     if (rv == APR_SUCCESS && ex->head_sent) {

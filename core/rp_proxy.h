@@ -57,6 +57,15 @@ typedef struct rp_front_ops_t {
      * the client cannot take it for complete (no final chunk, connection
      * closed). */
     void (*abort)(void *ctx);
+    /* Tunnels (after a 101): the client connection as a byte stream. The
+     * socket is for polling only; client_read reads without waiting
+     * (APR_EAGAIN: nothing yet, APR_EOF: closed), client_write writes and
+     * flushes. end_tunnel makes sure nothing else is written to the
+     * connection afterwards and that it is closed. */
+    apr_socket_t *(*client_socket)(void *ctx);
+    apr_status_t (*client_read)(void *ctx, apr_bucket_brigade *bb);
+    apr_status_t (*client_write)(void *ctx, apr_bucket_brigade *bb);
+    void (*end_tunnel)(void *ctx);
     /* Write one log line; msg starts with its RPLOGNO. */
     void (*log)(void *ctx, int level, apr_status_t rv, const char *msg);
 } rp_front_ops_t;

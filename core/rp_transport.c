@@ -388,6 +388,35 @@ static apr_status_t take_head(head_ctx_t *h, rp_h1_head_t *head)
     return APR_SUCCESS;
 }
 
+/* A 101 is a final answer only to a request that asked for an upgrade,
+ * and only to the protocol it asked for: a backend switching to another
+ * protocol (or unasked) speaks something nobody agreed to. */
+static apr_status_t take_switch(head_ctx_t *h, rp_h1_head_t *head)
+{
+    const char *proto = h->req->upgrade;
+    apr_status_t rv;
+    const char *got;
+
+    if (!proto) {
+        h->why = "101 Switching Protocols without an upgrade request";
+        return RP_EBAD_RESPONSE;
+    }
+    rv = take_head(h, head);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    got = apr_table_get(h->resp->headers, "Upgrade");
+    if (!got || !rp_headers_has_token(got, proto)) {
+        h->why = apr_psprintf(
+            h->resp->_pool, "101 switched to \"%s\", not the \"%s\" asked for",
+            got ? got : "", proto);
+        return RP_EBAD_RESPONSE;
+    }
+    h->resp->framing.keep_alive = 0; /* the connection becomes the tunnel */
+    h->resp->_done = 1;
+    return APR_SUCCESS;
+}
+
 /* Read 1xx heads (to the interim callback) and then the final head. */
 static apr_status_t read_head(head_ctx_t *h)
 {
@@ -422,10 +451,7 @@ static apr_status_t read_head(head_ctx_t *h)
         c->pos += (apr_size_t)n;
         last_len = 0;
         if (head.status == 101) {
-            /* We never ask for an upgrade here, so a switch is a backend
-             * speaking a protocol nobody agreed to. */
-            h->why = "101 Switching Protocols without an upgrade request";
-            return RP_EBAD_RESPONSE;
+            return take_switch(h, &head);
         }
         if (head.status == 407 && c->backend->opts.proxy &&
             !c->backend->opts.tls) {
@@ -764,5 +790,57 @@ void rp_response_close(rp_response_t *resp)
     }
     else {
         rp_conn_close(c);
+    }
+}
+
+/* ---- after a 101: the raw stream ----------------------------------- */
+
+apr_socket_t *rp_response_socket(rp_response_t *resp)
+{
+    return resp->_conn ? resp->_conn->sock : NULL;
+}
+
+/* TLS may hold decrypted bytes the socket no longer shows; they count as
+ * readable, so the caller's poll never waits on data already here. */
+apr_status_t rp_response_read_raw(rp_response_t *resp, apr_bucket_brigade *bb)
+{
+    rp_conn_t *c = resp->_conn;
+    apr_status_t rv = APR_SUCCESS;
+
+    if (!c) {
+        return APR_EOF;
+    }
+    if (c->pos == c->last) {
+        rv = conn_fill(c, resp->_ba, 0);
+        if (rv == APR_TIMEUP) {
+            return APR_EAGAIN;
+        }
+        if (rv != APR_SUCCESS) {
+            return rv;
+        }
+    }
+    APR_BRIGADE_INSERT_TAIL(bb, span_bucket(c, c->pos, c->last - c->pos));
+    c->pos = c->last;
+    return APR_SUCCESS;
+}
+
+apr_status_t rp_response_write_raw(rp_response_t *resp, apr_bucket_brigade *bb)
+{
+    rp_conn_t *c = resp->_conn;
+
+    if (!c) {
+        apr_brigade_cleanup(bb);
+        return APR_EOF;
+    }
+    if (!c->tls) {
+        apr_socket_timeout_set(c->sock, c->io_timeout); /* reads use 0 */
+    }
+    return send_brigade(c, bb, 0);
+}
+
+void rp_response_shutdown_write(rp_response_t *resp)
+{
+    if (resp->_conn && !resp->_conn->tls) {
+        apr_socket_shutdown(resp->_conn->sock, APR_SHUTDOWN_WRITE);
     }
 }

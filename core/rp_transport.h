@@ -106,6 +106,8 @@ typedef struct rp_request_t {
     apr_off_t body_length; /* 0: no body; > 0: Content-Length; -1: chunked */
     rp_body_source_fn body_fn; /* required when body_length != 0 */
     void *body_baton;
+    const char *upgrade;        /* borrowed: protocol asked for with Upgrade
+                                 * (a 101 must switch to it), or NULL */
     unsigned expect_continue:1; /* headers carry "Expect: 100-continue":
                                  * wait for 100 before sending the body */
 } rp_request_t;
@@ -174,6 +176,17 @@ apr_status_t rp_response_read(rp_response_t *resp, apr_bucket_brigade *bb,
 /* Give the connection back: to the idle list when the body was read to its
  * end and the connection may be kept alive, else closed. Idempotent. */
 void rp_response_close(rp_response_t *resp);
+
+/* After a 101: the connection as a raw byte stream for a tunnel. */
+apr_socket_t *rp_response_socket(rp_response_t *resp);
+/* Append what the backend has sent (buffered bytes first) to bb without
+ * waiting: APR_SUCCESS with data, APR_EAGAIN when there is none, APR_EOF
+ * when the backend closed. */
+apr_status_t rp_response_read_raw(rp_response_t *resp, apr_bucket_brigade *bb);
+/* Write bb's data to the backend (within the I/O timeout); bb is emptied. */
+apr_status_t rp_response_write_raw(rp_response_t *resp, apr_bucket_brigade *bb);
+/* Tell the backend nothing more will come (half-close). */
+void rp_response_shutdown_write(rp_response_t *resp);
 
 #ifdef __cplusplus
 }

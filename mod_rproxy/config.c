@@ -12,6 +12,7 @@
 #include "apr_strings.h"
 #include "apr_base64.h"
 #include "config.h"
+#include "rp_headers.h"
 #include "mod_rproxy.h"
 
 APLOG_USE_MODULE(rproxy);
@@ -341,6 +342,26 @@ static const char *set_upstream(cmd_parms *cmd, void *dconf, const char *arg)
     return NULL;
 }
 
+/* RProxyUpgrade proto [proto ...] | none: the protocols a client may switch
+ * to through this route (default websocket). */
+static const char *set_upgrades(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    rp_conf_t *c = target_conf(cmd, dconf);
+    const char *list = c->upgrades && *c->upgrades ? c->upgrades : NULL;
+
+    if (!strcasecmp(arg, "none")) {
+        c->upgrades = "";
+        return NULL;
+    }
+    if (!rp_headers_valid_name(arg)) {
+        return apr_psprintf(cmd->pool, "%s: \"%s\" is not a protocol token",
+                            cmd->cmd->name, arg);
+    }
+    c->upgrades = list ? apr_pstrcat(cmd->pool, list, ", ", arg, NULL)
+                       : apr_pstrdup(cmd->pool, arg);
+    return NULL;
+}
+
 static const char *set_flag(cmd_parms *cmd, void *dconf, int on)
 {
     rp_conf_t *c = target_conf(cmd, dconf);
@@ -432,6 +453,9 @@ const command_rec rpx_cmds[] = {
     AP_INIT_TAKE1("RProxyUpstreamProxy", set_upstream, NULL, RPX_CTX,
                   "http://[user:password@]host:port of a forward proxy to "
                   "reach the backends through, or none"),
+    AP_INIT_ITERATE("RProxyUpgrade", set_upgrades, NULL, RPX_CTX,
+                    "protocols clients may switch to (default websocket), "
+                    "or none"),
     {NULL}};
 
 /* One context per https route, from the settings of the route's server

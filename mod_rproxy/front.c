@@ -11,6 +11,7 @@
 #include "http_log.h"
 #include "http_request.h"
 #include "util_filter.h"
+#include "http_core.h"
 #include "apr_strings.h"
 #include "mod_rproxy.h"
 
@@ -170,6 +171,74 @@ static void front_abort(void *ctx)
     pass(f, bb);
 }
 
+/* A tunnel reads the connection below the request: no HTTP framing, and no
+ * request-reading timeouts from mod_reqtimeout (an idle WebSocket is not a
+ * slow request). */
+static apr_socket_t *front_client_socket(void *ctx)
+{
+    rpx_front_t *f = ctx;
+    conn_rec *c = f->r->connection;
+
+    ap_remove_input_filter_byhandle(c->input_filters, "reqtimeout");
+    return ap_get_conn_socket(c);
+}
+
+static apr_status_t front_client_read(void *ctx, apr_bucket_brigade *bb)
+{
+    rpx_front_t *f = ctx;
+    conn_rec *c = f->r->connection;
+    apr_status_t rv;
+    apr_bucket *b;
+    int eof = 0;
+
+    rv = ap_get_brigade(c->input_filters, bb, AP_MODE_READBYTES,
+                        APR_NONBLOCK_READ, RPX_READ_MAX);
+    if (rv != APR_SUCCESS) {
+        apr_brigade_cleanup(bb);
+        return APR_STATUS_IS_EAGAIN(rv) ? APR_EAGAIN
+               : APR_STATUS_IS_EOF(rv)  ? APR_EOF
+                                        : rv;
+    }
+    for (b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb);) {
+        apr_bucket *next = APR_BUCKET_NEXT(b);
+        if (APR_BUCKET_IS_EOS(b)) {
+            eof = 1;
+        }
+        if (APR_BUCKET_IS_METADATA(b)) {
+            apr_bucket_delete(b);
+        }
+        b = next;
+    }
+    if (APR_BRIGADE_EMPTY(bb)) {
+        return eof ? APR_EOF : APR_EAGAIN;
+    }
+    return APR_SUCCESS;
+}
+
+static apr_status_t front_client_write(void *ctx, apr_bucket_brigade *bb)
+{
+    rpx_front_t *f = ctx;
+    conn_rec *c = f->r->connection;
+    apr_status_t rv;
+
+    APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_flush_create(c->bucket_alloc));
+    rv = ap_pass_brigade(c->output_filters, bb);
+    apr_brigade_cleanup(bb);
+    return rv == APR_SUCCESS && !c->aborted ? APR_SUCCESS : RP_ECLIENT_GONE;
+}
+
+/* The connection carried another protocol: httpd must not write an HTTP
+ * ending to it, nor read another request from it. */
+static void front_end_tunnel(void *ctx)
+{
+    rpx_front_t *f = ctx;
+    conn_rec *c = f->r->connection;
+
+    c->keepalive = AP_CONN_CLOSE;
+    c->aborted = 1;
+    f->ended = 1;
+}
+
 static void front_log(void *ctx, int level, apr_status_t rv, const char *msg)
 {
     rpx_front_t *f = ctx;
@@ -184,5 +253,9 @@ const rp_front_ops_t rpx_front_ops = {
     .send_body = front_send_body,
     .finish = front_finish,
     .abort = front_abort,
+    .client_socket = front_client_socket,
+    .client_read = front_client_read,
+    .client_write = front_client_write,
+    .end_tunnel = front_end_tunnel,
     .log = front_log,
 };

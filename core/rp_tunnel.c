@@ -1,0 +1,149 @@
+/* Licensed under the Apache License, Version 2.0 (the "License"); you may not
+ * use this file except in compliance with the License. You may obtain a copy
+ * of the License at http://www.apache.org/licenses/LICENSE-2.0 */
+
+/* rp_tunnel.c: the relay after a protocol switch.
+ *
+ *   client ──client_read──► bb ──rp_response_write_raw──► backend
+ *   client ◄─client_write── bb ◄──rp_response_read_raw─── backend
+ *
+ * Each turn drains both directions without waiting (so bytes that TLS
+ * layers hold decrypted are never left behind a poll), then polls both
+ * sockets for the idle time. Writes block within their I/O timeouts, so a
+ * slow reader slows its writer down instead of filling memory. */
+
+#include <string.h>
+#include <apr_poll.h>
+#include "rp_tunnel.h"
+
+#define RP_TUNNEL_READS 16 /* reads per direction per turn: fairness */
+
+typedef struct tunnel_t {
+    rp_exchange_t *ex;
+    apr_bucket_brigade *bb;
+    unsigned client_eof:1;  /* the client closed; passed on as half-close */
+    unsigned backend_eof:1; /* the backend closed: the tunnel ends */
+} tunnel_t;
+
+/* Client to backend. */
+static apr_status_t pump_up(tunnel_t *tn)
+{
+    rp_exchange_t *ex = tn->ex;
+    apr_status_t rv;
+    int i;
+
+    for (i = 0; i < RP_TUNNEL_READS; i++) {
+        rv = ex->front.ops->client_read(ex->front.ctx, tn->bb);
+        if (APR_STATUS_IS_EAGAIN(rv)) {
+            return APR_SUCCESS;
+        }
+        if (rv == APR_EOF) {
+            tn->client_eof = 1;
+            rp_response_shutdown_write(ex->resp);
+            return APR_SUCCESS;
+        }
+        if (rv != APR_SUCCESS) {
+            apr_brigade_cleanup(tn->bb);
+            return RP_ECLIENT_GONE;
+        }
+        if (rp_response_write_raw(ex->resp, tn->bb) != APR_SUCCESS) {
+            return RP_EBACKEND_BROKE;
+        }
+    }
+    return APR_SUCCESS;
+}
+
+/* Backend to client. */
+static apr_status_t pump_down(tunnel_t *tn)
+{
+    rp_exchange_t *ex = tn->ex;
+    apr_off_t len;
+    apr_status_t rv;
+    int i;
+
+    for (i = 0; i < RP_TUNNEL_READS; i++) {
+        rv = rp_response_read_raw(ex->resp, tn->bb);
+        if (APR_STATUS_IS_EAGAIN(rv)) {
+            return APR_SUCCESS;
+        }
+        if (rv == APR_EOF) {
+            tn->backend_eof = 1;
+            return APR_SUCCESS;
+        }
+        if (rv != APR_SUCCESS) {
+            apr_brigade_cleanup(tn->bb);
+            return RP_EBACKEND_BROKE;
+        }
+        apr_brigade_length(tn->bb, 0, &len);
+        ex->body_bytes += len;
+        if (ex->front.ops->client_write(ex->front.ctx, tn->bb) != APR_SUCCESS) {
+            apr_brigade_cleanup(tn->bb);
+            return RP_ECLIENT_GONE;
+        }
+    }
+    return APR_SUCCESS;
+}
+
+static apr_status_t add_socket(apr_pollset_t *ps, apr_pool_t *p,
+                               apr_socket_t *s, void *tag)
+{
+    apr_pollfd_t pfd;
+
+    memset(&pfd, 0, sizeof(pfd));
+    pfd.p = p;
+    pfd.desc_type = APR_POLL_SOCKET;
+    pfd.reqevents = APR_POLLIN;
+    pfd.desc.s = s;
+    pfd.client_data = tag;
+    return apr_pollset_add(ps, &pfd);
+}
+
+static void remove_socket(apr_pollset_t *ps, apr_pool_t *p, apr_socket_t *s)
+{
+    apr_pollfd_t pfd;
+
+    memset(&pfd, 0, sizeof(pfd));
+    pfd.p = p;
+    pfd.desc_type = APR_POLL_SOCKET;
+    pfd.desc.s = s;
+    apr_pollset_remove(ps, &pfd);
+}
+
+apr_status_t rp_tunnel_run(rp_exchange_t *ex, apr_interval_time_t idle)
+{
+    apr_socket_t *cs = ex->front.ops->client_socket(ex->front.ctx);
+    apr_socket_t *bs = rp_response_socket(ex->resp);
+    tunnel_t tn = {ex, apr_brigade_create(ex->pool, ex->ba), 0, 0};
+    const apr_pollfd_t *ready;
+    apr_pollset_t *ps;
+    apr_int32_t n;
+    apr_status_t rv;
+    int polling_client = 1;
+
+    rv = apr_pollset_create(&ps, 2, ex->pool, 0);
+    if (rv == APR_SUCCESS) {
+        rv = add_socket(ps, ex->pool, cs, NULL);
+    }
+    if (rv == APR_SUCCESS) {
+        rv = add_socket(ps, ex->pool, bs, NULL);
+    }
+    while (rv == APR_SUCCESS) {
+        rv = tn.client_eof ? APR_SUCCESS : pump_up(&tn);
+        if (rv == APR_SUCCESS) {
+            rv = pump_down(&tn);
+        }
+        if (rv != APR_SUCCESS || tn.backend_eof) {
+            break;
+        }
+        if (tn.client_eof && polling_client) {
+            remove_socket(ps, ex->pool, cs); /* EOF stays readable */
+            polling_client = 0;
+        }
+        rv = apr_pollset_poll(ps, idle, &n, &ready);
+        if (APR_STATUS_IS_EINTR(rv)) {
+            rv = APR_SUCCESS;
+        }
+    }
+    apr_brigade_destroy(tn.bb);
+    return APR_STATUS_IS_TIMEUP(rv) ? APR_SUCCESS : rv;
+}
