@@ -222,6 +222,7 @@ static void init_exchange(request_rec *r, rp_exchange_t *ex, rpx_front_t *front,
     ex->target = route->target;
     ex->tls = route->tls;
     ex->transport = rpx_transport;
+    ex->hooks = &rpx_hooks;
     ex->method = r->method;
     ex->path = rest;
     ex->query = r->args;

@@ -30,10 +30,14 @@ typedef struct rpx_req_t {
 typedef struct rpx_front_t {
     request_rec *r;         /* borrowed */
     apr_bucket_brigade *bb; /* owned: scratch for reading the client body */
+    int hook_status;        /* a hook's refusal status, or 0 */
     unsigned ended:1;       /* EOS (or the abort) was passed */
 } rpx_front_t;
 
 extern const rp_front_ops_t rpx_front_ops;
+
+/* The core's hooks, running the optional hooks of mod_rproxy_hooks.h. */
+extern const rp_hooks_t rpx_hooks;
 
 /* test_config hook: print routes and effective settings (dump.c). */
 void rpx_dump_config(apr_pool_t *p, server_rec *s);

@@ -1,0 +1,94 @@
+/* Licensed under the Apache License, Version 2.0 (the "License"); you may not
+ * use this file except in compliance with the License. You may obtain a copy
+ * of the License at http://www.apache.org/licenses/LICENSE-2.0 */
+
+/* hooks.c: the optional hooks of mod_rproxy_hooks.h, run from the core's
+ * rp_hooks_t so that other modules see httpd types, not core ones. */
+
+#include "httpd.h"
+#include "http_config.h"
+#include "apr_strings.h"
+#include "mod_rproxy.h"
+#include "mod_rproxy_hooks.h"
+
+APR_IMPLEMENT_OPTIONAL_HOOK_RUN_ALL(rproxy, RPROXY, int, rproxy_rewrite,
+                                    (request_rec * r, rproxy_request_t *out),
+                                    (r, out), OK, DECLINED)
+APR_IMPLEMENT_OPTIONAL_HOOK_RUN_ALL(rproxy, RPROXY, int, rproxy_modify_response,
+                                    (request_rec * r, rproxy_response_t *resp),
+                                    (r, resp), OK, DECLINED)
+APR_IMPLEMENT_OPTIONAL_HOOK_RUN_ALL(rproxy, RPROXY, int, rproxy_error,
+                                    (request_rec * r, int *status,
+                                     const char *fault),
+                                    (r, status, fault), OK, DECLINED)
+
+/* A hook's refusal must be an HTTP error status; anything else is taken
+ * for a bug in the hook and answered 500. */
+static apr_status_t refused(rpx_front_t *f, rp_exchange_t *ex, int rv,
+                            const char *which)
+{
+    f->hook_status = ap_is_HTTP_ERROR(rv) ? rv : HTTP_INTERNAL_SERVER_ERROR;
+    ex->error_detail = apr_psprintf(ex->pool, "%s hook answered %d", which, rv);
+    return RP_EHOOK;
+}
+
+static apr_status_t run_rewrite(rp_exchange_t *ex, void *baton)
+{
+    rpx_front_t *f = ex->front.ctx;
+    rproxy_request_t out;
+    int rv;
+
+    out.method = ex->out.method;
+    out.target = ex->out.target;
+    out.headers = ex->out.headers;
+    out.backend = apr_pstrcat(ex->pool, ex->target->scheme, "://",
+                              ex->target->hostport, NULL);
+    rv = rproxy_run_rproxy_rewrite(f->r, &out);
+    if (rv != OK && rv != DECLINED) {
+        return refused(f, ex, rv, "rewrite");
+    }
+    ex->out.method = out.method;
+    ex->out.target = out.target;
+    ex->out.headers = out.headers;
+    return APR_SUCCESS;
+}
+
+static apr_status_t run_modify_response(rp_exchange_t *ex, void *baton)
+{
+    rpx_front_t *f = ex->front.ctx;
+    rproxy_response_t resp;
+    int rv;
+
+    resp.status = ex->resp->status;
+    resp.reason = ex->resp->reason;
+    resp.headers = ex->resp->headers;
+    rv = rproxy_run_rproxy_modify_response(f->r, &resp);
+    if (rv != OK && rv != DECLINED) {
+        return refused(f, ex, rv, "modify_response");
+    }
+    if (resp.status >= 100 && resp.status <= 599) {
+        ex->resp->status = resp.status;
+    }
+    ex->resp->reason = resp.reason ? resp.reason : "";
+    ex->resp->headers = resp.headers;
+    return APR_SUCCESS;
+}
+
+static int run_error(rp_exchange_t *ex, apr_status_t err, void *baton)
+{
+    rpx_front_t *f = ex->front.ctx;
+    int status = f->hook_status ? f->hook_status : rp_proxy_error_status(err);
+    char buf[120];
+
+    rproxy_run_rproxy_error(f->r, &status,
+                            ex->error_detail
+                                ? ex->error_detail
+                                : rp_strerror(err, buf, sizeof(buf)));
+    return ap_is_HTTP_ERROR(status) ? status : HTTP_BAD_GATEWAY;
+}
+
+const rp_hooks_t rpx_hooks = {
+    .rewrite = run_rewrite,
+    .modify_response = run_modify_response,
+    .error = run_error,
+};
