@@ -23,10 +23,9 @@ def _endless_1xx(req, conn):
     conn.send_response(200, [], b"too late\n")
 
 
-def test_early_hints_reach_client_first(httpd_factory, backend_factory):
-    b = backend_factory(_hints, name="hints")
-    h = httpd_factory("RProxyPass /app %s/\n" % b.url)
-    s = client.connect(h.port)
+def _get_raw(port):
+    """Everything the client receives for one GET, interim responses too."""
+    s = client.connect(port)
     s.sendall(b"GET /app/x HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
     data = b""
     s.settimeout(5)
@@ -36,6 +35,13 @@ def test_early_hints_reach_client_first(httpd_factory, backend_factory):
             break
         data += chunk
     s.close()
+    return data
+
+
+def test_early_hints_reach_client_first(httpd_factory, backend_factory):
+    b = backend_factory(_hints, name="hints")
+    h = httpd_factory("RProxyPass /app %s/\n" % b.url)
+    data = _get_raw(h.port)
     text = data.decode("latin-1")
     assert text.startswith("HTTP/1.1 103"), "the 103 comes first (%r)" % text[:60]
     hints = text.split("\r\n\r\n")[0]
@@ -49,16 +55,7 @@ def test_early_hints_reach_client_first(httpd_factory, backend_factory):
 def test_endless_interim_responses_are_502(httpd_factory, backend_factory):
     b = backend_factory(_endless_1xx, name="endless")
     h = httpd_factory("RProxyPass /app %s/\n" % b.url)
-    s = client.connect(h.port)
-    s.sendall(b"GET /app/x HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
-    data = b""
-    s.settimeout(5)
-    while True:
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        data += chunk
-    s.close()
+    data = _get_raw(h.port)
     heads = [blk for blk in data.split(b"\r\n\r\n") if blk.startswith(b"HTTP/1.1")]
     assert heads and heads[-1].startswith(b"HTTP/1.1 502"), \
         "after too many 1xx the client gets 502 (%r)" % heads[-1:][:1]
