@@ -10,6 +10,13 @@ for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
         missing="$missing $p"
 done
+# The TLS tests address backends as "localhost" (the name in their test
+# certificates). A minimal root built by debootstrap has no /etc/hosts entry
+# for it, and glibc does not invent one.
+if ! getent hosts localhost >/dev/null 2>&1; then
+    echo "adding 127.0.0.1 localhost to /etc/hosts (it did not resolve)" >&2
+    [ "$(id -u)" -eq 0 ] && printf '127.0.0.1\tlocalhost\n' >>/etc/hosts
+fi
 [ -z "$missing" ] && exit 0
 echo "installing:$missing" >&2
 SUDO=""
