@@ -65,7 +65,7 @@ done
 
 echo "== integration tests (Debian apache2 + build/mod_rproxy.so)"
 RPROXY_MODULE="$top/build/mod_rproxy.so" timeout 900 \
-    /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration \
+    /usr/bin/python3 -m pytest -q -rs -p no:cacheprovider tests/integration \
     >"$logs/integration" 2>&1
 rc=$?
 cat "$logs/integration"
