@@ -276,9 +276,12 @@ static apr_status_t send_head(rp_exchange_t *ex)
     apr_status_t rv;
 
     /* Trailer is hop-by-hop, but the trailers themselves are forwarded:
-     * announce them again when the body keeps a chunked framing. */
+     * announce them again when the body keeps a chunked framing and the
+     * client side can deliver them. */
     rp_headers_strip_hop(resp->headers, 0);
-    if (announced && resp->framing.kind == RP_H1_BODY_CHUNKED) {
+    if (announced && resp->framing.kind == RP_H1_BODY_CHUNKED &&
+        (!ex->front.ops->trailers_ok ||
+         ex->front.ops->trailers_ok(ex->front.ctx))) {
         apr_table_setn(resp->headers, "Trailer", announced);
     }
     if (ex->hooks && ex->hooks->modify_response) {

@@ -66,6 +66,8 @@ typedef struct rp_front_ops_t {
     apr_status_t (*client_read)(void *ctx, apr_bucket_brigade *bb);
     apr_status_t (*client_write)(void *ctx, apr_bucket_brigade *bb);
     void (*end_tunnel)(void *ctx);
+    /* Can the client receive response trailers? NULL means yes. */
+    int (*trailers_ok)(void *ctx);
     /* Write one log line; msg starts with its RPLOGNO. */
     void (*log)(void *ctx, int level, apr_status_t rv, const char *msg);
 } rp_front_ops_t;

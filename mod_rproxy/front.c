@@ -239,6 +239,16 @@ static void front_end_tunnel(void *ctx)
     f->ended = 1;
 }
 
+/* httpd 2.4's HTTP/1.1 chunk filter writes no trailer section, so only
+ * HTTP/2 clients (mod_http2 sends r->trailers_out) can get trailers; to
+ * others the proxy must not announce what will not come. */
+static int front_trailers_ok(void *ctx)
+{
+    rpx_front_t *f = ctx;
+
+    return f->r->proto_num >= HTTP_VERSION(2, 0);
+}
+
 static void front_log(void *ctx, int level, apr_status_t rv, const char *msg)
 {
     rpx_front_t *f = ctx;
@@ -257,5 +267,6 @@ const rp_front_ops_t rpx_front_ops = {
     .client_read = front_client_read,
     .client_write = front_client_write,
     .end_tunnel = front_end_tunnel,
+    .trailers_ok = front_trailers_ok,
     .log = front_log,
 };
