@@ -26,6 +26,7 @@ void rp_conf_init(rp_conf_t *conf)
     conf->idle_timeout = RP_UNSET_TIME;
     conf->flush_interval = RP_UNSET_TIME;
     conf->expect_timeout = RP_UNSET_TIME;
+    conf->response_timeout = RP_UNSET_TIME;
     conf->preserve_host = RP_UNSET;
     conf->add_forwarded = RP_UNSET;
     conf->max_conns = RP_UNSET;
@@ -45,6 +46,7 @@ void rp_conf_merge(rp_conf_t *conf, const rp_conf_t *base, const rp_conf_t *add)
     RP_MERGE_TIME(conf, base, add, idle_timeout);
     RP_MERGE_TIME(conf, base, add, flush_interval);
     RP_MERGE_TIME(conf, base, add, expect_timeout);
+    RP_MERGE_TIME(conf, base, add, response_timeout);
     RP_MERGE_INT(conf, base, add, preserve_host);
     RP_MERGE_INT(conf, base, add, add_forwarded);
     RP_MERGE_STR(conf, base, add, upgrades);
@@ -166,4 +168,9 @@ int rp_conf_connect_retries(const rp_conf_t *conf)
 const char *rp_conf_upgrades(const rp_conf_t *conf)
 {
     return conf->upgrades ? conf->upgrades : "websocket";
+}
+
+apr_interval_time_t rp_conf_response_timeout(const rp_conf_t *conf)
+{
+    RP_GET(response_timeout, 0, RP_UNSET_TIME);
 }

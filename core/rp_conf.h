@@ -39,14 +39,15 @@ extern "C" {
 #define RP_DEFAULT_MAX_FIELDS 100
 
 typedef struct rp_conf_t {
-    apr_interval_time_t connect_timeout; /* RProxyConnectTimeout */
-    apr_interval_time_t header_timeout;  /* RProxyResponseHeaderTimeout */
-    apr_interval_time_t io_timeout;      /* RProxyIOTimeout */
-    apr_interval_time_t idle_timeout;    /* RProxyIdleTimeout (pool) */
-    apr_interval_time_t flush_interval;  /* RProxyFlushInterval; <0 always */
-    apr_interval_time_t expect_timeout;  /* RProxyExpectContinueTimeout */
-    int preserve_host;                   /* RProxyPreserveHost */
-    int add_forwarded;                   /* RProxyAddForwarded */
+    apr_interval_time_t connect_timeout;  /* RProxyConnectTimeout */
+    apr_interval_time_t header_timeout;   /* RProxyResponseHeaderTimeout */
+    apr_interval_time_t io_timeout;       /* RProxyIOTimeout */
+    apr_interval_time_t idle_timeout;     /* RProxyIdleTimeout (pool) */
+    apr_interval_time_t flush_interval;   /* RProxyFlushInterval; <0 always */
+    apr_interval_time_t expect_timeout;   /* RProxyExpectContinueTimeout */
+    apr_interval_time_t response_timeout; /* RProxyResponseTimeout, 0 none */
+    int preserve_host;                    /* RProxyPreserveHost */
+    int add_forwarded;                    /* RProxyAddForwarded */
     const char *upgrades; /* RProxyUpgrade: comma list; "" none; NULL unset */
     /* Per backend and process; the first route to a backend decides. */
     int max_conns;                     /* RProxyMaxConnections, 0: none */
@@ -82,6 +83,7 @@ apr_interval_time_t rp_conf_io_timeout(const rp_conf_t *conf);
 apr_interval_time_t rp_conf_idle_timeout(const rp_conf_t *conf);
 apr_interval_time_t rp_conf_flush_interval(const rp_conf_t *conf);
 apr_interval_time_t rp_conf_expect_timeout(const rp_conf_t *conf);
+apr_interval_time_t rp_conf_response_timeout(const rp_conf_t *conf);
 int rp_conf_preserve_host(const rp_conf_t *conf);
 int rp_conf_add_forwarded(const rp_conf_t *conf);
 const char *rp_conf_upgrades(const rp_conf_t *conf); /* "websocket" */

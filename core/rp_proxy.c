@@ -380,11 +380,21 @@ static apr_status_t pass_on(rp_exchange_t *ex, flusher_t *f,
     return ex->front.ops->send_body(ex->front.ctx, bb, flush);
 }
 
-static apr_status_t copy_body(rp_exchange_t *ex)
+/* The idle deadline from now, capped by the response deadline (0: none). */
+static apr_time_t idle_deadline(apr_interval_time_t io, apr_time_t end_dl)
+{
+    apr_time_t dl = apr_time_now() + io;
+
+    return end_dl && end_dl < dl ? end_dl : dl;
+}
+
+static apr_status_t copy_body(rp_exchange_t *ex, apr_time_t started)
 {
     apr_bucket_brigade *bb = apr_brigade_create(ex->pool, ex->ba);
     apr_interval_time_t io = rp_conf_io_timeout(ex->conf);
-    apr_time_t io_dl = apr_time_now() + io;
+    apr_interval_time_t total = rp_conf_response_timeout(ex->conf);
+    apr_time_t end_dl = total > 0 ? started + total : 0;
+    apr_time_t io_dl = idle_deadline(io, end_dl);
     apr_status_t rv;
     flusher_t f;
     int eos = 0;
@@ -400,11 +410,16 @@ static apr_status_t copy_body(rp_exchange_t *ex)
             }
             continue;
         }
+        if (rv == APR_TIMEUP && end_dl && apr_time_now() >= end_dl) {
+            ex->resp->error = "the response took longer than "
+                              "RProxyResponseTimeout";
+            rv = APR_EGENERAL;
+        }
         if (rv != APR_SUCCESS) {
             apr_brigade_cleanup(bb);
             return broke(ex, rv);
         }
-        io_dl = apr_time_now() + io;
+        io_dl = idle_deadline(io, end_dl);
         if (pass_on(ex, &f, bb, 0) != APR_SUCCESS) {
             apr_brigade_cleanup(bb);
             rp_response_close(ex->resp);
@@ -528,7 +543,7 @@ apr_status_t rp_proxy_run(rp_exchange_t *ex)
     }
     rv = send_head(ex);
     if (rv == APR_SUCCESS && ex->head_sent) {
-        rv = copy_body(ex);
+        rv = copy_body(ex, started);
     }
     ex->backend_time = apr_time_now() - started;
     if (rv != APR_SUCCESS || !ex->head_sent) {

@@ -385,6 +385,10 @@ const command_rec rpx_cmds[] = {
     AP_INIT_TAKE1("RProxyResponseHeaderTimeout", set_timeout,
                   RPX_OFF(header_timeout), RPX_CTX,
                   "time from request sent to response head (default 60s)"),
+    AP_INIT_TAKE1("RProxyResponseTimeout", set_limit_time,
+                  RPX_OFF(response_timeout), RPX_CTX,
+                  "longest a whole response may take, streaming included "
+                  "(default 0: no limit)"),
     AP_INIT_TAKE1("RProxyIOTimeout", set_timeout, RPX_OFF(io_timeout), RPX_CTX,
                   "longest wait between body reads or writes (default 60s)"),
     AP_INIT_TAKE1("RProxyExpectContinueTimeout", set_timeout,
