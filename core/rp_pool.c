@@ -364,42 +364,27 @@ static apr_status_t conn_dial(rp_backend_t *be, apr_interval_time_t timeout,
     return APR_SUCCESS;
 }
 
-/* Refresh an answer past its TTL before a pooled connection is taken, so
- * that connections to an address the name left are retired even while the
- * pool keeps requests from dialing. */
-static void refresh_if_stale(rp_backend_t *be, apr_pool_t *p)
+/* Is the answer past its TTL, with nobody refreshing it yet? Caller holds
+ * the mutex. */
+static int answer_stale(const rp_backend_t *be, apr_time_t now)
 {
-    apr_time_t now = apr_time_now();
-    const char **ips;
-    int stale, n;
-
-    apr_thread_mutex_lock(be->t->mutex);
-    stale = be->opts.dns_ttl > 0 && be->nips && !be->resolving &&
-            now - be->resolved_at >= be->opts.dns_ttl;
-    apr_thread_mutex_unlock(be->t->mutex);
-    if (stale) {
-        backend_addresses(be, p, &ips, &n);
-    }
+    return be->opts.dns_ttl > 0 && be->nips && !be->resolving &&
+           now - be->resolved_at >= be->opts.dns_ttl;
 }
 
 /* Is the connection's address still in the backend's answer? A pooled
- * connection to an address the name no longer has is retired. */
-static int address_current(rp_conn_t *c)
+ * connection to an address the name no longer has is retired. Caller holds
+ * the mutex; the generation makes the common case one comparison. */
+static int address_current(const rp_backend_t *be, rp_conn_t *c)
 {
-    rp_backend_t *be = c->backend;
-    int i, ok = 0;
+    int i, ok = c->dns_gen == be->dns_gen;
 
-    apr_thread_mutex_lock(be->t->mutex);
-    if (c->dns_gen == be->dns_gen) {
-        ok = 1;
-    }
     for (i = 0; !ok && i < be->nips; i++) {
         ok = !strcmp(be->ips[i], c->ip);
     }
     if (ok) {
         c->dns_gen = be->dns_gen;
     }
-    apr_thread_mutex_unlock(be->t->mutex);
     return ok;
 }
 
@@ -430,30 +415,40 @@ static int conn_is_quiet(rp_conn_t *c)
 }
 
 /* Take the most recently used live idle connection, closing stale and
- * expired ones on the way. */
-static rp_conn_t *pool_take(rp_backend_t *be)
+ * expired ones on the way. An answer past its DNS TTL is refreshed first
+ * (into p), so that connections to an address the name left are retired
+ * even while the pool keeps requests from dialing. One lock per look. */
+static rp_conn_t *pool_take(rp_backend_t *be, apr_pool_t *p)
 {
     rp_transport_t *t = be->t;
     apr_time_t now = apr_time_now();
+    int current = 0, refreshed = 0, n;
+    const char **ips;
     rp_conn_t *c;
 
     for (;;) {
         apr_thread_mutex_lock(t->mutex);
+        if (!refreshed && answer_stale(be, now)) {
+            apr_thread_mutex_unlock(t->mutex);
+            backend_addresses(be, p, &ips, &n);
+            refreshed = 1;
+            continue;
+        }
         c = be->idle;
         if (c) {
             be->idle = c->next;
             be->nidle--;
             apr_atomic_dec32(&t->stats.conns_idle);
+            current = address_current(be, c);
         }
         apr_thread_mutex_unlock(t->mutex);
         if (!c) {
             return NULL;
         }
         c->next = NULL;
-        if (now - c->idle_since < be->opts.idle_timeout &&
+        if (current && now - c->idle_since < be->opts.idle_timeout &&
             (!be->opts.max_age || now - c->created < be->opts.max_age) &&
-            (!c->retire_at || now < c->retire_at) && address_current(c) &&
-            conn_is_quiet(c)) {
+            (!c->retire_at || now < c->retire_at) && conn_is_quiet(c)) {
             c->reused = 1;
             return c;
         }
@@ -737,9 +732,8 @@ apr_status_t rp_pool_acquire(rp_backend_t *be, const rp_rt_opts_t *opts,
     apr_time_t deadline = apr_time_now() + be->opts.queue_timeout;
     apr_status_t rv;
 
-    refresh_if_stale(be, p);
     for (;;) {
-        if (!fresh && (*out = pool_take(be)) != NULL) {
+        if (!fresh && (*out = pool_take(be, p)) != NULL) {
             return APR_SUCCESS;
         }
         apr_thread_mutex_lock(be->t->mutex);
