@@ -7,6 +7,7 @@
  * talks to the client. */
 
 #include <string.h>
+#include <strings.h>
 #include <apr_strings.h>
 #include <apr_lib.h>
 #include "rp_proxy.h"
@@ -132,9 +133,12 @@ static apr_status_t fail(rp_exchange_t *ex, apr_status_t err)
 
 /* ---- the outgoing request --------------------------------------------- */
 
+/* apr_table_do callback: every field but Host, which is decided here. */
 static int copy_field(void *rec, const char *key, const char *value)
 {
-    apr_table_addn(rec, key, value);
+    if (strcasecmp(key, "Host") != 0) {
+        apr_table_addn(rec, key, value);
+    }
     return 1;
 }
 
@@ -184,9 +188,8 @@ static apr_status_t build_request(rp_exchange_t *ex)
         host = ex->fwd.host;
     }
     h = apr_table_make(p, apr_table_elts(ex->in_headers)->nelts + 4);
-    apr_table_setn(h, "Host", host);
+    apr_table_setn(h, "Host", host); /* first, as clients send it */
     apr_table_do(copy_field, h, ex->in_headers, NULL);
-    apr_table_setn(h, "Host", host);
     rp_headers_strip_hop(h, 1);
     ex->out.upgrade = upgrade_asked(ex);
     if (ex->out.upgrade) {
