@@ -149,20 +149,29 @@ static const char *set_pass(cmd_parms *cmd, void *dconf, const char *a1,
 }
 
 /* A positive time in httpd's syntax: "5" (seconds), "500ms", "2s", "1m". */
-static const char *set_timeout(cmd_parms *cmd, void *dconf, const char *arg)
+static const char *store_time(cmd_parms *cmd, void *dconf, const char *arg,
+                              int zero_ok)
 {
     apr_interval_time_t t;
     rp_conf_t *c = target_conf(cmd, dconf);
     int off = (int)(long)cmd->info;
 
-    if (ap_timeout_parameter_parse(arg, &t, "s") != APR_SUCCESS || t <= 0) {
+    if (ap_timeout_parameter_parse(arg, &t, "s") != APR_SUCCESS || t < 0 ||
+        (t == 0 && !zero_ok)) {
         return apr_psprintf(cmd->pool,
-                            "%s: \"%s\" is not a positive time (examples: 5, "
-                            "500ms, 2s, 1m)",
+                            zero_ok ? "%s: \"%s\" is not a time (examples: 0, "
+                                      "500ms, 2s, 10m)"
+                                    : "%s: \"%s\" is not a positive time "
+                                      "(examples: 5, 500ms, 2s, 1m)",
                             cmd->cmd->name, arg);
     }
     *(apr_interval_time_t *)((char *)c + off) = t;
     return NULL;
+}
+
+static const char *set_timeout(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    return store_time(cmd, dconf, arg, 0);
 }
 
 /* Milliseconds: 0 lets httpd buffer, negative flushes after every write. */
@@ -208,18 +217,7 @@ static const char *set_count(cmd_parms *cmd, void *dconf, const char *arg)
 /* A time that may be 0 (meaning "no limit"). */
 static const char *set_limit_time(cmd_parms *cmd, void *dconf, const char *arg)
 {
-    apr_interval_time_t t;
-    rp_conf_t *c = target_conf(cmd, dconf);
-    int off = (int)(long)cmd->info;
-
-    if (ap_timeout_parameter_parse(arg, &t, "s") != APR_SUCCESS || t < 0) {
-        return apr_psprintf(cmd->pool,
-                            "%s: \"%s\" is not a time (examples: 0, 500ms, "
-                            "2s, 10m)",
-                            cmd->cmd->name, arg);
-    }
-    *(apr_interval_time_t *)((char *)c + off) = t;
-    return NULL;
+    return store_time(cmd, dconf, arg, 1);
 }
 
 /* A file or directory that must be readable now, so that a typo stops the
