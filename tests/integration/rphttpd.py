@@ -410,16 +410,7 @@ class Httpd:
         if self.proc is None:
             return
         kids = self.child_pids()
-        if self.proc.poll() is None:
-            kill_pid(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                kill_pid(self.proc.pid, signal.SIGKILL)
-                try:
-                    self.proc.wait(5)
-                except subprocess.TimeoutExpired:
-                    pass
+        terminate(self.proc, timeout)
         # children whose parent is gone: kill them by the PIDs seen above
         deadline = time.monotonic() + 3
         for pid in kids:
@@ -511,12 +502,32 @@ class Httpd:
         return sum(rss_kb_of(p) for p in self.child_pids())
 
 
-def _is_apache(pid):
+def _comm(pid):
+    """The process name of pid, or None when it is gone."""
     try:
         with open("/proc/%d/comm" % pid) as f:
-            return f.read().strip() in ("apache2", "httpd")
+            return f.read().strip()
     except OSError:
-        return False
+        return None
+
+
+def _is_apache(pid):
+    return _comm(pid) in ("apache2", "httpd")
+
+
+def terminate(proc, timeout):
+    """SIGTERM a server we started, SIGKILL it if it outlives timeout."""
+    if proc.poll() is not None:
+        return
+    kill_pid(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        kill_pid(proc.pid, signal.SIGKILL)
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            pass
 
 
 # --------------------------------------------------------------------------
@@ -629,24 +640,10 @@ http {
         if self.proc is None:
             return
         kids = children_of(self.proc.pid)
-        if self.proc.poll() is None:
-            kill_pid(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                kill_pid(self.proc.pid, signal.SIGKILL)
-                try:
-                    self.proc.wait(5)
-                except subprocess.TimeoutExpired:
-                    pass
+        terminate(self.proc, timeout)
         for pid in kids:
-            if os.path.exists("/proc/%d" % pid):
-                try:
-                    with open("/proc/%d/comm" % pid) as f:
-                        if f.read().strip() == "nginx":
-                            kill_pid(pid, signal.SIGKILL)
-                except OSError:
-                    pass
+            if _comm(pid) == "nginx":
+                kill_pid(pid, signal.SIGKILL)
         self._out.close()
         self.proc = None
 
