@@ -11,6 +11,8 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <pthread.h>
 #include <apr_strings.h>
 #include <apr_atomic.h>
 #include <apr_poll.h>
@@ -590,6 +592,22 @@ static void free_answers(rp_transport_t *t)
     }
 }
 
+/* The reaper must never run a signal handler: the host's handlers may
+ * tear the process pool down (httpd's child does on SIGTERM), which would
+ * free the reaper's own state under it. A thread inherits its creator's
+ * signal mask, so block everything around its creation. */
+static apr_status_t start_reaper(rp_transport_t *t, apr_pool_t *p)
+{
+    sigset_t all, old;
+    apr_status_t rv;
+
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    rv = apr_thread_create(&t->reaper, NULL, reaper_main, t, p);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return rv;
+}
+
 static apr_status_t transport_cleanup(void *data)
 {
     rp_transport_t *t = data;
@@ -622,7 +640,7 @@ apr_status_t rp_transport_create(apr_pool_t *p, apr_size_t max_idle,
         rv = apr_thread_cond_create(&t->wake, p);
     }
     if (rv == APR_SUCCESS) {
-        rv = apr_thread_create(&t->reaper, NULL, reaper_main, t, p);
+        rv = start_reaper(t, p);
     }
     if (rv != APR_SUCCESS) {
         return rv;
