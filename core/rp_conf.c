@@ -36,6 +36,9 @@ void rp_conf_init(rp_conf_t *conf)
     conf->queue_timeout = RP_UNSET_TIME;
     conf->max_age = RP_UNSET_TIME;
     conf->dns_ttl = RP_UNSET_TIME;
+    /* forwarding (trusted_proxies starts NULL) */
+    conf->forwarded = RP_UNSET;
+    conf->via = RP_UNSET;
 }
 
 void rp_conf_merge(rp_conf_t *conf, const rp_conf_t *base, const rp_conf_t *add)
@@ -71,6 +74,9 @@ void rp_conf_merge(rp_conf_t *conf, const rp_conf_t *base, const rp_conf_t *add)
     conf->upstream_auth =
         add->upstream ? add->upstream_auth : base->upstream_auth;
     RP_MERGE_STR(conf, base, add, upstream);
+    RP_MERGE_STR(conf, base, add, trusted_proxies);
+    RP_MERGE_INT(conf, base, add, forwarded);
+    RP_MERGE_INT(conf, base, add, via);
 }
 
 #define RP_GET(f, dflt, unset) return conf->f != (unset) ? conf->f : (dflt)
@@ -173,4 +179,28 @@ const char *rp_conf_upgrades(const rp_conf_t *conf)
 apr_interval_time_t rp_conf_response_timeout(const rp_conf_t *conf)
 {
     RP_GET(response_timeout, 0, RP_UNSET_TIME);
+}
+
+int rp_conf_forwarded(const rp_conf_t *conf)
+{
+    RP_GET(forwarded, 0, RP_UNSET);
+}
+
+int rp_conf_via(const rp_conf_t *conf)
+{
+    RP_GET(via, 0, RP_UNSET);
+}
+
+const apr_array_header_t *rp_conf_trusted_proxies(const rp_conf_t *conf)
+{
+    return conf->trusted_proxies; /* NULL and empty both trust nobody */
+}
+
+void rp_conf_fwd_policy(const rp_conf_t *conf, rp_fwd_policy_t *pol)
+{
+    memset(pol, 0, sizeof(*pol));
+    pol->trusted = rp_conf_trusted_proxies(conf);
+    pol->x_forwarded = rp_conf_add_forwarded(conf) ? 1 : 0;
+    pol->forwarded = rp_conf_forwarded(conf) ? 1 : 0;
+    pol->via = rp_conf_via(conf) ? 1 : 0;
 }

@@ -20,6 +20,7 @@
 #include "rp_core.h"
 #include "rp_url.h"
 #include "rp_tls.h"
+#include "rp_headers.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -63,6 +64,12 @@ typedef struct rp_conf_t {
     /* RProxyUpstreamProxy: NULL unset, rp_conf_no_upstream for "none" */
     const rp_url_t *upstream;  /* borrowed: pconf */
     const char *upstream_auth; /* borrowed: "Basic ..." or NULL */
+    /* Forwarding fields and whom to trust (rp_headers_forward) */
+    /* RProxyTrustedProxies: rp_cidr_t (rp_addr.h), borrowed from pconf;
+     * NULL unset, empty for "none" */
+    const apr_array_header_t *trusted_proxies;
+    int forwarded; /* RProxyForwarded */
+    int via;       /* RProxyVia */
 } rp_conf_t;
 
 /* The value of upstream that means "none" (overrides an inherited one). */
@@ -97,6 +104,13 @@ apr_interval_time_t rp_conf_dns_ttl(const rp_conf_t *conf);
 apr_interval_time_t rp_conf_tls_timeout(const rp_conf_t *conf);
 /* The upstream proxy to use, or NULL; *auth its credentials or NULL. */
 const rp_url_t *rp_conf_upstream(const rp_conf_t *conf, const char **auth);
+/* Forwarding: RProxyForwarded and RProxyVia default to off; no peer is
+ * trusted by default. */
+int rp_conf_forwarded(const rp_conf_t *conf);
+int rp_conf_via(const rp_conf_t *conf);
+const apr_array_header_t *rp_conf_trusted_proxies(const rp_conf_t *conf);
+/* The forwarding policy the settings give, for rp_headers_forward(). */
+void rp_conf_fwd_policy(const rp_conf_t *conf, rp_fwd_policy_t *pol);
 
 #ifdef __cplusplus
 }

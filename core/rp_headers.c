@@ -18,6 +18,7 @@
 #include <apr_strings.h>
 #include <apr_lib.h>
 #include "rp_headers.h"
+#include "rp_addr.h"
 
 typedef struct rp_hdr_rule_t {
     const char *name; /* canonical spelling; matched without case */
@@ -270,14 +271,15 @@ static int push_prior(void *rec, const char *key, const char *value)
     return 1;
 }
 
-/* All prior X-Forwarded-For fields in order, then client_ip, joined in one
- * allocation: many prior fields cost linear, not quadratic, memory. */
-static void set_xff(apr_pool_t *p, apr_table_t *t, const char *client_ip)
+/* All prior fields called name in order, then elem, joined with ", " in
+ * one allocation: many prior fields cost linear, not quadratic, memory. */
+static void extend_list(apr_pool_t *p, apr_table_t *t, const char *name,
+                        const char *elem)
 {
     apr_array_header_t *vec = apr_array_make(p, 8, sizeof(struct iovec));
-    apr_table_do(push_prior, vec, t, "X-Forwarded-For", NULL);
-    push_iov(vec, client_ip);
-    apr_table_setn(t, "X-Forwarded-For",
+    apr_table_do(push_prior, vec, t, name, NULL);
+    push_iov(vec, elem);
+    apr_table_setn(t, name,
                    apr_pstrcatv(p, (const struct iovec *)vec->elts,
                                 (apr_size_t)vec->nelts, NULL));
 }
@@ -294,19 +296,77 @@ static void set_or_unset(apr_pool_t *p, apr_table_t *t, const char *name,
     }
 }
 
-/* p must be t's pool or an ancestor of it: the values are set without a
- * copy (apr_table_setn), and a pool-debug build checks exactly that. A NULL
- * client_ip leaves X-Forwarded-For as it is; a NULL proto removes
- * X-Forwarded-Proto, as a NULL host removes X-Forwarded-Host, so a value
- * the client sent never passes for ours. */
-void rp_headers_add_forwarded(apr_pool_t *p, apr_table_t *t,
-                              const rp_fwd_info_t *info)
+/* Set name unless a trusted peer already sent it: the proxy before us
+ * knew the original Host and scheme, we only know its connection. */
+static void set_unless_trusted(apr_pool_t *p, apr_table_t *t, const char *name,
+                               const char *value, int trusted)
+{
+    if (!trusted || apr_table_get(t, name) == NULL) {
+        set_or_unset(p, t, name, value);
+    }
+}
+
+/* A NULL client_ip leaves X-Forwarded-For alone (trusted) or absent. */
+static void add_x_forwarded(apr_pool_t *p, apr_table_t *t,
+                            const rp_fwd_info_t *info, int trusted)
 {
     if (info->client_ip != NULL) {
-        set_xff(p, t, info->client_ip);
+        extend_list(p, t, "X-Forwarded-For", info->client_ip);
     }
-    set_or_unset(p, t, "X-Forwarded-Host", info->host);
-    set_or_unset(p, t, "X-Forwarded-Proto", info->proto);
+    set_unless_trusted(p, t, "X-Forwarded-Host", info->host, trusted);
+    set_unless_trusted(p, t, "X-Forwarded-Proto", info->proto, trusted);
+}
+
+int rp_headers_peer_trusted(const rp_fwd_policy_t *pol, const char *client_ip)
+{
+    return rp_addr_in_list(pol->trusted, client_ip);
+}
+
+/* The fields a client could use to pass for someone else. */
+static const char *const forwarding_fields[] = {
+    "X-Forwarded-For",
+    "X-Forwarded-Host",
+    "X-Forwarded-Proto",
+    "Forwarded",
+};
+
+void rp_headers_forward(apr_pool_t *p, apr_table_t *t,
+                        const rp_fwd_info_t *info, const rp_fwd_policy_t *pol)
+{
+    int trusted = rp_headers_peer_trusted(pol, info->client_ip);
+    apr_size_t i;
+
+    if (!trusted) {
+        for (i = 0; i < sizeof(forwarding_fields) / sizeof(char *); i++) {
+            apr_table_unset(t, forwarding_fields[i]);
+        }
+    }
+    if (pol->x_forwarded) {
+        add_x_forwarded(p, t, info, trusted);
+    }
+    if (pol->forwarded) {
+        extend_list(p, t, "Forwarded", rp_headers_forwarded_element(p, info));
+    }
+    if (pol->via && info->via_name != NULL) {
+        rp_headers_add_via(p, t, info->version, info->via_name);
+    }
+}
+
+void rp_headers_add_via(apr_pool_t *p, apr_table_t *t, int version,
+                        const char *name)
+{
+    int major = version > 0 ? version / 1000 : 1;
+    int minor = version > 0 ? version % 1000 : 1;
+    const char *elem;
+
+    /* HTTP/2 and HTTP/3 have no minor version (RFC 9113, RFC 9114). */
+    if (major >= 2 && minor == 0) {
+        elem = apr_psprintf(p, "%d %s", major, name);
+    }
+    else {
+        elem = apr_psprintf(p, "%d.%d %s", major, minor, name);
+    }
+    extend_list(p, t, "Via", elem);
 }
 
 /* tchar (RFC 9110 section 5.6.2), on ASCII ranges so that the locale
@@ -331,6 +391,79 @@ int rp_headers_valid_name(const char *name)
         }
     }
     return 1;
+}
+
+/* qdtext and the byte after a "\\" in a quoted-pair (RFC 9110 section
+ * 5.6.4): HTAB, SP, VCHAR, obs-text; everything else but CTLs and DEL. */
+static int quotable(unsigned char c)
+{
+    return c == '\t' || (c >= 0x20 && c != 0x7f);
+}
+
+const char *rp_headers_quote(apr_pool_t *p, const char *value)
+{
+    apr_size_t n = 0, len = strlen(value);
+    char *out, *o;
+    const char *v;
+
+    if (rp_headers_valid_name(value)) {
+        return value; /* a token needs no quotes */
+    }
+    for (v = value; *v != '\0'; v++) {
+        if (!quotable((unsigned char)*v)) {
+            return NULL;
+        }
+        n += (*v == '"' || *v == '\\');
+    }
+    o = out = apr_palloc(p, len + n + 3);
+    *o++ = '"';
+    for (v = value; *v != '\0'; v++) {
+        if (*v == '"' || *v == '\\') {
+            *o++ = '\\';
+        }
+        *o++ = *v;
+    }
+    *o++ = '"';
+    *o = '\0';
+    return out;
+}
+
+/* RFC 7239 section 6: IPv6 goes in brackets, which are no tchar, so such a
+ * node (as any with a port: ':' is no tchar either) is a quoted-string. */
+const char *rp_headers_forwarded_node(apr_pool_t *p, const char *ip,
+                                      unsigned port)
+{
+    const char *name, *zone;
+    int v6 = 0;
+
+    if (ip == NULL || !rp_addr_valid(ip, &v6)) {
+        return "unknown";
+    }
+    zone = strchr(ip, '%');
+    name = zone ? apr_pstrmemdup(p, ip, (apr_size_t)(zone - ip)) : ip;
+    if (strchr(name, ':') != NULL) {
+        name = apr_pstrcat(p, "[", name, "]", NULL);
+    }
+    if (port > 0) {
+        name = apr_psprintf(p, "%s:%u", name, port);
+    }
+    return rp_headers_quote(p, name);
+}
+
+/* ";name=value" or "" when value is NULL or cannot be quoted. */
+static const char *param(apr_pool_t *p, const char *name, const char *value)
+{
+    const char *q = value ? rp_headers_quote(p, value) : NULL;
+
+    return q && *value ? apr_pstrcat(p, ";", name, "=", q, NULL) : "";
+}
+
+const char *rp_headers_forwarded_element(apr_pool_t *p,
+                                         const rp_fwd_info_t *info)
+{
+    return apr_pstrcat(
+        p, "for=", rp_headers_forwarded_node(p, info->client_ip, 0),
+        param(p, "host", info->host), param(p, "proto", info->proto), NULL);
 }
 
 /* A C string cannot hold NUL, so that part of the contract is kept by

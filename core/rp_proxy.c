@@ -167,11 +167,13 @@ static const char *upgrade_asked(const rp_exchange_t *ex)
 
 /* Default rewrite: Go's Director with httpd's habits. The target's path and
  * query are joined with the client's, hop-by-hop fields go, Host is the
- * target's unless preserved, X-Forwarded-* are added. */
+ * target's unless preserved, the forwarding fields follow the policy of
+ * rp_headers_forward(). */
 static apr_status_t build_request(rp_exchange_t *ex)
 {
     apr_pool_t *p = ex->pool;
     const char *path, *query, *host;
+    rp_fwd_policy_t fwd;
     apr_table_t *h;
 
     path = rp_url_join_path(p, ex->target->path, ex->path);
@@ -207,9 +209,8 @@ static apr_status_t build_request(rp_exchange_t *ex)
         apr_table_setn(h, "Expect", "100-continue");
         ex->out.expect_continue = 1;
     }
-    if (rp_conf_add_forwarded(ex->conf)) {
-        rp_headers_add_forwarded(p, h, &ex->fwd);
-    }
+    rp_conf_fwd_policy(ex->conf, &fwd);
+    rp_headers_forward(p, h, &ex->fwd, &fwd);
     ex->out.headers = h;
     return APR_SUCCESS;
 }
@@ -282,6 +283,10 @@ static apr_status_t send_head(rp_exchange_t *ex)
      * announce them again when the body keeps a chunked framing and the
      * client side can deliver them. */
     rp_headers_strip_hop(resp->headers, 0);
+    if (rp_conf_via(ex->conf) && ex->fwd.via_name) {
+        rp_headers_add_via(ex->pool, resp->headers, 1000 + resp->minor_version,
+                           ex->fwd.via_name);
+    }
     if (announced && resp->framing.kind == RP_H1_BODY_CHUNKED &&
         (!ex->front.ops->trailers_ok ||
          ex->front.ops->trailers_ok(ex->front.ctx))) {

@@ -373,6 +373,7 @@ static apr_status_t take_head(head_ctx_t *h, rp_h1_head_t *head)
     apr_status_t rv;
 
     resp->status = head->status;
+    resp->minor_version = head->minor_version;
     resp->reason = apr_pstrmemdup(resp->_pool, head->reason, head->reason_len);
     resp->headers = fields_table(resp->_pool, head);
     rv = rp_h1_response_framing(head, h->req->method, &resp->framing);

@@ -126,6 +126,7 @@ typedef struct rp_rt_opts_t {
  * by the modify-response hook; the rest is the transport's. */
 typedef struct rp_response_t {
     int status;
+    int minor_version;     /* HTTP/1.x of the status line: 0 or 1 */
     const char *reason;    /* pool string, may be "" */
     apr_table_t *headers;  /* as received, hop-by-hop not yet removed */
     apr_table_t *trailers; /* filled when a chunked body ends; or NULL */

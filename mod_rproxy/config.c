@@ -13,6 +13,7 @@
 #include "apr_base64.h"
 #include "config.h"
 #include "rp_headers.h"
+#include "rp_addr.h"
 #include "mod_rproxy.h"
 
 APLOG_USE_MODULE(rproxy);
@@ -360,6 +361,33 @@ static const char *set_upgrades(cmd_parms *cmd, void *dconf, const char *arg)
     return NULL;
 }
 
+/* RProxyTrustedProxies addr|cidr ... | none: peers whose forwarding fields
+ * are extended instead of replaced. Several lines in one context add up;
+ * "none" empties the list (and overrides an inherited one). */
+static const char *set_trusted(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    rp_conf_t *c = target_conf(cmd, dconf);
+    apr_array_header_t *list;
+    const char *why = NULL;
+    rp_cidr_t cidr;
+
+    if (!strcasecmp(arg, "none")) {
+        c->trusted_proxies = apr_array_make(cmd->pool, 1, sizeof(rp_cidr_t));
+        return NULL;
+    }
+    if (rp_cidr_parse(arg, &cidr, &why) != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool,
+                            "%s: \"%s\" is not an address or CIDR range "
+                            "(examples: 10.0.0.0/8, ::1, 2001:db8::/32): %s",
+                            cmd->cmd->name, arg, why);
+    }
+    list = c->trusted_proxies ? apr_array_copy(cmd->pool, c->trusted_proxies)
+                              : apr_array_make(cmd->pool, 4, sizeof(rp_cidr_t));
+    APR_ARRAY_PUSH(list, rp_cidr_t) = cidr;
+    c->trusted_proxies = list;
+    return NULL;
+}
+
 static const char *set_flag(cmd_parms *cmd, void *dconf, int on)
 {
     rp_conf_t *c = target_conf(cmd, dconf);
@@ -458,6 +486,14 @@ const command_rec rpx_cmds[] = {
     AP_INIT_ITERATE("RProxyUpgrade", set_upgrades, NULL, RPX_CTX,
                     "protocols clients may switch to (default websocket), "
                     "or none"),
+    /* forwarding fields and trust */
+    AP_INIT_ITERATE("RProxyTrustedProxies", set_trusted, NULL, RPX_CTX,
+                    "addresses or CIDR ranges of proxies whose forwarding "
+                    "fields are extended, not replaced (default none)"),
+    AP_INIT_FLAG("RProxyForwarded", set_flag, RPX_OFF(forwarded), RPX_CTX,
+                 "On: add an RFC 7239 Forwarded field (default Off)"),
+    AP_INIT_FLAG("RProxyVia", set_flag, RPX_OFF(via), RPX_CTX,
+                 "On: add Via to requests and responses (default Off)"),
     {NULL}};
 
 /* One context per https route, from the settings of the route's server

@@ -11,6 +11,7 @@
 #include "http_core.h"
 #include "apr_strings.h"
 #include "mod_rproxy.h"
+#include "rp_addr.h"
 
 static const char *url_text(apr_pool_t *p, const rp_url_t *u)
 {
@@ -51,6 +52,24 @@ static void print_tls(apr_file_t *out, apr_pool_t *p, const rp_conf_t *c)
         time_text(p, rp_conf_tls_timeout(c)));
 }
 
+/* The forwarding settings on a line of their own. */
+static void print_forwarding(apr_file_t *out, apr_pool_t *p, const rp_conf_t *c)
+{
+    const apr_array_header_t *tp = rp_conf_trusted_proxies(c);
+    const char *list = "none";
+    int i;
+
+    for (i = 0; tp && i < tp->nelts; i++) {
+        const char *one = rp_cidr_format(p, &APR_ARRAY_IDX(tp, i, rp_cidr_t));
+        list = i == 0 ? one : apr_pstrcat(p, list, " ", one, NULL);
+    }
+    apr_file_printf(out,
+                    "      forwarded (RFC 7239) %s, via %s, trusted proxies "
+                    "%s\n",
+                    rp_conf_forwarded(c) ? "on" : "off",
+                    rp_conf_via(c) ? "on" : "off", list);
+}
+
 static void print_route(apr_file_t *out, apr_pool_t *p, const char *where,
                         const rpx_route_t *route, const rp_conf_t *c)
 {
@@ -84,6 +103,7 @@ static void print_route(apr_file_t *out, apr_pool_t *p, const char *where,
         time_text(p, rp_conf_queue_timeout(c)), rp_conf_max_idle(c),
         rp_conf_max_requests(c), time_text(p, rp_conf_max_age(c)),
         time_text(p, rp_conf_dns_ttl(c)));
+    print_forwarding(out, p, c);
     if (route->target->tls) {
         print_tls(out, p, c);
     }

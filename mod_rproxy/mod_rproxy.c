@@ -209,6 +209,24 @@ static const rp_conf_t *effective_conf(request_rec *r)
     return c;
 }
 
+/* This proxy in Via: the ServerName of the (virtual) server, with the
+ * port when it is not the scheme's default. Never the client's Host,
+ * which would let a client write what Via says. */
+static const char *via_name(request_rec *r)
+{
+    server_rec *s = r->server;
+    const char *name = s->server_hostname ? s->server_hostname : "-";
+    apr_port_t port = s->port;
+
+    if (port == 0 && r->connection->local_addr) {
+        port = r->connection->local_addr->port;
+    }
+    if (port == 0 || port == ap_default_port(r)) {
+        return name;
+    }
+    return apr_psprintf(r->pool, "%s:%u", name, (unsigned)port);
+}
+
 static void init_exchange(request_rec *r, rp_exchange_t *ex, rpx_front_t *front,
                           const rpx_route_t *route, const char *rest)
 {
@@ -227,9 +245,13 @@ static void init_exchange(request_rec *r, rp_exchange_t *ex, rpx_front_t *front,
     ex->path = rest;
     ex->query = r->args;
     ex->in_headers = r->headers_in;
-    ex->fwd.client_ip = r->useragent_ip;
+    /* Trust is decided on the TCP peer: r->useragent_ip may already be
+     * what mod_remoteip read from a field the client wrote. */
+    ex->fwd.client_ip = r->connection->client_ip;
     ex->fwd.host = apr_table_get(r->headers_in, "Host");
     ex->fwd.proto = ap_ssl_conn_is_ssl(r->connection) ? "https" : "http";
+    ex->fwd.version = r->proto_num;
+    ex->fwd.via_name = rp_conf_via(ex->conf) ? via_name(r) : NULL;
     ex->body_length = body_length(r);
 }
 

@@ -14,6 +14,7 @@
 #include <apr_strings.h>
 #include <apr_tables.h>
 #include "rp_headers.h"
+#include "rp_addr.h"
 #include "rp_test.h"
 
 #define NELTS(a) (sizeof(a) / sizeof((a)[0]))
@@ -207,56 +208,247 @@ static void check_flags(const void *arg)
     RP_EXPECT_INT(rp_headers_flags(tc->field), tc->want);
 }
 
-/* ---- rp_headers_add_forwarded ---- */
+/* ---- rp_headers_forward ---- */
+
+/* Which policy a case runs with. */
+enum {
+    XF = 1,       /* X-Forwarded-* */
+    FWD = 2,      /* RFC 7239 Forwarded */
+    VIA = 4,      /* Via */
+    TRUST_10 = 8, /* 10.0.0.0/8 and 2001:db8::/32 trusted */
+};
 
 typedef struct fwd_t {
     const char *name;
+    int policy;
     const char *in;
     rp_fwd_info_t info;
     const char *want;
 } fwd_t;
 
 #define FWD_H "X-Forwarded-Host: h\nX-Forwarded-Proto: http\n"
+#define SPOOF                                                                  \
+    "X-Forwarded-For: 6.6.6.6\nX-Forwarded-Host: evil\n"                       \
+    "X-Forwarded-Proto: gopher\nForwarded: for=6.6.6.6\n"
 
 static const fwd_t fwds[] = {
     {"rp-xff-set-when-none",
+     XF,
      "Host: h\n",
      {"192.0.2.1", "h", "http"},
      "Host: h\nX-Forwarded-For: 192.0.2.1\n" FWD_H},
-    {"rp-xff-appended-to-one-prior",
+    {"rp-untrusted-peer-xff-replaced-not-appended",
+     XF,
      "X-Forwarded-For: 10.0.0.1\n",
      {"192.0.2.1", "h", "http"},
-     "X-Forwarded-For: 10.0.0.1, 192.0.2.1\n" FWD_H},
-    {"rfc9110-5.3-xff-joins-two-prior-fields",
+     "X-Forwarded-For: 192.0.2.1\n" FWD_H},
+    {"rp-untrusted-peer-every-forwarding-field-replaced",
+     XF | TRUST_10,
+     SPOOF "A: 1\n",
+     {"192.0.2.1", "h:8443", "https"},
+     "A: 1\nX-Forwarded-For: 192.0.2.1\nX-Forwarded-Host: h:8443\n"
+     "X-Forwarded-Proto: https\n"},
+    {"rp-untrusted-peer-fields-dropped-even-when-not-written",
+     0,
+     SPOOF "Via: 1.1 x\n",
+     {"192.0.2.1", "h", "http"},
+     "Via: 1.1 x\n"},
+    {"rp-trusted-peer-xff-appended-to-one-prior",
+     XF | TRUST_10,
+     "X-Forwarded-For: 192.0.2.9\n",
+     {"10.1.2.3", "h", "http"},
+     "X-Forwarded-For: 192.0.2.9, 10.1.2.3\n" FWD_H},
+    {"rfc9110-5.3-trusted-xff-joins-two-prior-fields",
+     XF | TRUST_10,
      "X-Forwarded-For: 10.0.0.1, 10.0.0.2\nA: 1\n"
      "x-forwarded-for: 10.0.0.3\n",
-     {"192.0.2.1", "h", "http"},
-     "X-Forwarded-For: 10.0.0.1, 10.0.0.2, 10.0.0.3, 192.0.2.1\nA: 1\n" FWD_H},
-    {"rp-xff-empty-prior-field-skipped",
+     {"10.0.0.9", "h", "http"},
+     "X-Forwarded-For: 10.0.0.1, 10.0.0.2, 10.0.0.3, 10.0.0.9\nA: 1\n" FWD_H},
+    {"rp-trusted-xff-empty-prior-field-skipped",
+     XF | TRUST_10,
      "X-Forwarded-For:\n",
-     {"192.0.2.1", "h", "http"},
-     "X-Forwarded-For: 192.0.2.1\n" FWD_H},
+     {"10.0.0.9", "h", "http"},
+     "X-Forwarded-For: 10.0.0.9\n" FWD_H},
+    {"rp-trusted-peer-keeps-x-forwarded-host-and-proto",
+     XF | TRUST_10,
+     SPOOF,
+     {"10.0.0.9", "h", "http"},
+     "X-Forwarded-For: 6.6.6.6, 10.0.0.9\nX-Forwarded-Host: evil\n"
+     "X-Forwarded-Proto: gopher\nForwarded: for=6.6.6.6\n"},
+    {"rp-trusted-peer-without-x-forwarded-host-gets-ours",
+     XF | TRUST_10,
+     "X-Forwarded-For: 6.6.6.6\n",
+     {"2001:db8::5", "h", "https"},
+     "X-Forwarded-For: 6.6.6.6, 2001:db8::5\nX-Forwarded-Host: h\n"
+     "X-Forwarded-Proto: https\n"},
     {"rp-xff-ipv6-client",
+     XF,
      "",
      {"2001:db8::1", "h", "http"},
      "X-Forwarded-For: 2001:db8::1\n" FWD_H},
-    {"rp-x-forwarded-host-and-proto-replace-client-values",
-     "X-Forwarded-Host: evil\nX-Forwarded-Proto: http\n",
-     {"192.0.2.1", "h:8443", "https"},
-     "X-Forwarded-Host: h:8443\nX-Forwarded-Proto: https\n"
-     "X-Forwarded-For: 192.0.2.1\n"},
     {"rp-x-forwarded-host-removed-without-host",
+     XF,
      "X-Forwarded-Host: evil\n",
      {"192.0.2.1", NULL, "http"},
      "X-Forwarded-For: 192.0.2.1\nX-Forwarded-Proto: http\n"},
+    {"rfc7239-4-untrusted-forwarded-written-fresh",
+     FWD,
+     "Forwarded: for=6.6.6.6;proto=https\n",
+     {"192.0.2.1", "h", "http"},
+     "Forwarded: for=192.0.2.1;host=h;proto=http\n"},
+    {"rfc7239-4-trusted-forwarded-extended",
+     FWD | TRUST_10,
+     "Forwarded: for=192.0.2.43\nforwarded: for=\"[2001:db8::9]\"\n",
+     {"10.0.0.9", "front.example:8080", "https"},
+     "Forwarded: for=192.0.2.43, for=\"[2001:db8::9]\", "
+     "for=10.0.0.9;host=\"front.example:8080\";proto=https\n"},
+    {"rfc7239-6-ipv6-node-quoted-in-brackets",
+     FWD,
+     "",
+     {"2001:db8::1", "h", "http"},
+     "Forwarded: for=\"[2001:db8::1]\";host=h;proto=http\n"},
+    {"rp-ipv4-mapped-peer-matches-ipv4-range",
+     XF | TRUST_10,
+     "X-Forwarded-For: 6.6.6.6\n",
+     {"::ffff:10.0.0.7", "h", "http"},
+     "X-Forwarded-For: 6.6.6.6, ::ffff:10.0.0.7\n" FWD_H},
+    {"rfc9110-7.6.3-via-request-appended-with-client-version",
+     VIA,
+     "Via: 1.1 a, 1.0 b\nVia: 2 c\n",
+     {"192.0.2.1", "h", "http", 1000, "gw"},
+     "Via: 1.1 a, 1.0 b, 2 c, 1.0 gw\n"},
+    {"rfc9110-7.6.3-via-http2-client-has-no-minor",
+     VIA,
+     "",
+     {"192.0.2.1", "h", "http", 2000, "gw:8080"},
+     "Via: 2 gw:8080\n"},
+    {"rfc9110-7.6.3-via-unknown-version-is-1.1",
+     VIA,
+     "",
+     {"192.0.2.1", "h", "http", 0, "gw"},
+     "Via: 1.1 gw\n"},
+    {"rp-via-needs-a-name",
+     VIA,
+     "",
+     {"192.0.2.1", "h", "http", 1001, NULL},
+     ""},
 };
 
 static void check_fwd(const void *arg)
 {
     const fwd_t *tc = arg;
     apr_table_t *t = make_table(tc->in);
-    rp_headers_add_forwarded(pool, t, &tc->info);
+    apr_array_header_t *trusted = apr_array_make(pool, 2, sizeof(rp_cidr_t));
+    rp_fwd_policy_t pol;
+    const char *why;
+
+    memset(&pol, 0, sizeof(pol));
+    if (tc->policy & TRUST_10) {
+        RP_EXPECT_INT(
+            rp_cidr_parse("10.0.0.0/8", apr_array_push(trusted), &why),
+            APR_SUCCESS);
+        RP_EXPECT_INT(
+            rp_cidr_parse("2001:db8::/32", apr_array_push(trusted), &why),
+            APR_SUCCESS);
+        pol.trusted = trusted;
+    }
+    pol.x_forwarded = (tc->policy & XF) != 0;
+    pol.forwarded = (tc->policy & FWD) != 0;
+    pol.via = (tc->policy & VIA) != 0;
+    rp_headers_forward(pool, t, &tc->info, &pol);
     RP_EXPECT_STR(dump_table(t), tc->want);
+}
+
+/* ---- RFC 7239 serializer: rp_headers_quote, _forwarded_node, _element */
+
+typedef struct quote_t {
+    const char *name;
+    const char *value, *want;
+} quote_t;
+
+static const quote_t quotes[] = {
+    {"rfc9110-5.6.2-token-stays-bare", "https", "https"},
+    {"rfc9110-5.6.4-colon-needs-quoted-string", "example.com:8080",
+     "\"example.com:8080\""},
+    {"rfc9110-5.6.4-dquote-and-backslash-escaped", "a\"b\\c",
+     "\"a\\\"b\\\\c\""},
+    {"rfc9110-5.6.4-space-and-htab-quoted", "a b\tc", "\"a b\tc\""},
+    {"rfc9110-5.6.4-empty-value-is-empty-quoted-string", "", "\"\""},
+    {"rfc9110-5.6.4-obs-text-quoted", "caf\xe9", "\"caf\xe9\""},
+    {"rfc9110-5.6.4-ctl-cannot-be-quoted", "a\x01b", NULL},
+    {"rfc9110-5.6.4-del-cannot-be-quoted", "a\x7f", NULL},
+    {"rfc9110-5.6.4-lf-cannot-be-quoted", "a\nb", NULL},
+};
+
+static void check_quote(const void *arg)
+{
+    const quote_t *tc = arg;
+    guarded_t v;
+    guard(&v, tc->value);
+    RP_EXPECT_STR(rp_headers_quote(pool, v.s), tc->want);
+    unguard(&v);
+}
+
+typedef struct node_t {
+    const char *name;
+    const char *ip;
+    unsigned port;
+    const char *want;
+} node_t;
+
+static const node_t nodes[] = {
+    {"rfc7239-6-ipv4-node-is-a-token", "192.0.2.43", 0, "192.0.2.43"},
+    {"rfc7239-6-ipv6-node-bracketed-and-quoted", "2001:db8:cafe::17", 0,
+     "\"[2001:db8:cafe::17]\""},
+    {"rfc7239-6-ipv4-node-with-port-quoted", "192.0.2.43", 4711,
+     "\"192.0.2.43:4711\""},
+    {"rfc7239-6-ipv6-node-with-port-quoted", "2001:db8::1", 8080,
+     "\"[2001:db8::1]:8080\""},
+    {"rfc7239-6-ipv6-zone-dropped", "fe80::1%eth0", 0, "\"[fe80::1]\""},
+    {"rfc7239-6-no-address-is-unknown", NULL, 0, "unknown"},
+    {"rfc7239-6-garbage-is-unknown", "not\"an;address", 0, "unknown"},
+};
+
+static void check_node(const void *arg)
+{
+    const node_t *tc = arg;
+    RP_EXPECT_STR(rp_headers_forwarded_node(pool, tc->ip, tc->port), tc->want);
+}
+
+typedef struct elem_t {
+    const char *name;
+    rp_fwd_info_t info;
+    const char *want;
+} elem_t;
+
+static const elem_t elems[] = {
+    {"rfc7239-4-for-host-proto",
+     {"192.0.2.60", "example.com", "http"},
+     "for=192.0.2.60;host=example.com;proto=http"},
+    {"rfc7239-5.3-host-with-port-quoted",
+     {"192.0.2.60", "example.com:8443", "https"},
+     "for=192.0.2.60;host=\"example.com:8443\";proto=https"},
+    {"rfc7239-5.3-ipv6-literal-host-quoted",
+     {"::1", "[::1]:8080", "http"},
+     "for=\"[::1]\";host=\"[::1]:8080\";proto=http"},
+    {"rfc7239-5.3-host-with-dquote-escaped",
+     {"192.0.2.60", "a\"b", "http"},
+     "for=192.0.2.60;host=\"a\\\"b\";proto=http"},
+    {"rfc7239-4-unwritable-host-left-out",
+     {"192.0.2.60", "a\x01", "http"},
+     "for=192.0.2.60;proto=http"},
+    {"rfc7239-4-no-host-left-out",
+     {"192.0.2.60", NULL, "https"},
+     "for=192.0.2.60;proto=https"},
+    {"rfc7239-6-no-peer-is-unknown",
+     {NULL, "h", "http"},
+     "for=unknown;host=h;proto=http"},
+};
+
+static void check_elem(const void *arg)
+{
+    const elem_t *tc = arg;
+    RP_EXPECT_STR(rp_headers_forwarded_element(pool, &tc->info), tc->want);
 }
 
 /* ---- rp_headers_valid_name / rp_headers_valid_value ---- */
@@ -380,6 +572,9 @@ int main(void)
     RUN_TABLE(tokens, check_token);
     RUN_TABLE(flags, check_flags);
     RUN_TABLE(fwds, check_fwd);
+    RUN_TABLE(quotes, check_quote);
+    RUN_TABLE(nodes, check_node);
+    RUN_TABLE(elems, check_elem);
     RUN_TABLE(valids, check_valid);
     RUN_TABLE(validates, check_validate);
     RUN_TABLE(keepalives, check_keepalive);

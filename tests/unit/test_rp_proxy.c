@@ -21,6 +21,7 @@
 #include <apr_tables.h>
 #include <apr_buckets.h>
 #include "rp_proxy.h"
+#include "rp_addr.h"
 #include "rp_test.h"
 #include "rp_test_backend.h"
 
@@ -390,28 +391,105 @@ static void test_rfc9110_10_1_4_te_trailers_passes(void)
     px_close(&px);
 }
 
-static void test_xff_appended_host_is_target_xfh_xfp_set(void)
+/* The client's forwarding fields, as a spoofing client would send them. */
+static void add_spoofed_forwarding(px_t *px)
+{
+    apr_table_addn(px->ex->in_headers, "X-Forwarded-For", "10.0.0.1");
+    apr_table_addn(px->ex->in_headers, "X-Forwarded-For", "10.0.0.2");
+    apr_table_addn(px->ex->in_headers, "X-Forwarded-Host", "spoofed.example");
+    apr_table_addn(px->ex->in_headers, "X-Forwarded-Proto", "gopher");
+    apr_table_addn(px->ex->in_headers, "Forwarded", "for=10.0.0.1");
+}
+
+static void test_untrusted_peer_forwarding_fields_replaced_host_is_target(void)
 {
     static const tb_step_t s0[] = {{.send = OK_HELLO}, TB_END};
     const tb_step_t *const sc[] = {s0};
     px_t px;
 
     px_open(&px, sc, 1);
-    apr_table_addn(px.ex->in_headers, "X-Forwarded-For", "10.0.0.1");
-    apr_table_addn(px.ex->in_headers, "X-Forwarded-For", "10.0.0.2");
-    apr_table_addn(px.ex->in_headers, "X-Forwarded-Host", "spoofed.example");
-    apr_table_addn(px.ex->in_headers, "X-Forwarded-Proto", "gopher");
+    add_spoofed_forwarding(&px);
     RP_EXPECT_INT(rp_proxy_run(px.ex), APR_SUCCESS);
     RP_EXPECT_STR(wire_header(&px, 0, "Host"), px.url.hostport);
     RP_EXPECT_STR(px.url.hostport,
                   apr_psprintf(px.pool, "127.0.0.1:%d", px.tb->port));
     RP_EXPECT_INT(tb_req_header_count(tb_request(px.tb, 0), "Host"), 1);
-    RP_EXPECT_STR(wire_header(&px, 0, "X-Forwarded-For"),
-                  "10.0.0.1, 10.0.0.2, 192.0.2.7");
+    RP_EXPECT_STR(wire_header(&px, 0, "X-Forwarded-For"), "192.0.2.7");
     RP_EXPECT_INT(tb_req_header_count(tb_request(px.tb, 0), "X-Forwarded-For"),
                   1);
     RP_EXPECT_STR(wire_header(&px, 0, "X-Forwarded-Host"), "front.example");
     RP_EXPECT_STR(wire_header(&px, 0, "X-Forwarded-Proto"), "https");
+    RP_EXPECT_STR(wire_header(&px, 0, "Forwarded"), NULL);
+    px_close(&px);
+}
+
+static void test_trusted_peer_forwarding_fields_extended(void)
+{
+    static const tb_step_t s0[] = {{.send = OK_HELLO}, TB_END};
+    const tb_step_t *const sc[] = {s0};
+    apr_array_header_t *trusted;
+    const char *why = NULL;
+    px_t px;
+
+    px_open(&px, sc, 1);
+    trusted = apr_array_make(px.pool, 1, sizeof(rp_cidr_t));
+    RP_EXPECT_INT(rp_cidr_parse("192.0.2.0/24", apr_array_push(trusted), &why),
+                  APR_SUCCESS);
+    px.conf.trusted_proxies = trusted;
+    px.conf.forwarded = 1;
+    add_spoofed_forwarding(&px);
+    RP_EXPECT_INT(rp_proxy_run(px.ex), APR_SUCCESS);
+    RP_EXPECT_STR(wire_header(&px, 0, "X-Forwarded-For"),
+                  "10.0.0.1, 10.0.0.2, 192.0.2.7");
+    RP_EXPECT_INT(tb_req_header_count(tb_request(px.tb, 0), "X-Forwarded-For"),
+                  1);
+    RP_EXPECT_STR(wire_header(&px, 0, "X-Forwarded-Host"), "spoofed.example");
+    RP_EXPECT_STR(wire_header(&px, 0, "X-Forwarded-Proto"), "gopher");
+    RP_EXPECT_STR(wire_header(&px, 0, "Forwarded"),
+                  "for=10.0.0.1, for=192.0.2.7;host=front.example;proto=https");
+    px_close(&px);
+}
+
+/* RFC 9110 7.6.3: each hop names the version it received: the client's on
+ * the request, the backend's on the response. */
+static void test_rfc9110_7_6_3_via_names_each_hops_version(void)
+{
+    static const tb_step_t s0[] = {
+        {.send = "HTTP/1.0 200 OK\r\nVia: 1.1 origin-cache\r\n"
+                 "Content-Length: 5\r\n\r\nhello"},
+        TB_END};
+    const tb_step_t *const sc[] = {s0};
+    px_t px;
+
+    px_open(&px, sc, 1);
+    px.conf.via = 1;
+    px.ex->fwd.version = 1000;
+    px.ex->fwd.via_name = "gw.example:8080";
+    apr_table_addn(px.ex->in_headers, "Via", "1.1 client-proxy");
+    RP_EXPECT_INT(rp_proxy_run(px.ex), APR_SUCCESS);
+    RP_EXPECT_STR(wire_header(&px, 0, "Via"),
+                  "1.1 client-proxy, 1.0 gw.example:8080");
+    RP_EXPECT(px.fr->headers != NULL);
+    if (px.fr->headers) {
+        RP_EXPECT_STR(apr_table_get(px.fr->headers, "Via"),
+                      "1.1 origin-cache, 1.0 gw.example:8080");
+    }
+    px_close(&px);
+}
+
+static void test_via_off_by_default(void)
+{
+    static const tb_step_t s0[] = {{.send = OK_HELLO}, TB_END};
+    const tb_step_t *const sc[] = {s0};
+    px_t px;
+
+    px_open(&px, sc, 1);
+    px.ex->fwd.via_name = "gw.example";
+    RP_EXPECT_INT(rp_proxy_run(px.ex), APR_SUCCESS);
+    RP_EXPECT_STR(wire_header(&px, 0, "Via"), NULL);
+    if (px.fr->headers) {
+        RP_EXPECT_STR(apr_table_get(px.fr->headers, "Via"), NULL);
+    }
     px_close(&px);
 }
 
@@ -437,6 +515,7 @@ static void test_add_forwarded_off_sends_no_x_forwarded(void)
 
     px_open(&px, sc, 1);
     px.conf.add_forwarded = 0;
+    add_spoofed_forwarding(&px); /* dropped all the same: untrusted peer */
     RP_EXPECT_INT(rp_proxy_run(px.ex), APR_SUCCESS);
     RP_EXPECT_STR(wire_header(&px, 0, "X-Forwarded-For"), NULL);
     RP_EXPECT_STR(wire_header(&px, 0, "X-Forwarded-Host"), NULL);
@@ -1133,9 +1212,12 @@ int main(void)
     apr_initialize();
     TB_RUN(test_rfc9110_7_6_1_request_hop_by_hop_fields_removed);
     TB_RUN(test_rfc9110_10_1_4_te_trailers_passes);
-    TB_RUN(test_xff_appended_host_is_target_xfh_xfp_set);
+    TB_RUN(test_untrusted_peer_forwarding_fields_replaced_host_is_target);
     TB_RUN(test_preserve_host_sends_client_host);
     TB_RUN(test_add_forwarded_off_sends_no_x_forwarded);
+    TB_RUN(test_trusted_peer_forwarding_fields_extended);
+    TB_RUN(test_rfc9110_7_6_3_via_names_each_hops_version);
+    TB_RUN(test_via_off_by_default);
     TB_RUN(test_path_join_and_query_merge_on_the_wire);
     TB_RUN(test_dot_segment_in_path_is_400_without_backend_connection);
     TB_RUN(test_rewrite_hook_edits_reach_backend_but_framing_stays);
