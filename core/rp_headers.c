@@ -310,6 +310,10 @@ static void set_unless_trusted(apr_pool_t *p, apr_table_t *t, const char *name,
 static void add_x_forwarded(apr_pool_t *p, apr_table_t *t,
                             const rp_fwd_info_t *info, int trusted)
 {
+    if (trusted && info->xff_received != NULL) {
+        /* the chain as the trusted peer sent it, not what is left of it */
+        apr_table_setn(t, "X-Forwarded-For", info->xff_received);
+    }
     if (info->client_ip != NULL) {
         extend_list(p, t, "X-Forwarded-For", info->client_ip);
     }

@@ -47,6 +47,10 @@ typedef struct rp_fwd_info_t {
     int version;           /* client's HTTP version, major * 1000 + minor
                             * (1001 is HTTP/1.1); 0: unknown, taken as 1.1 */
     const char *via_name;  /* borrowed: this proxy's name in Via; NULL: none */
+    /* borrowed: the X-Forwarded-For fields as the client sent them, when
+     * the host knows that one of its modules (mod_remoteip) rewrote them;
+     * NULL: the table's own are the client's */
+    const char *xff_received;
 } rp_fwd_info_t;
 
 /* Which forwarding fields to write (from RProxyAddForwarded,
@@ -69,7 +73,8 @@ typedef struct rp_fwd_policy_t {
  *   and Forwarded: for=...;host=...;proto=... when asked for.
  * - trusted peer: the prior fields stay; X-Forwarded-For and Forwarded are
  *   extended with ", " and our value (several prior fields joined in
- *   order); X-Forwarded-Host and -Proto are kept when present, else ours.
+ *   order; X-Forwarded-For starts from info->xff_received when set);
+ *   X-Forwarded-Host and -Proto are kept when present, else ours.
  *
  * Fields of a kind the policy does not write are left out (untrusted) or
  * passed as received (trusted). With pol->via and info->via_name, Via is

@@ -6,6 +6,8 @@
  * exchange from request_rec and hands it to core/rp_proxy; it decides no
  * proxy policy itself.
  *
+ *   post_read_request:  note X-Forwarded-For before and after the other
+ *                       modules' hooks (mod_remoteip edits it there)
  *   pre_translate_name: remember the raw (still percent-encoded) path and
  *                       match server-level RProxyPass routes on it
  *   translate_name / map_to_storage: keep httpd from mapping a routed
@@ -24,6 +26,8 @@
 #include "ap_mpm.h"
 #include "apr_strings.h"
 #include "mod_rproxy.h"
+
+#define RPX_XFF "X-Forwarded-For"
 
 /* The per-process transport; created in child_init, lives with pchild. */
 static rp_transport_t *rpx_transport;
@@ -209,6 +213,53 @@ static const rp_conf_t *effective_conf(request_rec *r)
     return c;
 }
 
+/* mod_remoteip (RemoteIPHeader X-Forwarded-For) removes from that field,
+ * in post_read_request, the addresses it took from it. The field is noted
+ * before and after the post_read_request hooks so that a peer trusted by
+ * RProxyTrustedProxies has its whole chain forwarded, not the part that
+ * mod_remoteip left. */
+static int rpx_xff_first(request_rec *r)
+{
+    const char *xff = apr_table_getm(r->pool, r->headers_in, RPX_XFF);
+    rpx_req_t *rq;
+
+    if (xff && !r->main && !r->prev) {
+        rq = req_state(r, 1);
+        rq->xff_first = xff;
+        rq->xff_seen = 1;
+    }
+    return DECLINED;
+}
+
+static int rpx_xff_last(request_rec *r)
+{
+    rpx_req_t *rq = req_state(r, 0);
+
+    if (rq && rq->xff_seen) {
+        rq->xff_last = apr_table_getm(r->pool, r->headers_in, RPX_XFF);
+    }
+    return DECLINED;
+}
+
+static int same(const char *a, const char *b)
+{
+    return a == b || (a && b && !strcmp(a, b));
+}
+
+/* The client's X-Forwarded-For when a post_read_request hook rewrote it
+ * and nothing touched it since (a RequestHeader edit of mod_headers, in
+ * fixups, wins); NULL otherwise: the fields in r->headers_in are meant. */
+static const char *xff_received(request_rec *r)
+{
+    rpx_req_t *rq = req_state(r, 0);
+
+    if (!rq || !rq->xff_seen || same(rq->xff_first, rq->xff_last) ||
+        !same(rq->xff_last, apr_table_getm(r->pool, r->headers_in, RPX_XFF))) {
+        return NULL;
+    }
+    return rq->xff_first;
+}
+
 /* This proxy in Via: the ServerName of the (virtual) server, with the
  * port when it is not the scheme's default. Never the client's Host,
  * which would let a client write what Via says. */
@@ -252,6 +303,7 @@ static void init_exchange(request_rec *r, rp_exchange_t *ex, rpx_front_t *front,
     ex->fwd.proto = ap_ssl_conn_is_ssl(r->connection) ? "https" : "http";
     ex->fwd.version = r->proto_num;
     ex->fwd.via_name = rp_conf_via(ex->conf) ? via_name(r) : NULL;
+    ex->fwd.xff_received = xff_received(r);
     ex->body_length = body_length(r);
 }
 
@@ -317,6 +369,8 @@ static int rpx_post_config(apr_pool_t *pconf, apr_pool_t *plog,
 static void rpx_register_hooks(apr_pool_t *p)
 {
     ap_hook_post_config(rpx_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_post_read_request(rpx_xff_first, NULL, NULL, APR_HOOK_REALLY_FIRST);
+    ap_hook_post_read_request(rpx_xff_last, NULL, NULL, APR_HOOK_REALLY_LAST);
     ap_hook_pre_translate_name(rpx_pre_translate, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_translate_name(rpx_translate, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_map_to_storage(rpx_map_to_storage, NULL, NULL, APR_HOOK_FIRST);

@@ -24,6 +24,11 @@ typedef struct rpx_req_t {
     const char *raw_path;     /* borrowed: r->uri before decoding */
     const rpx_route_t *route; /* borrowed: server route that matched */
     const char *remainder;    /* raw path below the route's prefix */
+    /* X-Forwarded-For (fields joined) before and after the other
+     * post_read_request hooks, when the client sent one (mod_rproxy.c) */
+    const char *xff_first; /* borrowed: r->pool */
+    const char *xff_last;  /* borrowed: r->pool; NULL: none left */
+    unsigned xff_seen:1;   /* the client sent X-Forwarded-For */
 } rpx_req_t;
 
 /* The httpd side of an exchange (front.c). */
