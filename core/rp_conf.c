@@ -36,6 +36,7 @@ void rp_conf_init(rp_conf_t *conf)
     conf->queue_timeout = RP_UNSET_TIME;
     conf->max_age = RP_UNSET_TIME;
     conf->dns_ttl = RP_UNSET_TIME;
+    conf->rewrite_location = RP_UNSET;
 }
 
 void rp_conf_merge(rp_conf_t *conf, const rp_conf_t *base, const rp_conf_t *add)
@@ -71,6 +72,9 @@ void rp_conf_merge(rp_conf_t *conf, const rp_conf_t *base, const rp_conf_t *add)
     conf->upstream_auth =
         add->upstream ? add->upstream_auth : base->upstream_auth;
     RP_MERGE_STR(conf, base, add, upstream);
+    RP_MERGE_INT(conf, base, add, rewrite_location);
+    RP_MERGE_STR(conf, base, add, cookie_domains);
+    RP_MERGE_STR(conf, base, add, cookie_paths);
 }
 
 #define RP_GET(f, dflt, unset) return conf->f != (unset) ? conf->f : (dflt)
@@ -173,4 +177,22 @@ const char *rp_conf_upgrades(const rp_conf_t *conf)
 apr_interval_time_t rp_conf_response_timeout(const rp_conf_t *conf)
 {
     RP_GET(response_timeout, 0, RP_UNSET_TIME);
+}
+
+int rp_conf_rewrite_location(const rp_conf_t *conf)
+{
+    RP_GET(rewrite_location, 1, RP_UNSET);
+}
+
+const apr_array_header_t *rp_conf_cookie_domains(const rp_conf_t *conf)
+{
+    return conf->cookie_domains && conf->cookie_domains->nelts
+               ? conf->cookie_domains
+               : NULL;
+}
+
+const apr_array_header_t *rp_conf_cookie_paths(const rp_conf_t *conf)
+{
+    return conf->cookie_paths && conf->cookie_paths->nelts ? conf->cookie_paths
+                                                           : NULL;
 }

@@ -20,6 +20,7 @@
 #include "rp_core.h"
 #include "rp_url.h"
 #include "rp_tls.h"
+#include "rp_rewrite.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -63,6 +64,12 @@ typedef struct rp_conf_t {
     /* RProxyUpstreamProxy: NULL unset, rp_conf_no_upstream for "none" */
     const rp_url_t *upstream;  /* borrowed: pconf */
     const char *upstream_auth; /* borrowed: "Basic ..." or NULL */
+    /* Response URLs and cookies mapped back to the front (rp_rewrite.h).
+     * The rule arrays hold rp_rewrite_pair_t in pconf: NULL unset, empty
+     * for "off"; a location's list replaces the server's. */
+    int rewrite_location;                     /* RProxyRewriteLocation */
+    const apr_array_header_t *cookie_domains; /* RProxyCookieDomain */
+    const apr_array_header_t *cookie_paths;   /* RProxyCookiePath */
 } rp_conf_t;
 
 /* The value of upstream that means "none" (overrides an inherited one). */
@@ -97,6 +104,10 @@ apr_interval_time_t rp_conf_dns_ttl(const rp_conf_t *conf);
 apr_interval_time_t rp_conf_tls_timeout(const rp_conf_t *conf);
 /* The upstream proxy to use, or NULL; *auth its credentials or NULL. */
 const rp_url_t *rp_conf_upstream(const rp_conf_t *conf, const char **auth);
+/* Response rewriting: default On; the rule arrays, NULL when none. */
+int rp_conf_rewrite_location(const rp_conf_t *conf);
+const apr_array_header_t *rp_conf_cookie_domains(const rp_conf_t *conf);
+const apr_array_header_t *rp_conf_cookie_paths(const rp_conf_t *conf);
 
 #ifdef __cplusplus
 }

@@ -209,6 +209,18 @@ static const rp_conf_t *effective_conf(request_rec *r)
     return c;
 }
 
+/* The route's prefix that rest was cut from, for mapping the backend's
+ * URLs back (RProxyRewriteLocation): "" when a <Location> matched a path
+ * it could not strip, so that rest is the whole raw path. */
+static const char *front_prefix(request_rec *r, const rpx_route_t *route,
+                                const char *rest)
+{
+    rpx_req_t *rq = req_state(r, 0);
+    const char *raw = rq && rq->raw_path ? rq->raw_path : r->uri;
+
+    return rest == raw ? "" : route->prefix;
+}
+
 static void init_exchange(request_rec *r, rp_exchange_t *ex, rpx_front_t *front,
                           const rpx_route_t *route, const char *rest)
 {
@@ -231,6 +243,7 @@ static void init_exchange(request_rec *r, rp_exchange_t *ex, rpx_front_t *front,
     ex->fwd.host = apr_table_get(r->headers_in, "Host");
     ex->fwd.proto = ap_ssl_conn_is_ssl(r->connection) ? "https" : "http";
     ex->body_length = body_length(r);
+    ex->prefix = front_prefix(r, route, rest);
 }
 
 static int rpx_handler(request_rec *r)
