@@ -285,7 +285,8 @@ static void rewrite_to_front(rp_exchange_t *ex)
 
     memset(&m, 0, sizeof(m));
     m.target = ex->target;
-    m.backend_host = apr_table_get(ex->out.headers, "Host");
+    m.backend_host =
+        ex->out.headers ? apr_table_get(ex->out.headers, "Host") : NULL;
     m.front_scheme = ex->fwd.proto ? ex->fwd.proto : "http";
     m.front_host = ex->fwd.host;
     m.front_prefix = ex->prefix;

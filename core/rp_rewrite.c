@@ -413,10 +413,14 @@ void rp_rewrite_response(apr_pool_t *p, apr_table_t *headers,
     int cookies = (domains && domains->nelts) || (paths && paths->nelts);
     int i;
 
-    /* In place: a field keeps its position among its namesakes. */
+    if (!m && !cookies) {
+        return;
+    }
+    /* In place: a field keeps its position among its namesakes. The first
+     * letter spares most fields the string compares. */
     for (i = 0; i < arr->nelts; i++) {
         const char *k = e[i].key, *v = e[i].val;
-        if (!k || !v) {
+        if (!k || !v || !strchr("cClLrRsS", k[0])) {
             continue;
         }
         if (m && (!strcasecmp(k, "Location") ||

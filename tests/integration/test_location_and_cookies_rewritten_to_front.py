@@ -159,3 +159,15 @@ def test_set_cookie_domain_and_path_rewritten(httpd_factory, backend_factory):
     assert cookies[0] == "a=1; Path=/base/; Domain=front.example; HttpOnly", \
         "RProxyCookiePath off in a <Location> drops the inherited path " \
         "rules and keeps the domain rules: %r" % cookies
+
+
+def test_mod_headers_edits_see_the_front_url(httpd_factory, backend_factory):
+    b = backend_factory(redirect_handler, name="redirects")
+    h = httpd_factory("LoadModule headers_module "
+                      "/usr/lib/apache2/modules/mod_headers.so\n"
+                      "Header edit Location ^/app/ /app/edited/\n"
+                      "RProxyPass /app/ %s/base/\n" % b.url)
+    r = ask(h, "/app/go", Location="/base/x")
+    assert r.header("Location") == "/app/edited/x", \
+        "mod_headers' Header edit runs on the rewritten Location (%r)" \
+        % r.header("Location")
