@@ -7,7 +7,13 @@ The scripted backend answers with the status and fields the test asks for in
 X-Send-* request fields; "@SELF@" in a value stands for the backend's own
 URL (http://127.0.0.1:<port>) and "@HOST@" for the Host field it got."""
 
+import http.client
+import ssl
+
+import pytest
+
 import client
+from pki import make_pki
 
 COOKIES = [
     "a=1; Path=/base/; Domain=backend.internal; HttpOnly",
@@ -171,3 +177,32 @@ def test_mod_headers_edits_see_the_front_url(httpd_factory, backend_factory):
     assert r.header("Location") == "/app/edited/x", \
         "mod_headers' Header edit runs on the rewritten Location (%r)" \
         % r.header("Location")
+
+
+@pytest.fixture(scope="module")
+def pki(request):
+    return make_pki(request.config._rptest_base)
+
+
+def test_https_front_gets_https_urls(httpd_factory, backend_factory, pki):
+    b = backend_factory(redirect_handler, name="redirects")
+    cert, key = pki.pair("good")
+    h = httpd_factory("LoadModule ssl_module /usr/lib/apache2/modules/mod_ssl.so\n"
+                      "SSLEngine on\n"
+                      "SSLCertificateFile %s\n"
+                      "SSLCertificateKeyFile %s\n"
+                      "RProxyPass /app/ %s/base/\n" % (cert, key, b.url))
+    ctx = ssl.create_default_context(cafile=pki.ca)
+    conn = http.client.HTTPSConnection("localhost", h.port, context=ctx,
+                                       timeout=10)
+    try:
+        conn.request("GET", "/app/go",
+                     headers={"X-Send-Location": "@SELF@/base/x?y"})
+        r = conn.getresponse()
+        r.read()
+    finally:
+        conn.close()
+    assert r.status == 302, "the redirect passes over TLS"
+    assert r.getheader("Location") == "https://localhost:%d/app/x?y" % h.port, \
+        "on a mod_ssl connection the backend's http:// URL becomes https:// " \
+        "with the client's Host (%r)" % r.getheader("Location")
