@@ -39,6 +39,7 @@ void rp_conf_init(rp_conf_t *conf)
     /* forwarding (trusted_proxies starts NULL) */
     conf->forwarded = RP_UNSET;
     conf->via = RP_UNSET;
+    conf->rewrite_location = RP_UNSET;
 }
 
 void rp_conf_merge(rp_conf_t *conf, const rp_conf_t *base, const rp_conf_t *add)
@@ -77,6 +78,9 @@ void rp_conf_merge(rp_conf_t *conf, const rp_conf_t *base, const rp_conf_t *add)
     RP_MERGE_STR(conf, base, add, trusted_proxies);
     RP_MERGE_INT(conf, base, add, forwarded);
     RP_MERGE_INT(conf, base, add, via);
+    RP_MERGE_INT(conf, base, add, rewrite_location);
+    RP_MERGE_STR(conf, base, add, cookie_domains);
+    RP_MERGE_STR(conf, base, add, cookie_paths);
 }
 
 #define RP_GET(f, dflt, unset) return conf->f != (unset) ? conf->f : (dflt)
@@ -203,4 +207,22 @@ void rp_conf_fwd_policy(const rp_conf_t *conf, rp_fwd_policy_t *pol)
     pol->x_forwarded = rp_conf_add_forwarded(conf) ? 1 : 0;
     pol->forwarded = rp_conf_forwarded(conf) ? 1 : 0;
     pol->via = rp_conf_via(conf) ? 1 : 0;
+}
+
+int rp_conf_rewrite_location(const rp_conf_t *conf)
+{
+    RP_GET(rewrite_location, 1, RP_UNSET);
+}
+
+const apr_array_header_t *rp_conf_cookie_domains(const rp_conf_t *conf)
+{
+    return conf->cookie_domains && conf->cookie_domains->nelts
+               ? conf->cookie_domains
+               : NULL;
+}
+
+const apr_array_header_t *rp_conf_cookie_paths(const rp_conf_t *conf)
+{
+    return conf->cookie_paths && conf->cookie_paths->nelts ? conf->cookie_paths
+                                                           : NULL;
 }

@@ -21,6 +21,7 @@
 #include "rp_url.h"
 #include "rp_tls.h"
 #include "rp_headers.h"
+#include "rp_rewrite.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -70,6 +71,12 @@ typedef struct rp_conf_t {
     const apr_array_header_t *trusted_proxies;
     int forwarded; /* RProxyForwarded */
     int via;       /* RProxyVia */
+    /* Response URLs and cookies mapped back to the front (rp_rewrite.h).
+     * The rule arrays hold rp_rewrite_pair_t in pconf: NULL unset, empty
+     * for "off"; a location's list replaces the server's. */
+    int rewrite_location;                     /* RProxyRewriteLocation */
+    const apr_array_header_t *cookie_domains; /* RProxyCookieDomain */
+    const apr_array_header_t *cookie_paths;   /* RProxyCookiePath */
 } rp_conf_t;
 
 /* The value of upstream that means "none" (overrides an inherited one). */
@@ -111,6 +118,10 @@ int rp_conf_via(const rp_conf_t *conf);
 const apr_array_header_t *rp_conf_trusted_proxies(const rp_conf_t *conf);
 /* The forwarding policy the settings give, for rp_headers_forward(). */
 void rp_conf_fwd_policy(const rp_conf_t *conf, rp_fwd_policy_t *pol);
+/* Response rewriting: default On; the rule arrays, NULL when none. */
+int rp_conf_rewrite_location(const rp_conf_t *conf);
+const apr_array_header_t *rp_conf_cookie_domains(const rp_conf_t *conf);
+const apr_array_header_t *rp_conf_cookie_paths(const rp_conf_t *conf);
 
 #ifdef __cplusplus
 }

@@ -12,6 +12,7 @@
 #include <apr_lib.h>
 #include "rp_proxy.h"
 #include "rp_tunnel.h"
+#include "rp_rewrite.h"
 
 #define RP_LOGBUF 512
 
@@ -273,6 +274,29 @@ static int is_event_stream(apr_table_t *h)
            (ct[17] == '\0' || ct[17] == ';' || apr_isspace(ct[17]));
 }
 
+/* The backend's own URLs (Location, Content-Location, Refresh) and the
+ * cookies' Domain and Path back into the front's URL space. Runs before
+ * the modify-response hook, so that hooks see what the client will see,
+ * and for every status alike (3xx, 201, ...). The Host the backend got is
+ * a name of the backend too: with RProxyPreserveHost it is the client's,
+ * and the backend's URLs for it still need their path mapped. */
+static void rewrite_to_front(rp_exchange_t *ex)
+{
+    rp_rewrite_map_t m;
+
+    memset(&m, 0, sizeof(m));
+    m.target = ex->target;
+    m.backend_host =
+        ex->out.headers ? apr_table_get(ex->out.headers, "Host") : NULL;
+    m.front_scheme = ex->fwd.proto ? ex->fwd.proto : "http";
+    m.front_host = ex->fwd.host;
+    m.front_prefix = ex->prefix;
+    rp_rewrite_response(ex->pool, ex->resp->headers,
+                        rp_conf_rewrite_location(ex->conf) ? &m : NULL,
+                        rp_conf_cookie_domains(ex->conf),
+                        rp_conf_cookie_paths(ex->conf));
+}
+
 static apr_status_t send_head(rp_exchange_t *ex)
 {
     rp_response_t *resp = ex->resp;
@@ -292,6 +316,7 @@ static apr_status_t send_head(rp_exchange_t *ex)
          ex->front.ops->trailers_ok(ex->front.ctx))) {
         apr_table_setn(resp->headers, "Trailer", announced);
     }
+    rewrite_to_front(ex);
     if (ex->hooks && ex->hooks->modify_response) {
         rv = ex->hooks->modify_response(ex, ex->hooks->baton);
         if (rv != APR_SUCCESS) {

@@ -110,6 +110,10 @@ struct rp_exchange_t {
     apr_table_t *in_headers; /* borrowed: the client's fields */
     rp_fwd_info_t fwd;
     apr_off_t body_length; /* 0 none, > 0 Content-Length, -1 chunked */
+    /* The route's path prefix that path was cut from, as configured ("" or
+     * NULL: none): the backend's URLs in the response map back under it
+     * (RProxyRewriteLocation), with fwd.proto and fwd.host. */
+    const char *prefix;
 
     /* The outgoing request: built by rp_proxy_run(), editable by rewrite. */
     rp_request_t out;

@@ -11,6 +11,7 @@
 #include "http_log.h"
 #include "apr_strings.h"
 #include "apr_base64.h"
+#include "apr_lib.h"
 #include "config.h"
 #include "rp_headers.h"
 #include "rp_addr.h"
@@ -397,6 +398,78 @@ static const char *set_flag(cmd_parms *cmd, void *dconf, int on)
     return NULL;
 }
 
+/* ---- response rewriting (RProxyRewriteLocation, RProxyCookie*) ---- */
+
+/* Is s fit for a cookie's Domain: a host name (letters, digits, '-', '.',
+ * '_'), optionally with a leading '.'? */
+static int cookie_domain_ok(const char *s)
+{
+    if (!*s || !strcmp(s, ".")) {
+        return 0;
+    }
+    for (; *s; s++) {
+        if (!apr_isalnum(*s) && !strchr("-._", *s)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Is s fit for a cookie's Path: starts with '/', and holds no ';', space
+ * or control character (RFC 6265 section 4.1.1, path-value)? */
+static int cookie_path_ok(const char *s)
+{
+    if (*s != '/') {
+        return 0;
+    }
+    for (; *s; s++) {
+        if (*s == ';' || *s == ' ' || apr_iscntrl(*s) || (*s & 0x80)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* RProxyCookieDomain / RProxyCookiePath from to | off. Rules add up in
+ * order within one context; "off" empties the list, so that a <Location>
+ * or virtual host can drop the rules it would inherit. */
+static const char *set_cookie_rule(cmd_parms *cmd, void *dconf,
+                                   const char *from, const char *to)
+{
+    rp_conf_t *c = target_conf(cmd, dconf);
+    const apr_array_header_t **list =
+        (const apr_array_header_t **)((char *)c + (int)(long)cmd->info);
+    int (*ok)(const char *) =
+        list == &c->cookie_domains ? cookie_domain_ok : cookie_path_ok;
+    const char *what = ok == cookie_domain_ok ? "domain" : "path";
+    apr_array_header_t *a;
+    rp_rewrite_pair_t *r;
+
+    if (!to && !strcasecmp(from, "off")) {
+        *list = apr_array_make(cmd->pool, 1, sizeof(rp_rewrite_pair_t));
+        return NULL;
+    }
+    if (!to) {
+        return apr_psprintf(cmd->pool,
+                            "%s needs the backend's %s and the front's %s "
+                            "(or off), got only \"%s\"",
+                            cmd->cmd->name, what, what, from);
+    }
+    if (!ok(from) || !ok(to)) {
+        return apr_psprintf(cmd->pool, "%s: \"%s\" is not a cookie %s%s",
+                            cmd->cmd->name, ok(from) ? to : from, what,
+                            ok == cookie_path_ok ? " (starting with /)" : "");
+    }
+    /* A copy: the configured list stays read-only once made. */
+    a = *list ? apr_array_copy(cmd->pool, *list)
+              : apr_array_make(cmd->pool, 2, sizeof(rp_rewrite_pair_t));
+    r = apr_array_push(a);
+    r->from = from;
+    r->to = to;
+    *list = a;
+    return NULL;
+}
+
 #define RPX_CTX (RSRC_CONF | ACCESS_CONF)
 #define RPX_OFF(f) ((void *)APR_OFFSETOF(rp_conf_t, f))
 
@@ -494,6 +567,19 @@ const command_rec rpx_cmds[] = {
                  "On: add an RFC 7239 Forwarded field (default Off)"),
     AP_INIT_FLAG("RProxyVia", set_flag, RPX_OFF(via), RPX_CTX,
                  "On: add Via to requests and responses (default Off)"),
+    /* response rewriting */
+    AP_INIT_FLAG("RProxyRewriteLocation", set_flag, RPX_OFF(rewrite_location),
+                 RPX_CTX,
+                 "On (default): map the backend's URLs in Location, "
+                 "Content-Location and Refresh back to the front"),
+    AP_INIT_TAKE12("RProxyCookieDomain", set_cookie_rule,
+                   RPX_OFF(cookie_domains), RPX_CTX,
+                   "backend-domain front-domain: rewrite Set-Cookie Domain= "
+                   "(repeatable), or off"),
+    AP_INIT_TAKE12("RProxyCookiePath", set_cookie_rule, RPX_OFF(cookie_paths),
+                   RPX_CTX,
+                   "backend-path front-path: rewrite Set-Cookie Path= "
+                   "(repeatable), or off"),
     {NULL}};
 
 /* One context per https route, from the settings of the route's server

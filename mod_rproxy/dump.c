@@ -70,6 +70,30 @@ static void print_forwarding(apr_file_t *out, apr_pool_t *p, const rp_conf_t *c)
                     rp_conf_via(c) ? "on" : "off", list);
 }
 
+/* RProxyRewriteLocation and the cookie rules, in the order they apply. */
+static void print_rewrite(apr_file_t *out, const rp_conf_t *c)
+{
+    const apr_array_header_t *lists[2] = {rp_conf_cookie_domains(c),
+                                          rp_conf_cookie_paths(c)};
+    static const char *const names[2] = {"cookie domain", "cookie path"};
+    int i, j;
+
+    apr_file_printf(out, "      rewrite location %s",
+                    rp_conf_rewrite_location(c) ? "on" : "off");
+    for (i = 0; i < 2; i++) {
+        apr_file_printf(out, ", %s", names[i]);
+        if (!lists[i]) {
+            apr_file_printf(out, " none");
+        }
+        for (j = 0; lists[i] && j < lists[i]->nelts; j++) {
+            const rp_rewrite_pair_t *r =
+                &APR_ARRAY_IDX(lists[i], j, rp_rewrite_pair_t);
+            apr_file_printf(out, "%s %s -> %s", j ? ";" : "", r->from, r->to);
+        }
+    }
+    apr_file_printf(out, "\n");
+}
+
 static void print_route(apr_file_t *out, apr_pool_t *p, const char *where,
                         const rpx_route_t *route, const rp_conf_t *c)
 {
@@ -104,6 +128,7 @@ static void print_route(apr_file_t *out, apr_pool_t *p, const char *where,
         rp_conf_max_requests(c), time_text(p, rp_conf_max_age(c)),
         time_text(p, rp_conf_dns_ttl(c)));
     print_forwarding(out, p, c);
+    print_rewrite(out, c);
     if (route->target->tls) {
         print_tls(out, p, c);
     }

@@ -278,6 +278,18 @@ static const char *via_name(request_rec *r)
     return apr_psprintf(r->pool, "%s:%u", name, (unsigned)port);
 }
 
+/* The route's prefix that rest was cut from, for mapping the backend's
+ * URLs back (RProxyRewriteLocation): "" when a <Location> matched a path
+ * it could not strip, so that rest is the whole raw path. */
+static const char *front_prefix(request_rec *r, const rpx_route_t *route,
+                                const char *rest)
+{
+    rpx_req_t *rq = req_state(r, 0);
+    const char *raw = rq && rq->raw_path ? rq->raw_path : r->uri;
+
+    return rest == raw ? "" : route->prefix;
+}
+
 static void init_exchange(request_rec *r, rp_exchange_t *ex, rpx_front_t *front,
                           const rpx_route_t *route, const char *rest)
 {
@@ -305,6 +317,7 @@ static void init_exchange(request_rec *r, rp_exchange_t *ex, rpx_front_t *front,
     ex->fwd.via_name = rp_conf_via(ex->conf) ? via_name(r) : NULL;
     ex->fwd.xff_received = xff_received(r);
     ex->body_length = body_length(r);
+    ex->prefix = front_prefix(r, route, rest);
 }
 
 static int rpx_handler(request_rec *r)

@@ -736,6 +736,113 @@ static void test_error_hook_answering_itself_returns_success(void)
 
 /* ---- failures before the head ------------------------------------------ */
 
+/* ---- response rewriting (RProxyRewriteLocation, RProxyCookie*) -------- */
+
+/* What the modify-response hook saw. */
+typedef struct seen_t {
+    const char *location, *content_location, *cookie;
+} seen_t;
+
+static apr_status_t hk_see(rp_exchange_t *ex, void *baton)
+{
+    seen_t *seen = baton;
+
+    seen->location = apr_table_get(ex->resp->headers, "Location");
+    seen->content_location =
+        apr_table_get(ex->resp->headers, "Content-Location");
+    seen->cookie = apr_table_get(ex->resp->headers, "Set-Cookie");
+    return APR_SUCCESS;
+}
+
+#define REDIRECT_302                                                           \
+    "HTTP/1.1 302 Found\r\nLocation: http://front.example/base/x?y\r\n"        \
+    "Set-Cookie: a=1; Path=/base/; Domain=backend.internal\r\n"                \
+    "Content-Length: 0\r\n\r\n"
+#define CREATED_201                                                            \
+    "HTTP/1.1 201 Created\r\nLocation: /base/new\r\n"                          \
+    "Content-Location: /base/new\r\nContent-Length: 0\r\n\r\n"
+
+/* With RProxyPreserveHost the backend's name is the client's Host: its
+ * absolute redirect maps to the front's scheme and prefix, and the hook
+ * already sees the rewritten value. */
+static void test_location_rewritten_before_modify_response_hook(void)
+{
+    static const tb_step_t s0[] = {{.send = REDIRECT_302}, TB_END};
+    const tb_step_t *const sc[] = {s0};
+    seen_t seen = {0};
+    rp_hooks_t hooks = {.modify_response = hk_see, .baton = &seen};
+    px_t px;
+
+    px_open_base(&px, sc, 1, "/base/");
+    px.conf.preserve_host = 1;
+    px.ex->prefix = "/app/";
+    px.ex->hooks = &hooks;
+    RP_EXPECT_INT(rp_proxy_run(px.ex), APR_SUCCESS);
+    RP_EXPECT_INT(px.fr->status, 302);
+    RP_EXPECT_STR(seen.location, "https://front.example/app/x?y");
+    if (px.fr->headers) {
+        RP_EXPECT_STR(apr_table_get(px.fr->headers, "Location"),
+                      "https://front.example/app/x?y");
+        RP_EXPECT_STR(apr_table_get(px.fr->headers, "Set-Cookie"),
+                      "a=1; Path=/base/; Domain=backend.internal");
+    }
+    px_close(&px);
+}
+
+/* Without RProxyPreserveHost front.example is another host: unchanged. */
+static void test_location_for_another_host_unchanged(void)
+{
+    static const tb_step_t s0[] = {{.send = REDIRECT_302}, TB_END};
+    const tb_step_t *const sc[] = {s0};
+    px_t px;
+
+    px_open_base(&px, sc, 1, "/base/");
+    px.ex->prefix = "/app/";
+    RP_EXPECT_INT(rp_proxy_run(px.ex), APR_SUCCESS);
+    if (px.fr->headers) {
+        RP_EXPECT_STR(apr_table_get(px.fr->headers, "Location"),
+                      "http://front.example/base/x?y");
+    }
+    px_close(&px);
+}
+
+/* A 201 is rewritten like a 3xx; cookie rules apply on their own. */
+static void test_201_location_content_location_and_cookie_rules(void)
+{
+    static const tb_step_t s0[] = {
+        {.send = CREATED_201}, {.send = REDIRECT_302}, TB_END};
+    const tb_step_t *const sc[] = {s0};
+    apr_array_header_t *paths, *domains;
+    seen_t seen = {0};
+    rp_hooks_t hooks = {.modify_response = hk_see, .baton = &seen};
+    px_t px;
+
+    px_open_base(&px, sc, 1, "/base/");
+    px.ex->prefix = "/app/";
+    px.ex->hooks = &hooks;
+    RP_EXPECT_INT(rp_proxy_run(px.ex), APR_SUCCESS);
+    RP_EXPECT_INT(px.fr->status, 201);
+    RP_EXPECT_STR(seen.location, "/app/new");
+    RP_EXPECT_STR(seen.content_location, "/app/new");
+    /* Off: URLs stay; the cookie rules still apply. */
+    paths = apr_array_make(px.pool, 1, sizeof(rp_rewrite_pair_t));
+    APR_ARRAY_PUSH(paths, rp_rewrite_pair_t) =
+        (rp_rewrite_pair_t){"/base/", "/app/"};
+    domains = apr_array_make(px.pool, 1, sizeof(rp_rewrite_pair_t));
+    APR_ARRAY_PUSH(domains, rp_rewrite_pair_t) =
+        (rp_rewrite_pair_t){"backend.internal", "front.example"};
+    px.conf.rewrite_location = 0;
+    px.conf.preserve_host = 1;
+    px.conf.cookie_paths = paths;
+    px.conf.cookie_domains = domains;
+    px_exchange(&px, "/x")->prefix = "/app/";
+    px.ex->hooks = &hooks;
+    RP_EXPECT_INT(rp_proxy_run(px.ex), APR_SUCCESS);
+    RP_EXPECT_STR(seen.location, "http://front.example/base/x?y");
+    RP_EXPECT_STR(seen.cookie, "a=1; Path=/app/; Domain=front.example");
+    px_close(&px);
+}
+
 static void test_unreachable_backend_is_502(void)
 {
     px_t px;
@@ -1226,6 +1333,9 @@ int main(void)
     TB_RUN(test_modify_response_failure_is_502_and_head_not_sent);
     TB_RUN(test_error_hook_decides_the_status);
     TB_RUN(test_error_hook_answering_itself_returns_success);
+    TB_RUN(test_location_rewritten_before_modify_response_hook);
+    TB_RUN(test_location_for_another_host_unchanged);
+    TB_RUN(test_201_location_content_location_and_cookie_rules);
     TB_RUN(test_unreachable_backend_is_502);
     TB_RUN(test_header_timeout_is_504);
     TB_RUN(test_garbage_status_line_is_502);
