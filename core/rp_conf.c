@@ -36,6 +36,7 @@ void rp_conf_init(rp_conf_t *conf)
     conf->queue_timeout = RP_UNSET_TIME;
     conf->max_age = RP_UNSET_TIME;
     conf->dns_ttl = RP_UNSET_TIME;
+    conf->status_header = RP_UNSET;
 }
 
 void rp_conf_merge(rp_conf_t *conf, const rp_conf_t *base, const rp_conf_t *add)
@@ -71,6 +72,7 @@ void rp_conf_merge(rp_conf_t *conf, const rp_conf_t *base, const rp_conf_t *add)
     conf->upstream_auth =
         add->upstream ? add->upstream_auth : base->upstream_auth;
     RP_MERGE_STR(conf, base, add, upstream);
+    RP_MERGE_INT(conf, base, add, status_header);
 }
 
 #define RP_GET(f, dflt, unset) return conf->f != (unset) ? conf->f : (dflt)
@@ -173,4 +175,9 @@ const char *rp_conf_upgrades(const rp_conf_t *conf)
 apr_interval_time_t rp_conf_response_timeout(const rp_conf_t *conf)
 {
     RP_GET(response_timeout, 0, RP_UNSET_TIME);
+}
+
+int rp_conf_status_header(const rp_conf_t *conf)
+{
+    RP_GET(status_header, 1, RP_UNSET);
 }

@@ -63,6 +63,8 @@ typedef struct rp_conf_t {
     /* RProxyUpstreamProxy: NULL unset, rp_conf_no_upstream for "none" */
     const rp_url_t *upstream;  /* borrowed: pconf */
     const char *upstream_auth; /* borrowed: "Basic ..." or NULL */
+    /* RProxyStatusHeader: Proxy-Status on the errors the proxy makes */
+    int status_header;
 } rp_conf_t;
 
 /* The value of upstream that means "none" (overrides an inherited one). */
@@ -97,6 +99,7 @@ apr_interval_time_t rp_conf_dns_ttl(const rp_conf_t *conf);
 apr_interval_time_t rp_conf_tls_timeout(const rp_conf_t *conf);
 /* The upstream proxy to use, or NULL; *auth its credentials or NULL. */
 const rp_url_t *rp_conf_upstream(const rp_conf_t *conf, const char **auth);
+int rp_conf_status_header(const rp_conf_t *conf); /* default 1: on */
 
 #ifdef __cplusplus
 }

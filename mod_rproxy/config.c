@@ -458,6 +458,10 @@ const command_rec rpx_cmds[] = {
     AP_INIT_ITERATE("RProxyUpgrade", set_upgrades, NULL, RPX_CTX,
                     "protocols clients may switch to (default websocket), "
                     "or none"),
+    AP_INIT_FLAG("RProxyStatusHeader", set_flag, RPX_OFF(status_header),
+                 RPX_CTX,
+                 "Off: no Proxy-Status field on the errors the proxy "
+                 "generates (default On)"),
     {NULL}};
 
 /* One context per https route, from the settings of the route's server

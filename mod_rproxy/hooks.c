@@ -80,6 +80,8 @@ static int run_error(rp_exchange_t *ex, apr_status_t err, void *baton)
     int status = f->hook_status ? f->hook_status : rp_proxy_error_status(err);
     char buf[120];
 
+    /* the precise fault, for the hooks (and %{rproxy-fault}n) */
+    apr_table_setn(f->r->notes, "rproxy-fault", rp_fault_str(ex->fault));
     rproxy_run_rproxy_error(f->r, &status,
                             ex->error_detail
                                 ? ex->error_detail
