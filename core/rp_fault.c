@@ -26,6 +26,7 @@ static const char *const fault_names[RP_FAULT_MAX_] = {
     [RP_FAULT_TLS_PROTOCOL_ERROR] = "tls_protocol_error",
     [RP_FAULT_TLS_CERTIFICATE_ERROR] = "tls_certificate_error",
     [RP_FAULT_HTTP_REQUEST_ERROR] = "http_request_error",
+    [RP_FAULT_HTTP_REQUEST_DENIED] = "http_request_denied",
     [RP_FAULT_HTTP_RESPONSE_INCOMPLETE] = "http_response_incomplete",
     [RP_FAULT_HTTP_RESPONSE_HEADER_SECTION_SIZE] =
         "http_response_header_section_size",

@@ -43,6 +43,7 @@ typedef enum rp_fault_t {
     RP_FAULT_TLS_PROTOCOL_ERROR,        /* handshake or record layer failed */
     RP_FAULT_TLS_CERTIFICATE_ERROR,     /* the backend's certificate refused */
     RP_FAULT_HTTP_REQUEST_ERROR,        /* we refuse to forward (400) */
+    RP_FAULT_HTTP_REQUEST_DENIED,       /* a hook refused it with a 4xx */
     RP_FAULT_HTTP_RESPONSE_INCOMPLETE,  /* closed inside the response head */
     RP_FAULT_HTTP_RESPONSE_HEADER_SECTION_SIZE, /* head over the limits */
     RP_FAULT_HTTP_RESPONSE_TIMEOUT, /* no head within the header timeout */
