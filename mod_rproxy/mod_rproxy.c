@@ -217,7 +217,7 @@ static void set_proxy_status(request_rec *r, const rp_exchange_t *ex)
     char buf[120];
 
     if (ex->head_sent || !ex->status || !ex->error ||
-        !rp_conf_status_header(ex->conf)) {
+        ex->error == RP_ECLIENT_GONE || !rp_conf_status_header(ex->conf)) {
         return;
     }
     if (!details) {
