@@ -40,6 +40,7 @@ void rp_conf_init(rp_conf_t *conf)
     conf->forwarded = RP_UNSET;
     conf->via = RP_UNSET;
     conf->rewrite_location = RP_UNSET;
+    conf->status_header = RP_UNSET;
 }
 
 void rp_conf_merge(rp_conf_t *conf, const rp_conf_t *base, const rp_conf_t *add)
@@ -81,6 +82,7 @@ void rp_conf_merge(rp_conf_t *conf, const rp_conf_t *base, const rp_conf_t *add)
     RP_MERGE_INT(conf, base, add, rewrite_location);
     RP_MERGE_STR(conf, base, add, cookie_domains);
     RP_MERGE_STR(conf, base, add, cookie_paths);
+    RP_MERGE_INT(conf, base, add, status_header);
 }
 
 #define RP_GET(f, dflt, unset) return conf->f != (unset) ? conf->f : (dflt)
@@ -225,4 +227,9 @@ const apr_array_header_t *rp_conf_cookie_paths(const rp_conf_t *conf)
 {
     return conf->cookie_paths && conf->cookie_paths->nelts ? conf->cookie_paths
                                                            : NULL;
+}
+
+int rp_conf_status_header(const rp_conf_t *conf)
+{
+    RP_GET(status_header, 1, RP_UNSET);
 }

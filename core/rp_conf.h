@@ -77,6 +77,8 @@ typedef struct rp_conf_t {
     int rewrite_location;                     /* RProxyRewriteLocation */
     const apr_array_header_t *cookie_domains; /* RProxyCookieDomain */
     const apr_array_header_t *cookie_paths;   /* RProxyCookiePath */
+    /* RProxyStatusHeader: Proxy-Status on the errors the proxy makes */
+    int status_header;
 } rp_conf_t;
 
 /* The value of upstream that means "none" (overrides an inherited one). */
@@ -122,6 +124,7 @@ void rp_conf_fwd_policy(const rp_conf_t *conf, rp_fwd_policy_t *pol);
 int rp_conf_rewrite_location(const rp_conf_t *conf);
 const apr_array_header_t *rp_conf_cookie_domains(const rp_conf_t *conf);
 const apr_array_header_t *rp_conf_cookie_paths(const rp_conf_t *conf);
+int rp_conf_status_header(const rp_conf_t *conf); /* default 1: on */
 
 #ifdef __cplusplus
 }

@@ -739,13 +739,29 @@ static apr_status_t dial_with_retries(rp_backend_t *be,
     }
 }
 
+/* What a failed dial was, from conn_dial()'s answer: RP_ETLS with the TLS
+ * layer's text, RP_EBACKEND_UNREACHABLE when the upstream proxy would not
+ * open a tunnel, else the socket's or resolver's own error. */
+static rp_fault_t dial_fault(apr_status_t rv, const char *why)
+{
+    if (rv == RP_ETLS) {
+        return why && !strncmp(why, RP_TLS_WHY_CERT, strlen(RP_TLS_WHY_CERT))
+                   ? RP_FAULT_TLS_CERTIFICATE_ERROR
+                   : RP_FAULT_TLS_PROTOCOL_ERROR;
+    }
+    if (rv == RP_EBACKEND_UNREACHABLE) {
+        return RP_FAULT_DESTINATION_UNAVAILABLE;
+    }
+    return rp_fault_of_status(rv, RP_FAULT_DESTINATION_UNAVAILABLE);
+}
+
 /* A connection for one attempt: a live idle one unless fresh is set, else
  * a new one once the backend has a free slot. Waits for a slot at most the
  * queue timeout: a request that cannot get a connection soon is better
  * answered 503 than left to pile up behind a saturated backend. */
 apr_status_t rp_pool_acquire(rp_backend_t *be, const rp_rt_opts_t *opts,
                              int fresh, rp_conn_t **out, const char **why,
-                             apr_pool_t *p)
+                             rp_fault_t *fault, apr_pool_t *p)
 {
     apr_time_t deadline = apr_time_now() + be->opts.queue_timeout;
     apr_status_t rv;
@@ -767,6 +783,7 @@ apr_status_t rp_pool_acquire(rp_backend_t *be, const rp_rt_opts_t *opts,
                 *why = apr_psprintf(
                     p, "all %" APR_SIZE_T_FMT " connections to %s stayed busy",
                     be->opts.max_conns, be->name);
+                *fault = RP_FAULT_CONNECTION_LIMIT_REACHED;
                 return RP_EPOOL_FULL;
             }
             apr_thread_cond_timedwait(be->slot_freed, be->t->mutex,
@@ -775,6 +792,9 @@ apr_status_t rp_pool_acquire(rp_backend_t *be, const rp_rt_opts_t *opts,
         apr_thread_mutex_unlock(be->t->mutex);
     }
     rv = dial_with_retries(be, opts, out, why, p);
+    if (rv != APR_SUCCESS) {
+        *fault = dial_fault(rv, *why);
+    }
     if (rv == RP_EBACKEND_UNREACHABLE) {
         slot_release(be); /* *why names the upstream proxy's answer */
         return rv;

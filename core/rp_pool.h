@@ -99,9 +99,10 @@ void rp_pool_put(rp_conn_t *c);
 
 /* A connection for one attempt: a live pooled one unless fresh, else a new
  * one once a slot is free (RP_EPOOL_FULL after the queue timeout);
- * RP_EBACKEND_UNREACHABLE or RP_ETLS with *why (in p) when dialing fails. */
+ * RP_EBACKEND_UNREACHABLE or RP_ETLS with *why (in p) when dialing fails.
+ * On failure *fault names it: DNS, refused, timed out, TLS, certificate. */
 apr_status_t rp_pool_acquire(rp_backend_t *be, const rp_rt_opts_t *opts,
                              int fresh, rp_conn_t **out, const char **why,
-                             apr_pool_t *p);
+                             rp_fault_t *fault, apr_pool_t *p);
 
 #endif /* RP_POOL_H */

@@ -121,6 +121,9 @@ static apr_status_t fail(rp_exchange_t *ex, apr_status_t err)
         return client_gone(ex);
     }
     ex->error = err;
+    if (ex->fault == RP_FAULT_NONE) {
+        ex->fault = rp_fault_of_code(err); /* no layer said more */
+    }
     log_failure(ex, err);
     if (ex->hooks && ex->hooks->error) {
         status = ex->hooks->error(ex, err, ex->hooks->baton);
@@ -490,6 +493,7 @@ static apr_status_t round_trip(rp_exchange_t *ex, apr_time_t *started)
 
     if (ex->target->tls && !ex->tls) {
         ex->error_detail = "no TLS context for an https:// target";
+        ex->fault = RP_FAULT_PROXY_INTERNAL_ERROR;
         return RP_ETLS; /* never send plain text to a TLS port */
     }
     backend_opts(ex->conf, &bo);
@@ -506,7 +510,7 @@ static apr_status_t round_trip(rp_exchange_t *ex, apr_time_t *started)
     ex->out.body_baton = ex;
     *started = apr_time_now();
     rv = rp_transport_round_trip(ex->transport, be, &ex->out, &opts, ex->pool,
-                                 ex->ba, &ex->resp, &why);
+                                 ex->ba, &ex->resp, &why, &ex->fault);
     if (rv != APR_SUCCESS) {
         ex->error_detail = why;
         ex->resp = NULL;

@@ -128,6 +128,9 @@ struct rp_exchange_t {
     apr_interval_time_t backend_time; /* request sent -> body done */
     apr_off_t body_bytes;             /* response body bytes passed on */
     unsigned head_sent:1;             /* the response has started */
+    /* What exactly failed (rp_fault.h), set with error; the error hook
+     * sees it. */
+    rp_fault_t fault;
 };
 
 /* Run the exchange. Returns APR_SUCCESS when a response (backend's or

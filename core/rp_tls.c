@@ -443,7 +443,7 @@ static apr_status_t handshake_error(rp_tls_conn_t *c, int e, int sys,
     c->failed = 1;
     err_drain(reason, sizeof(reason));
     if (c->ctx->verify && vr != X509_V_OK) {
-        *why = apr_pstrcat(p, "certificate verify failed: ",
+        *why = apr_pstrcat(p, RP_TLS_WHY_CERT,
                            X509_verify_cert_error_string(vr), NULL);
         return RP_ETLS;
     }

@@ -47,7 +47,10 @@ extern "C" {
 #endif
 
 /* Failures are RP_ETLS (rp_core.h): handshake refused, certificate not
- * trusted, bad record; *why (or rp_tls_error()) says which. */
+ * trusted, bad record; *why (or rp_tls_error()) says which. A refused
+ * certificate's *why starts with RP_TLS_WHY_CERT, so that callers can tell
+ * it from other handshake failures (RFC 9209 tls_certificate_error). */
+#define RP_TLS_WHY_CERT "certificate verify failed: "
 
 /* Protocol floors for rp_tls_conf_t.min_version. */
 #define RP_TLS_V1_2 12

@@ -314,6 +314,7 @@ typedef struct head_ctx_t {
     unsigned want_continue:1; /* stop at a 100 (Expect: 100-continue) */
     unsigned got_continue:1;  /* ... and one came */
     const char *why;
+    rp_fault_t fault; /* set with why, where the failure is met */
 } head_ctx_t;
 
 /* Wait for more head bytes until the deadline. */
@@ -325,9 +326,11 @@ static apr_status_t fill_head(head_ctx_t *h)
 
     if (c->last - c->pos >= RP_MAX_HEAD) {
         h->why = "response head too large";
+        h->fault = RP_FAULT_HTTP_RESPONSE_HEADER_SECTION_SIZE;
         return RP_EBAD_RESPONSE;
     }
     if (now >= h->deadline) {
+        h->fault = RP_FAULT_HTTP_RESPONSE_TIMEOUT;
         return RP_EBACKEND_TIMEOUT;
     }
     rv = conn_fill(c, h->resp->_ba, h->deadline - now);
@@ -336,13 +339,17 @@ static apr_status_t fill_head(head_ctx_t *h)
         return APR_SUCCESS;
     }
     if (rv == APR_TIMEUP) {
+        h->fault = RP_FAULT_HTTP_RESPONSE_TIMEOUT;
         return RP_EBACKEND_TIMEOUT;
     }
     if (h->got_bytes) {
         h->why = "connection closed inside the response head";
+        h->fault = RP_FAULT_HTTP_RESPONSE_INCOMPLETE;
         return RP_EBAD_RESPONSE;
     }
+    h->fault = rp_fault_of_status(rv, RP_FAULT_CONNECTION_TERMINATED);
     if (rv == RP_ETLS && c->tls) {
+        h->fault = RP_FAULT_TLS_PROTOCOL_ERROR;
         h->why = apr_psprintf(h->resp->_pool, "reading the response: TLS: %s",
                               rp_tls_error(c->tls));
     }
@@ -379,6 +386,7 @@ static apr_status_t take_head(head_ctx_t *h, rp_h1_head_t *head)
     rv = rp_h1_response_framing(head, h->req->method, &resp->framing);
     if (rv != APR_SUCCESS) {
         h->why = resp->framing.error;
+        h->fault = RP_FAULT_HTTP_PROTOCOL_ERROR;
         return RP_EBAD_RESPONSE;
     }
     if (resp->framing.kind == RP_H1_BODY_NONE) {
@@ -400,6 +408,7 @@ static apr_status_t take_switch(head_ctx_t *h, rp_h1_head_t *head)
 
     if (!proto) {
         h->why = "101 Switching Protocols without an upgrade request";
+        h->fault = RP_FAULT_HTTP_UPGRADE_FAILED;
         return RP_EBAD_RESPONSE;
     }
     rv = take_head(h, head);
@@ -411,6 +420,7 @@ static apr_status_t take_switch(head_ctx_t *h, rp_h1_head_t *head)
         h->why = apr_psprintf(
             h->resp->_pool, "101 switched to \"%s\", not the \"%s\" asked for",
             got ? got : "", proto);
+        h->fault = RP_FAULT_HTTP_UPGRADE_FAILED;
         return RP_EBAD_RESPONSE;
     }
     h->resp->framing.keep_alive = 0; /* the connection becomes the tunnel */
@@ -438,7 +448,11 @@ static apr_status_t read_head(head_ctx_t *h)
                                      last_len, &head);
         }
         if (n == RP_H1_EBADMSG) {
+            /* the parser stops with a full field array: too many fields */
             h->why = head.error;
+            h->fault = head.nfields >= head.max_fields
+                           ? RP_FAULT_HTTP_RESPONSE_HEADER_SECTION_SIZE
+                           : RP_FAULT_HTTP_PROTOCOL_ERROR;
             return RP_EBAD_RESPONSE;
         }
         if (n == RP_H1_INCOMPLETE) {
@@ -462,6 +476,7 @@ static apr_status_t read_head(head_ctx_t *h)
                                   "upstream proxy %s answered 407 (check the "
                                   "credentials of RProxyUpstreamProxy)",
                                   c->backend->opts.proxy->hostport);
+            h->fault = RP_FAULT_DESTINATION_UNAVAILABLE;
             return RP_EBACKEND_UNREACHABLE;
         }
         if (head.status >= 200) {
@@ -473,6 +488,7 @@ static apr_status_t read_head(head_ctx_t *h)
         }
         if (++h->interim > RP_MAX_INTERIM) {
             h->why = "too many 1xx responses";
+            h->fault = RP_FAULT_HTTP_PROTOCOL_ERROR;
             return RP_EBAD_RESPONSE;
         }
         if (h->opts->interim_fn) {
@@ -534,6 +550,9 @@ static apr_status_t exchange(head_ctx_t *h, const char *head, apr_size_t len,
             return rv;
         }
         h->why = apr_psprintf(h->resp->_pool, "sending the request: %pm", &rv);
+        /* a backend that stops reading our request is not answering it */
+        h->fault = APR_STATUS_IS_TIMEUP(rv) ? RP_FAULT_HTTP_RESPONSE_TIMEOUT
+                                            : RP_FAULT_CONNECTION_TERMINATED;
         return RP_EBACKEND_UNREACHABLE;
     }
     h->deadline = apr_time_now() + h->opts->header_timeout;
@@ -583,7 +602,8 @@ apr_status_t rp_transport_round_trip(rp_transport_t *t, rp_backend_t *be,
                                      const rp_request_t *req,
                                      const rp_rt_opts_t *opts, apr_pool_t *p,
                                      apr_bucket_alloc_t *ba,
-                                     rp_response_t **out, const char **why)
+                                     rp_response_t **out, const char **why,
+                                     rp_fault_t *fault)
 {
     replay_t replay = {apr_brigade_create(p, ba), 0, 0, 0};
     apr_size_t len;
@@ -600,7 +620,7 @@ apr_status_t rp_transport_round_trip(rp_transport_t *t, rp_backend_t *be,
         h.resp = apr_pcalloc(p, sizeof(*h.resp));
         h.resp->_pool = p;
         h.resp->_ba = ba;
-        rv = rp_pool_acquire(be, opts, attempt > 0, &h.c, why, p);
+        rv = rp_pool_acquire(be, opts, attempt > 0, &h.c, why, fault, p);
         if (rv != APR_SUCCESS) {
             apr_atomic_inc32(&t->stats.backend_errors);
             return rv;
@@ -631,6 +651,7 @@ apr_status_t rp_transport_round_trip(rp_transport_t *t, rp_backend_t *be,
          * RP_EBAD_REQUEST, anything else counts as a bad request. */
         return rv == RP_ECLIENT_GONE ? rv : RP_EBAD_REQUEST;
     }
+    *fault = h.fault;
     apr_atomic_inc32(&t->stats.backend_errors);
     return rv;
 }

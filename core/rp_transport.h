@@ -32,6 +32,7 @@
 #include "rp_url.h"
 #include "rp_h1.h"
 #include "rp_tls.h"
+#include "rp_fault.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -158,12 +159,15 @@ typedef struct rp_response_t {
  * (no head within header_timeout), RP_EBAD_RESPONSE (*why set),
  * RP_ECLIENT_GONE (reading the client's body failed because it left),
  * RP_EBAD_REQUEST (the client's body could not be read). On error no
- * connection is left borrowed. p and ba are the exchange's. */
+ * connection is left borrowed. p and ba are the exchange's. On a backend
+ * failure *fault says precisely what it was (rp_fault.h); it is left alone
+ * on success and on the client's failures. */
 apr_status_t rp_transport_round_trip(rp_transport_t *t, rp_backend_t *be,
                                      const rp_request_t *req,
                                      const rp_rt_opts_t *opts, apr_pool_t *p,
                                      apr_bucket_alloc_t *ba,
-                                     rp_response_t **resp, const char **why);
+                                     rp_response_t **resp, const char **why,
+                                     rp_fault_t *fault);
 
 /* Read what the backend has of the body, waiting at most timeout for it, and
  * append it to bb (the caller's) as heap buckets; no copy is made of body

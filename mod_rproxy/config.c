@@ -580,6 +580,10 @@ const command_rec rpx_cmds[] = {
                    RPX_CTX,
                    "backend-path front-path: rewrite Set-Cookie Path= "
                    "(repeatable), or off"),
+    AP_INIT_FLAG("RProxyStatusHeader", set_flag, RPX_OFF(status_header),
+                 RPX_CTX,
+                 "Off: no Proxy-Status field on the errors the proxy "
+                 "generates (default On)"),
     {NULL}};
 
 /* One context per https route, from the settings of the route's server

@@ -132,6 +132,8 @@ static void print_route(apr_file_t *out, apr_pool_t *p, const char *where,
     if (route->target->tls) {
         print_tls(out, p, c);
     }
+    apr_file_printf(out, "      proxy-status header %s\n",
+                    rp_conf_status_header(c) ? "on" : "off");
     if (rp_conf_upstream(c, &auth)) {
         apr_file_printf(out, "      through upstream proxy http://%s%s\n",
                         rp_conf_upstream(c, &auth)->hostport,

@@ -23,11 +23,15 @@ APR_IMPLEMENT_OPTIONAL_HOOK_RUN_ALL(rproxy, RPROXY, int, rproxy_error,
                                     (r, status, fault), OK, DECLINED)
 
 /* A hook's refusal must be an HTTP error status; anything else is taken
- * for a bug in the hook and answered 500. */
+ * for a bug in the hook and answered 500. A 4xx is policy (RFC 9209
+ * http_request_denied), anything else a failure of the proxy. */
 static apr_status_t refused(rpx_front_t *f, rp_exchange_t *ex, int rv,
                             const char *which)
 {
     f->hook_status = ap_is_HTTP_ERROR(rv) ? rv : HTTP_INTERNAL_SERVER_ERROR;
+    ex->fault = ap_is_HTTP_CLIENT_ERROR(f->hook_status)
+                    ? RP_FAULT_HTTP_REQUEST_DENIED
+                    : RP_FAULT_PROXY_INTERNAL_ERROR;
     ex->error_detail = apr_psprintf(ex->pool, "%s hook answered %d", which, rv);
     return RP_EHOOK;
 }
@@ -80,6 +84,8 @@ static int run_error(rp_exchange_t *ex, apr_status_t err, void *baton)
     int status = f->hook_status ? f->hook_status : rp_proxy_error_status(err);
     char buf[120];
 
+    /* the precise fault, for the hooks (and %{rproxy-fault}n) */
+    apr_table_setn(f->r->notes, "rproxy-fault", rp_fault_str(ex->fault));
     rproxy_run_rproxy_error(f->r, &status,
                             ex->error_detail
                                 ? ex->error_detail

@@ -200,6 +200,54 @@ static void set_notes(request_rec *r, const rp_exchange_t *ex)
     }
 }
 
+/* ---- RFC 9209 Proxy-Status and the rproxy-status note ---------------- */
+
+/* This proxy's name in Proxy-Status: the virtual host's ServerName (as
+ * configured or as httpd guessed it), never the request's Host, which the
+ * client chooses. */
+static const char *proxy_name(const request_rec *r)
+{
+    const char *n = r->server->server_hostname;
+
+    return n && *n ? n : "mod_rproxy";
+}
+
+/* An error the proxy generated says why in Proxy-Status. It goes in
+ * err_headers_out: httpd keeps those on error responses, and an
+ * ErrorDocument's internal redirect takes them along. */
+static void set_proxy_status(request_rec *r, const rp_exchange_t *ex)
+{
+    const char *details = ex->error_detail;
+    char buf[120];
+
+    if (ex->head_sent || !ex->status || !ex->error ||
+        ex->error == RP_ECLIENT_GONE || !rp_conf_status_header(ex->conf)) {
+        return;
+    }
+    if (!details) {
+        details = rp_strerror(ex->error, buf, sizeof(buf));
+    }
+    apr_table_setn(
+        r->err_headers_out, "Proxy-Status",
+        rp_fault_proxy_status(r->pool, proxy_name(r), ex->fault, details));
+}
+
+/* %{rproxy-status}n: the status sent, or 499 when the client went away
+ * before the response was complete (nginx's number for it). A tunnel the
+ * client ends after its 101 was complete. */
+static void set_status_note(request_rec *r, const rp_exchange_t *ex,
+                            apr_status_t rv)
+{
+    int status = ex->status;
+
+    if (rv == RP_ECLIENT_GONE && !(ex->head_sent && ex->status == 101)) {
+        status = 499;
+    }
+    if (status) {
+        apr_table_setn(r->notes, "rproxy-status", apr_itoa(r->pool, status));
+    }
+}
+
 /* The effective settings: the server's, overridden by the <Location>'s. */
 static const rp_conf_t *effective_conf(request_rec *r)
 {
@@ -344,6 +392,8 @@ static int rpx_handler(request_rec *r)
     r->proxyreq = PROXYREQ_REVERSE;
     rv = rp_proxy_run(&ex);
     set_notes(r, &ex);
+    set_status_note(r, &ex, rv);
+    set_proxy_status(r, &ex);
     if (rv == APR_SUCCESS || rv == RP_ECLIENT_GONE || ex.head_sent) {
         return OK;
     }

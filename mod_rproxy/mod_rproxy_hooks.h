@@ -67,8 +67,10 @@ APR_DECLARE_EXTERNAL_HOOK(rproxy, RPROXY, int, rproxy_modify_response,
 
 /* Decide the status for a failure (Go's ErrorHandler): *status holds the
  * default (400, 502, 503 or 504, or a hook's refusal); fault is a short
- * text. Change *status to answer differently; ErrorDocument then applies
- * as usual. */
+ * text. The precise cause, as an RFC 9209 error type such as
+ * "connection_refused" or "http_response_timeout", is in
+ * apr_table_get(r->notes, "rproxy-fault"). Change *status to answer
+ * differently; ErrorDocument then applies as usual. */
 APR_DECLARE_EXTERNAL_HOOK(rproxy, RPROXY, int, rproxy_error,
                           (request_rec * r, int *status, const char *fault))
 

@@ -10,7 +10,9 @@
  *   modify_response:  turns a 200 into 203 when the backend sent
  *                     "X-Test-Modify", and adds "X-Hooked: response";
  *                     "X-Test-Refuse" makes it refuse with 451
- *   error:            answers 503 instead of 502 under /app/soft */
+ *   error:            answers 503 instead of 502 under /app/soft, with
+ *                     the fault text in X-Hooked-Fault and the note
+ *                     rproxy-fault in X-Hooked-Fault-Type */
 
 #include "httpd.h"
 #include "http_config.h"
@@ -51,6 +53,9 @@ static int test_error(request_rec *r, int *status, const char *fault)
         *status = HTTP_SERVICE_UNAVAILABLE;
         apr_table_setn(r->err_headers_out, "X-Hooked-Fault",
                        apr_pstrdup(r->pool, fault));
+        apr_table_setn(
+            r->err_headers_out, "X-Hooked-Fault-Type",
+            apr_pstrdup(r->pool, apr_table_get(r->notes, "rproxy-fault")));
     }
     return OK;
 }

@@ -41,3 +41,18 @@ def test_no_dump_without_the_define(tester):
     assert res.rc == 0, "the configuration is valid"
     assert "effective settings" not in res.output, \
         "nothing is printed unless DUMP_RPROXY is defined"
+
+
+def test_dump_shows_status_header_setting(tester):
+    res = tester.configtest(
+        "RProxyPass /api http://127.0.0.1:9/\n"
+        "<Location /quiet>\n"
+        "  RProxyPass http://127.0.0.1:9/q\n"
+        "  RProxyStatusHeader Off\n"
+        "</Location>\n", defines=["DUMP_RPROXY"])
+    out = res.output
+    assert res.rc == 0, "the configuration is valid (%s)" % out
+    api = out.split("RProxyPass /api")[1].split("<Location>")[0]
+    assert "proxy-status header on" in api, "RProxyStatusHeader defaults to on"
+    quiet = out.split("<Location> /quiet")[1]
+    assert "proxy-status header off" in quiet, "a location's Off is shown"

@@ -59,6 +59,8 @@ def test_rewrite_hook_edits_the_outgoing_request(httpd_factory, echo_backend, ho
     assert r.json()["target"] == "/elsewhere?q=1", "the hook can replace the target"
     r = client.get(h.port, "/app/x", headers=[("X-Test-Deny", "1")])
     assert r.status == 403, "a refusal from the rewrite hook is the client's status (%r)" % r
+    assert "error=http_request_denied" in (r.header("Proxy-Status") or ""), \
+        "a hook's 4xx refusal is http_request_denied (%r)" % r.headers
     assert len([q for q in echo_backend.requests if q["target"] == "/x"]) == 1, \
         "a refused request never reaches the backend"
 
@@ -72,6 +74,8 @@ def test_modify_response_hook(httpd_factory, backend_factory, hooks_module):
     assert r.header("X-Hooked") == "response", "and added a response header"
     r = client.get(h.port, "/app/refuse")
     assert r.status == 451, "a refusal from modify_response is the client's status (%r)" % r
+    assert "error=http_request_denied" in (r.header("Proxy-Status") or ""), \
+        "a hook's 4xx refusal is http_request_denied (%r)" % r.headers
 
 
 def test_error_hook_decides_the_status(httpd_factory, hooks_module):
@@ -85,3 +89,8 @@ def test_error_hook_decides_the_status(httpd_factory, hooks_module):
     assert r.status == 503, "the error hook turned it into 503 (%r)" % r
     assert "connect" in (r.header("X-Hooked-Fault") or ""), \
         "the hook was told what failed (%r)" % r.header("X-Hooked-Fault")
+    assert r.header("X-Hooked-Fault-Type") == "connection_refused", \
+        "the hook finds the RFC 9209 type in the note rproxy-fault (%r)" % (
+            r.header("X-Hooked-Fault-Type"),)
+    assert "error=connection_refused" in (r.header("Proxy-Status") or ""), \
+        "the hook's 503 still carries Proxy-Status (%r)" % r.headers

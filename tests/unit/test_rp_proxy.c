@@ -546,6 +546,7 @@ static void test_dot_segment_in_path_is_400_without_backend_connection(void)
     RP_EXPECT_INT(rp_proxy_run(px.ex), RP_EBAD_REQUEST);
     RP_EXPECT_INT(px.ex->status, 400);
     RP_EXPECT_INT(px.ex->error, RP_EBAD_REQUEST);
+    RP_EXPECT_INT(px.ex->fault, RP_FAULT_HTTP_REQUEST_ERROR);
     RP_EXPECT_INT(px.fr->nhead, 0);
     RP_EXPECT(has_log(px.fr, RP_LOG_INFO, "RP00101"));
     RP_EXPECT_INT(logs_at_most(px.fr, RP_LOG_WARNING), 0);
@@ -563,6 +564,7 @@ typedef struct hook_rec_t {
     apr_status_t rewrite_rv; /* what the rewrite hook returns */
     apr_status_t modify_rv;  /* what the modify-response hook returns */
     int error_saw_head_sent; /* ex->head_sent inside the error hook */
+    rp_fault_t error_fault;  /* ex->fault inside the error hook */
 } hook_rec_t;
 
 /* Adds a field, changes the target, and tries to frame a GET with a body:
@@ -604,6 +606,7 @@ static int hk_error(rp_exchange_t *ex, apr_status_t err, void *baton)
     h->nerror++;
     h->err = err;
     h->error_saw_head_sent = ex->head_sent;
+    h->error_fault = ex->fault;
     return h->error_status;
 }
 
@@ -641,6 +644,7 @@ static void test_rewrite_hook_failure_is_502_without_backend_connection(void)
     px.ex->hooks = &hooks;
     RP_EXPECT_INT(rp_proxy_run(px.ex), RP_EHOOK);
     RP_EXPECT_INT(px.ex->status, 502);
+    RP_EXPECT_INT(px.ex->fault, RP_FAULT_PROXY_INTERNAL_ERROR);
     RP_EXPECT_INT(px.fr->nhead, 0);
     RP_EXPECT(has_log(px.fr, RP_LOG_ERR, "RP00104"));
     usleep(100000);
@@ -692,6 +696,7 @@ static void test_modify_response_failure_is_502_and_head_not_sent(void)
     px.ex->hooks = &hooks;
     RP_EXPECT_INT(rp_proxy_run(px.ex), RP_EHOOK);
     RP_EXPECT_INT(px.ex->status, 502);
+    RP_EXPECT_INT(px.ex->fault, RP_FAULT_PROXY_INTERNAL_ERROR);
     RP_EXPECT_INT(px.fr->nhead, 0);
     RP_EXPECT_INT(px.fr->nfinish, 0);
     RP_EXPECT(has_log(px.fr, RP_LOG_ERR, "RP00104"));
@@ -712,6 +717,8 @@ static void test_error_hook_decides_the_status(void)
     RP_EXPECT_INT(rec.nerror, 1);
     RP_EXPECT_INT(rec.err, RP_EBACKEND_UNREACHABLE);
     RP_EXPECT_INT(rec.error_saw_head_sent, 0);
+    /* the hook sees the precise fault, already set */
+    RP_EXPECT_INT(rec.error_fault, RP_FAULT_CONNECTION_REFUSED);
     RP_EXPECT_INT(px.ex->status, 503);
     RP_EXPECT_INT(px.fr->nhead, 0);
     px_close(&px);
@@ -851,6 +858,7 @@ static void test_unreachable_backend_is_502(void)
     RP_EXPECT_INT(rp_proxy_run(px.ex), RP_EBACKEND_UNREACHABLE);
     RP_EXPECT_INT(px.ex->status, 502);
     RP_EXPECT_INT(px.ex->error, RP_EBACKEND_UNREACHABLE);
+    RP_EXPECT_INT(px.ex->fault, RP_FAULT_CONNECTION_REFUSED);
     RP_EXPECT(px.ex->error_detail != NULL);
     RP_EXPECT_INT(px.fr->nhead, 0);
     RP_EXPECT_INT(px.ex->head_sent, 0);
@@ -873,6 +881,7 @@ static void test_header_timeout_is_504(void)
     took = apr_time_now() - t0;
     RP_EXPECT(took >= MS(290) && took < MS(1000));
     RP_EXPECT_INT(px.ex->status, 504);
+    RP_EXPECT_INT(px.ex->fault, RP_FAULT_HTTP_RESPONSE_TIMEOUT);
     RP_EXPECT_INT(px.fr->nhead, 0);
     RP_EXPECT(has_log(px.fr, RP_LOG_ERR, "RP00102"));
     RP_EXPECT(tb_wait_peer_closed(px.tb, 0, 1000));
@@ -888,6 +897,7 @@ static void test_garbage_status_line_is_502(void)
     px_open(&px, sc, 1);
     RP_EXPECT_INT(rp_proxy_run(px.ex), RP_EBAD_RESPONSE);
     RP_EXPECT_INT(px.ex->status, 502);
+    RP_EXPECT_INT(px.ex->fault, RP_FAULT_HTTP_PROTOCOL_ERROR);
     RP_EXPECT(px.ex->error_detail != NULL);
     RP_EXPECT_INT(px.fr->nhead, 0);
     RP_EXPECT(has_log(px.fr, RP_LOG_ERR, "RP00103"));

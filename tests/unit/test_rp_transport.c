@@ -31,7 +31,8 @@ typedef struct fx_t {
     rp_url_t url;
     rp_backend_t *be;
     rp_rt_opts_t opts;
-    int fds; /* descriptors open before the test */
+    rp_fault_t fault; /* of the last round_trip() */
+    int fds;          /* descriptors open before the test */
 } fx_t;
 
 /* Set up a test against a backend playing scripts (none: port is a port
@@ -120,8 +121,9 @@ static apr_status_t round_trip(fx_t *fx, const rp_request_t *req,
 {
     *resp = NULL;
     *why = NULL;
+    fx->fault = RP_FAULT_NONE;
     return rp_transport_round_trip(fx->t, fx->be, req, &fx->opts, fx->pool,
-                                   fx->ba, resp, why);
+                                   fx->ba, resp, why, &fx->fault);
 }
 
 /* Read the whole body into a pool string; *reads counts the reads that
@@ -569,6 +571,7 @@ static void test_keepalive_race_post_with_body_not_retried(void)
     RP_EXPECT_INT(round_trip(&fx, &req, &resp, &why), RP_EBACKEND_UNREACHABLE);
     RP_EXPECT(resp == NULL);
     usleep(150000); /* a retry would have connected by now */
+    RP_EXPECT_INT(fx.fault, RP_FAULT_CONNECTION_TERMINATED);
     RP_EXPECT_INT(tb_accepted(fx.tb), 1);
     RP_EXPECT_INT(requests_starting(fx.tb, "POST "), 1);
     RP_EXPECT_INT(src.calls, 1);
@@ -676,6 +679,7 @@ static void test_max_conns_busy_past_queue_timeout_is_pool_full(void)
     t0 = apr_time_now();
     req = request(&fx, "GET", "/2");
     RP_EXPECT_INT(round_trip(&fx, &req, &resp, &why), RP_EPOOL_FULL);
+    RP_EXPECT_INT(fx.fault, RP_FAULT_CONNECTION_LIMIT_REACHED);
     RP_EXPECT(apr_time_now() - t0 >= MS(190)); /* it waited its turn */
     RP_EXPECT(why && strstr(why, "busy"));
     RP_EXPECT_INT(read_body(&fx, held, &body, &reads), APR_SUCCESS);
@@ -803,6 +807,7 @@ static void test_upstream_proxy_connect_refused_is_unreachable(void)
     req = request(&fx, "GET", "/");
     RP_EXPECT_INT(round_trip(&fx, &req, &resp, &why), RP_EBACKEND_UNREACHABLE);
     RP_EXPECT(why && strstr(why, "answered 407 to CONNECT origin.example:443"));
+    RP_EXPECT_INT(fx.fault, RP_FAULT_DESTINATION_UNAVAILABLE);
     RP_EXPECT(tb_request(fx.tb, 0) &&
               !strncmp(tb_request(fx.tb, 0)->raw,
                        "CONNECT origin.example:443 HTTP/1.1\r\n", 36));
@@ -1052,6 +1057,7 @@ static void test_connect_refused_is_backend_unreachable(void)
     RP_EXPECT_INT(round_trip(&fx, &req, &resp, &why), RP_EBACKEND_UNREACHABLE);
     RP_EXPECT(resp == NULL);
     RP_EXPECT(why != NULL && strstr(why, "connect to") != NULL);
+    RP_EXPECT_INT(fx.fault, RP_FAULT_CONNECTION_REFUSED);
     RP_EXPECT_INT(stats(&fx).backend_errors, 1);
     RP_EXPECT_INT(stats(&fx).conns_opened, 0);
     fx_close(&fx);
@@ -1073,6 +1079,7 @@ static void test_silent_backend_past_header_timeout_is_backend_timeout(void)
     t0 = apr_time_now();
     RP_EXPECT_INT(round_trip(&fx, &req, &resp, &why), RP_EBACKEND_TIMEOUT);
     took = apr_time_now() - t0;
+    RP_EXPECT_INT(fx.fault, RP_FAULT_HTTP_RESPONSE_TIMEOUT);
     RP_EXPECT(took >= MS(290));
     RP_EXPECT(took < MS(1000));
     /* Not retried, and the connection is given up. */
@@ -1097,6 +1104,7 @@ static void test_rfc9112_4_garbage_status_line_is_bad_response(void)
     RP_EXPECT_INT(round_trip(&fx, &req, &resp, &why), RP_EBAD_RESPONSE);
     RP_EXPECT(why != NULL && *why != '\0');
     RP_EXPECT_INT(tb_accepted(fx.tb), 1);
+    RP_EXPECT_INT(fx.fault, RP_FAULT_HTTP_PROTOCOL_ERROR);
     RP_EXPECT(tb_wait_peer_closed(fx.tb, 0, 1000));
     fx_close(&fx);
 }
@@ -1118,6 +1126,7 @@ static void test_rfc9112_6_3_conflicting_framing_is_bad_response(void)
     RP_EXPECT_INT(round_trip(&fx, &req, &resp, &why), RP_EBAD_RESPONSE);
     RP_EXPECT(why != NULL && *why != '\0');
     RP_EXPECT_INT(stats(&fx).conns_idle, 0);
+    RP_EXPECT_INT(fx.fault, RP_FAULT_HTTP_PROTOCOL_ERROR);
     fx_close(&fx);
 }
 
@@ -1134,6 +1143,7 @@ static void test_backend_reset_before_response_is_unreachable(void)
     req = request(&fx, "GET", "/");
     RP_EXPECT_INT(round_trip(&fx, &req, &resp, &why), RP_EBACKEND_UNREACHABLE);
     /* A fresh connection is not retried: only a reused one may be stale. */
+    RP_EXPECT_INT(fx.fault, RP_FAULT_CONNECTION_TERMINATED);
     RP_EXPECT_INT(stats(&fx).retries, 0);
     usleep(100000);
     RP_EXPECT_INT(tb_accepted(fx.tb), 1);
@@ -1154,6 +1164,58 @@ static void test_close_inside_response_head_is_bad_response(void)
     req = request(&fx, "GET", "/");
     RP_EXPECT_INT(round_trip(&fx, &req, &resp, &why), RP_EBAD_RESPONSE);
     RP_EXPECT(why != NULL);
+    RP_EXPECT_INT(fx.fault, RP_FAULT_HTTP_RESPONSE_INCOMPLETE);
+    fx_close(&fx);
+}
+
+/* RFC 9209 2.3.2: a name that does not resolve is a dns_error (".invalid"
+ * never resolves, RFC 6761 section 6.4), reported before any dial. */
+static void test_rfc9209_unresolvable_name_is_dns_error(void)
+{
+    rp_backend_opts_t bo = {0};
+    rp_request_t req;
+    rp_response_t *resp;
+    const char *why = NULL;
+    fx_t fx;
+
+    fx_open(&fx, NULL, -1);
+    bo.idle_timeout = apr_time_from_sec(10);
+    bo.queue_timeout = apr_time_from_sec(1);
+    RP_EXPECT_INT(rp_url_parse(fx.pool, "http://rptest-nosuch.invalid:8080",
+                               &fx.url, &why),
+                  APR_SUCCESS);
+    fx.be = rp_transport_backend(fx.t, &fx.url, &bo);
+    req = request(&fx, "GET", "/");
+    RP_EXPECT_INT(round_trip(&fx, &req, &resp, &why), RP_EBACKEND_UNREACHABLE);
+    RP_EXPECT_INT(fx.fault, RP_FAULT_DNS_ERROR);
+    RP_EXPECT_INT(stats(&fx).conns_opened, 0);
+    fx_close(&fx);
+}
+
+/* RFC 9209 2.3.13: more fields than the transport takes is a header
+ * section too large, not a malformed response. */
+static void test_rfc9209_too_many_header_fields_is_header_section_size(void)
+{
+    static char head[16384];
+    tb_step_t s0[] = {{.send = head}, TB_END};
+    const tb_step_t *const sc[] = {s0};
+    rp_request_t req;
+    rp_response_t *resp;
+    const char *why;
+    apr_size_t n;
+    int i;
+    fx_t fx;
+
+    n = (apr_size_t)apr_snprintf(head, sizeof(head), "HTTP/1.1 200 OK\r\n");
+    for (i = 0; i < 300; i++) {
+        n += (apr_size_t)apr_snprintf(head + n, sizeof(head) - n,
+                                      "X-F%d: v\r\n", i);
+    }
+    apr_snprintf(head + n, sizeof(head) - n, "Content-Length: 0\r\n\r\n");
+    fx_open(&fx, sc, 1);
+    req = request(&fx, "GET", "/");
+    RP_EXPECT_INT(round_trip(&fx, &req, &resp, &why), RP_EBAD_RESPONSE);
+    RP_EXPECT_INT(fx.fault, RP_FAULT_HTTP_RESPONSE_HEADER_SECTION_SIZE);
     fx_close(&fx);
 }
 
@@ -1392,6 +1454,7 @@ static void test_rfc9110_15_2_2_101_without_upgrade_is_bad_response(void)
     req = request(&fx, "GET", "/ws");
     RP_EXPECT_INT(round_trip(&fx, &req, &resp, &why), RP_EBAD_RESPONSE);
     RP_EXPECT(why != NULL && strstr(why, "101") != NULL);
+    RP_EXPECT_INT(fx.fault, RP_FAULT_HTTP_UPGRADE_FAILED);
     RP_EXPECT_INT(rec.n, 0);
     RP_EXPECT(tb_wait_peer_closed(fx.tb, 0, 1000));
     fx_close(&fx);
@@ -1435,6 +1498,8 @@ int main(void)
     TB_RUN(test_rfc9112_6_3_conflicting_framing_is_bad_response);
     TB_RUN(test_backend_reset_before_response_is_unreachable);
     TB_RUN(test_close_inside_response_head_is_bad_response);
+    TB_RUN(test_rfc9209_unresolvable_name_is_dns_error);
+    TB_RUN(test_rfc9209_too_many_header_fields_is_header_section_size);
     TB_RUN(test_backend_close_mid_body_is_eof_on_read);
     TB_RUN(test_request_body_content_length_arrives_byte_exact);
     TB_RUN(test_request_body_chunked_arrives_byte_exact);
