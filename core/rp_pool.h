@@ -38,9 +38,12 @@ struct rp_conn_t {
     /* Read buffer: 0 <= pos <= last <= cap; [pos, last) is unread. */
     char *buf; /* borrowed from hb */
     apr_size_t pos, last, cap;
-    apr_bucket *hb;         /* owned: heap bucket over buf, or NULL */
-    apr_time_t created;     /* when it was dialed */
-    apr_time_t idle_since;  /* when it went on the idle list */
+    apr_bucket *hb;      /* owned: heap bucket over buf, or NULL */
+    apr_uint64_t expect; /* bytes the message still needs; 0 unknown */
+    apr_interval_time_t sock_timeout; /* last set on sock; -1 unknown */
+    unsigned full:1;                  /* the last read filled all the room */
+    apr_time_t created;               /* when it was dialed */
+    apr_time_t idle_since;            /* when it went on the idle list */
     apr_time_t retire_at;   /* before the backend's Keep-Alive timeout; 0 */
     long ka_timeout;        /* Keep-Alive timeout=, seconds; -1 unknown */
     long ka_max;            /* Keep-Alive max=, requests left; -1 unknown */

@@ -137,6 +137,8 @@ typedef struct rp_response_t {
     apr_pool_t *_pool;       /* borrowed: exchange pool */
     apr_bucket_alloc_t *_ba; /* borrowed: exchange allocator */
     apr_uint64_t _remaining; /* RP_H1_BODY_LENGTH: bytes left */
+    apr_size_t _batch;       /* body bytes given out by this read call */
+    apr_status_t _deferred;  /* a read failure to report on the next call */
     rp_h1_chunked_t _chunked;
     char *_trailer_buf; /* collected raw trailer bytes */
     apr_size_t _trailer_len;
