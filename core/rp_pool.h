@@ -52,9 +52,10 @@ struct rp_conn_t {
 };
 
 struct rp_backend_t {
-    const char *key;  /* "scheme://host:port[#tls...]", transport pool */
-    const char *name; /* "scheme://host:port" for logs, transport pool */
-    const char *host; /* transport pool */
+    const char *key;    /* "scheme://host:port[#tls...]", transport pool */
+    const char *name;   /* "scheme://host:port" for logs, transport pool */
+    const char *host;   /* transport pool */
+    const char *scheme; /* transport pool */
     apr_port_t port;
     const char *authority; /* "host:port" ([v6]:port) for CONNECT */
     const char *origin;    /* "scheme://hostport" for absolute-form */
@@ -100,11 +101,19 @@ void rp_conn_close(rp_conn_t *c);
  * caller has read the response to its end and keep-alive allowed it. */
 void rp_pool_put(rp_conn_t *c);
 
-/* A connection for one attempt: a live pooled one unless fresh, else a new
- * one once a slot is free (RP_EPOOL_FULL after the queue timeout);
+/* Flags of rp_pool_acquire(). */
+#define RP_ACQ_FRESH 0x0001 /* dial: no pooled connection */
+#define RP_ACQ_RETRYABLE                                                       \
+    0x0002 /* a request the transport sends again on a fresh connection when   \
+            * a pooled one turns out dead: skip the readability check of       \
+            * connections idle shorter than RP_QUIET_SKIP */
+#define RP_QUIET_SKIP apr_time_from_sec(1)
+
+/* A connection for one attempt: a live pooled one unless RP_ACQ_FRESH, else
+ * a new one once a slot is free (RP_EPOOL_FULL after the queue timeout);
  * RP_EBACKEND_UNREACHABLE or RP_ETLS with *why (in p) when dialing fails. */
 apr_status_t rp_pool_acquire(rp_backend_t *be, const rp_rt_opts_t *opts,
-                             int fresh, rp_conn_t **out, const char **why,
+                             int flags, rp_conn_t **out, const char **why,
                              apr_pool_t *p);
 
 #endif /* RP_POOL_H */

@@ -625,6 +625,17 @@ static int may_retry(const head_ctx_t *h, apr_status_t rv, int client_side)
            h->c->reused && !h->got_bytes && rv == RP_EBACKEND_UNREACHABLE;
 }
 
+/* A retry dials; a first attempt of a request that a dead pooled
+ * connection would only make us send again may skip the poll() that checks
+ * a pooled connection (one syscall per request under load). */
+static int acquire_flags(const rp_request_t *req, int attempt)
+{
+    if (attempt > 0) {
+        return RP_ACQ_FRESH;
+    }
+    return may_send_twice(req) && req->body_length == 0 ? RP_ACQ_RETRYABLE : 0;
+}
+
 /* The request head; through an upstream proxy (not tunnelled) the target
  * is in absolute form and the proxy gets its credentials. */
 static char *request_head(const rp_backend_t *be, const rp_request_t *req,
@@ -664,7 +675,8 @@ apr_status_t rp_transport_round_trip(rp_transport_t *t, rp_backend_t *be,
         h.resp = apr_pcalloc(p, sizeof(*h.resp));
         h.resp->_pool = p;
         h.resp->_ba = ba;
-        rv = rp_pool_acquire(be, opts, attempt > 0, &h.c, why, p);
+        rv = rp_pool_acquire(be, opts, acquire_flags(req, attempt), &h.c, why,
+                             p);
         if (rv != APR_SUCCESS) {
             apr_atomic_inc32(&t->stats.backend_errors);
             return rv;

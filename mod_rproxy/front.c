@@ -149,16 +149,15 @@ static apr_status_t front_send_body(void *ctx, apr_bucket_brigade *bb,
     return pass(f, bb);
 }
 
-static apr_status_t front_finish(void *ctx, apr_table_t *trailers)
+static apr_status_t front_finish(void *ctx, apr_bucket_brigade *bb,
+                                 apr_table_t *trailers)
 {
     rpx_front_t *f = ctx;
     request_rec *r = f->r;
-    apr_bucket_brigade *bb;
 
     if (trailers) {
         apr_table_do(copy_out, r->trailers_out, trailers, NULL);
     }
-    bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
     APR_BRIGADE_INSERT_TAIL(bb,
                             apr_bucket_eos_create(r->connection->bucket_alloc));
     f->ended = 1;
