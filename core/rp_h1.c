@@ -38,22 +38,37 @@ static int is_digit(unsigned char c)
     return c >= '0' && c <= '9';
 }
 
-/* tchar of RFC 9110 5.6.2: the characters of a field name or a token. */
+/* The table behind RP_H1_IS_TCHAR and RP_H1_IS_BAD_TEXT (rp_h1.h): every
+ * byte of a response head goes through one of them. Bit 1: tchar, ALPHA
+ * DIGIT and !#$%&'*+-.^_`|~; bit 2: CTLs but HTAB, and DEL. The unit tests
+ * check it against these definitions. */
+const unsigned char rp_h1_ctype[256] = {
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 2, 2, 2, 2, 2, 2, /* 0x00 */
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, /* 0x10 */
+    0, 1, 0, 1, 1, 1, 1, 1, 0, 0, 1, 1, 0, 1, 1, 0, /* 0x20 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, /* 0x30 */
+    0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x40 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 1, /* 0x50 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x60 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 0, 1, 2, /* 0x70 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x80 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x90 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0xa0 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0xb0 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0xc0 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0xd0 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0xe0 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0xf0 */
+};
+
 static int is_tchar(unsigned char c)
 {
-    /* Letters, digits and '-' make up nearly every real name: no lookup. */
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) ||
-        c == '-') {
-        return 1;
-    }
-    return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+    return RP_H1_IS_TCHAR(c);
 }
 
-/* CTLs other than HTAB may not appear in a field value, a reason phrase or a
- * chunk extension (RFC 9110 5.5). obs-text (0x80-0xff) is allowed. */
 static int is_bad_text(unsigned char c)
 {
-    return (c < 0x20 && c != '\t') || c == 0x7f;
+    return RP_H1_IS_BAD_TEXT(c);
 }
 
 /* The most telling name for a byte that may not appear where it is: CR and
@@ -296,11 +311,12 @@ apr_ssize_t rp_h1_parse_trailers(const char *buf, apr_size_t len,
 
 int rp_h1_find_field(const rp_h1_head_t *head, const char *name, int start)
 {
-    apr_size_t i;
+    apr_size_t i, n = strlen(name);
 
+    /* Lengths first: most fields differ in length from the one sought. */
     for (i = start > 0 ? (apr_size_t)start : 0; i < head->nfields; i++) {
         const rp_h1_field_t *f = &head->fields[i];
-        if (eq_nocase(f->name, f->name_len, name)) {
+        if (f->name_len == n && eq_nocase(f->name, n, name)) {
             return (int)i;
         }
     }

@@ -27,6 +27,17 @@ extern "C" {
 #define RP_H1_EBADMSG (-1)    /* not a valid message: see head->error */
 #define RP_H1_INCOMPLETE (-2) /* need more bytes; call again with more */
 
+/* Character classes of RFC 9110, one table lookup each:
+ *   RP_H1_IS_TCHAR: tchar (5.6.2), the characters of a field name or token
+ *   RP_H1_IS_BAD_TEXT: a CTL other than HTAB, which may not appear in a
+ *   field value, a reason phrase or a chunk extension (5.5); obs-text
+ *   (0x80-0xff) is allowed. */
+extern const unsigned char rp_h1_ctype[256];
+#define RP_H1_CT_TCHAR 1
+#define RP_H1_CT_BAD 2
+#define RP_H1_IS_TCHAR(c) (rp_h1_ctype[(unsigned char)(c)] & RP_H1_CT_TCHAR)
+#define RP_H1_IS_BAD_TEXT(c) (rp_h1_ctype[(unsigned char)(c)] & RP_H1_CT_BAD)
+
 typedef struct rp_h1_field_t {
     const char *name; /* borrowed: points into the parsed buffer */
     apr_size_t name_len;

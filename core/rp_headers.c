@@ -19,26 +19,33 @@
 #include <apr_lib.h>
 #include "rp_headers.h"
 #include "rp_addr.h"
+#include "rp_h1.h"
 
 typedef struct rp_hdr_rule_t {
     const char *name; /* canonical spelling; matched without case */
+    apr_size_t len;   /* strlen(name): compared before the bytes */
     unsigned flags;   /* RP_HDR_* */
 } rp_hdr_rule_t;
+
+#define RP_HDR_RULE(name, flags)                                               \
+    {                                                                          \
+        name, sizeof(name) - 1, flags                                          \
+    }
 
 /* RFC 9110 section 7.6.1 lists Connection, Proxy-Connection, Keep-Alive,
  * TE, Transfer-Encoding and Upgrade; Proxy-Authenticate/-Authorization
  * (section 11.7) and Trailer are consumed by the next hop too, as in Go's
- * httputil.ReverseProxy. */
+ * httputil.ReverseProxy. At most 32 rules: matches are kept in a bit set. */
 static const rp_hdr_rule_t rp_hdr_rules[] = {
-    {"Connection", RP_HDR_HOP},
-    {"Proxy-Connection", RP_HDR_HOP},
-    {"Keep-Alive", RP_HDR_HOP},
-    {"Proxy-Authenticate", RP_HDR_HOP},
-    {"Proxy-Authorization", RP_HDR_HOP},
-    {"TE", RP_HDR_HOP | RP_HDR_TE_TRAILERS_OK},
-    {"Trailer", RP_HDR_HOP},
-    {"Transfer-Encoding", RP_HDR_HOP},
-    {"Upgrade", RP_HDR_HOP},
+    RP_HDR_RULE("Connection", RP_HDR_HOP),
+    RP_HDR_RULE("Proxy-Connection", RP_HDR_HOP),
+    RP_HDR_RULE("Keep-Alive", RP_HDR_HOP),
+    RP_HDR_RULE("Proxy-Authenticate", RP_HDR_HOP),
+    RP_HDR_RULE("Proxy-Authorization", RP_HDR_HOP),
+    RP_HDR_RULE("TE", RP_HDR_HOP | RP_HDR_TE_TRAILERS_OK),
+    RP_HDR_RULE("Trailer", RP_HDR_HOP),
+    RP_HDR_RULE("Transfer-Encoding", RP_HDR_HOP),
+    RP_HDR_RULE("Upgrade", RP_HDR_HOP),
 };
 
 #define RP_HDR_NRULES (sizeof(rp_hdr_rules) / sizeof(rp_hdr_rules[0]))
@@ -60,18 +67,35 @@ static int is_ows(char c)
     return c == ' ' || c == '\t';
 }
 
-unsigned rp_headers_flags(const char *name)
+/* The lengths of the rule names as a bit set: most field names have
+ * another length and are passed over without comparing a byte. Keep in
+ * step with rp_hdr_rules[] (test_rp_headers checks every rule's name). */
+#define RP_HDR_RULE_LENS                                                       \
+    ((1u << 2) | (1u << 7) | (1u << 10) | (1u << 16) | (1u << 17) |            \
+     (1u << 18) | (1u << 19))
+
+/* Index of the rule for name, or -1. */
+static int rule_index(const char *name)
 {
-    apr_size_t i;
-    if (name == NULL) {
-        return 0;
+    apr_size_t i, n = strlen(name);
+
+    if (n >= 32 || !(RP_HDR_RULE_LENS & (1u << n))) {
+        return -1;
     }
     for (i = 0; i < RP_HDR_NRULES; i++) {
-        if (eq_nocase(name, strlen(name), rp_hdr_rules[i].name)) {
-            return rp_hdr_rules[i].flags;
+        if (rp_hdr_rules[i].len == n &&
+            eq_nocase(name, n, rp_hdr_rules[i].name)) {
+            return (int)i;
         }
     }
-    return 0;
+    return -1;
+}
+
+unsigned rp_headers_flags(const char *name)
+{
+    int i = name ? rule_index(name) : -1;
+
+    return i >= 0 ? rp_hdr_rules[i].flags : 0;
 }
 
 /* Next element of a comma-separated list (RFC 9110 section 5.6.1) from
@@ -173,75 +197,71 @@ void rp_headers_keep_alive(const char *value, long *timeout, long *max)
     }
 }
 
-/* apr_table_do callback: note in *rec whether a field holds "trailers". */
-static int find_trailers(void *rec, const char *key, const char *value)
+/* Copy each token of a Connection field into names, so that the fields
+ * can be unset once the walk over the table is over. */
+static void collect_tokens(apr_array_header_t *names, const char *value)
 {
-    int *found = rec;
-    if (rp_headers_has_token(value, "trailers")) {
-        *found = 1;
-        return 0; /* stop: one is enough */
-    }
-    return 1;
-}
-
-/* apr_table_do callback: copy each token of a Connection field into the
- * array rec, so that the fields can be unset once the walk is over. */
-static int collect_tokens(void *rec, const char *key, const char *value)
-{
-    apr_array_header_t *names = rec;
     const char *pos = value ? value : "", *start;
     apr_size_t len;
+
     while (next_elem(&pos, &start, &len)) {
         if (len > 0) {
             APR_ARRAY_PUSH(names, const char *) =
                 apr_pstrmemdup(names->pool, start, len);
         }
     }
-    return 1;
 }
 
-/* The one loop over the table. Returns the name of the field to put back as
- * "<name>: trailers", or NULL: a request keeps "TE: trailers" when the
- * client's TE asked for trailers (RFC 9110 section 10.1.4), because the
- * backend may only send trailers to a recipient that said it accepts them. */
-static const char *apply_rules(apr_table_t *t, int is_request)
-{
-    const char *keep = NULL;
-    apr_size_t i;
-    for (i = 0; i < RP_HDR_NRULES; i++) {
-        const rp_hdr_rule_t *r = &rp_hdr_rules[i];
-        int trailers = 0;
-        if (!(r->flags & RP_HDR_HOP)) {
-            continue;
-        }
-        if (is_request && (r->flags & RP_HDR_TE_TRAILERS_OK)) {
-            apr_table_do(find_trailers, &trailers, t, r->name, NULL);
-            keep = trailers ? r->name : keep;
-        }
-        apr_table_unset(t, r->name);
-    }
-    return keep;
-}
+#define RP_RULE_CONNECTION 0 /* rp_hdr_rules[] indexes read below */
+#define RP_RULE_PROXY_CONNECTION 1
 
-/* Connection tokens are read before the loop removes Connection itself.
- * "TE: trailers" is put back last: a client that sends TE must also list
- * "TE" in Connection (RFC 9110 section 10.1.4), so the token pass would
- * remove it again. Tokens such as "close" name no field and unset
+/* One walk over the table notes which rules match (a bit each), reads the
+ * Connection tokens before Connection itself goes, and whether TE asked for
+ * trailers; then only the names present are unset (usually none or two),
+ * each apr_table_unset() being a scan of its own.
+ *
+ * "TE: trailers" is put back last: the backend may only send trailers to a
+ * recipient that said it accepts them (RFC 9110 section 10.1.4), and a
+ * client that sends TE must also list "TE" in Connection, so the token pass
+ * would remove it again. Tokens such as "close" name no field and unset
  * nothing. */
 void rp_headers_strip_hop(apr_table_t *t, int is_request)
 {
-    apr_pool_t *pool = apr_table_elts(t)->pool;
-    apr_array_header_t *names = apr_array_make(pool, 4, sizeof(const char *));
-    const char *keep;
-    int i;
-    apr_table_do(collect_tokens, names, t, "Connection", "Proxy-Connection",
-                 NULL);
-    keep = apply_rules(t, is_request);
-    for (i = 0; i < names->nelts; i++) {
+    const apr_array_header_t *arr = apr_table_elts(t);
+    const apr_table_entry_t *e = (const apr_table_entry_t *)arr->elts;
+    apr_array_header_t *names = NULL;
+    apr_uint32_t found = 0;
+    int i, r, trailers = 0;
+
+    for (i = 0; i < arr->nelts; i++) {
+        if (e[i].key == NULL || (r = rule_index(e[i].key)) < 0) {
+            continue;
+        }
+        if (rp_hdr_rules[r].flags & RP_HDR_HOP) {
+            found |= (apr_uint32_t)1 << r;
+        }
+        if (r == RP_RULE_CONNECTION || r == RP_RULE_PROXY_CONNECTION) {
+            if (!names) {
+                names = apr_array_make(arr->pool, 4, sizeof(const char *));
+            }
+            collect_tokens(names, e[i].val);
+        }
+        else if (is_request &&
+                 (rp_hdr_rules[r].flags & RP_HDR_TE_TRAILERS_OK) &&
+                 rp_headers_has_token(e[i].val, "trailers")) {
+            trailers = r + 1;
+        }
+    }
+    for (r = 0; found != 0; r++, found >>= 1) {
+        if (found & 1) {
+            apr_table_unset(t, rp_hdr_rules[r].name);
+        }
+    }
+    for (i = 0; names && i < names->nelts; i++) {
         apr_table_unset(t, APR_ARRAY_IDX(names, i, const char *));
     }
-    if (keep != NULL) {
-        apr_table_setn(t, keep, "trailers");
+    if (trailers) {
+        apr_table_setn(t, rp_hdr_rules[trailers - 1].name, "trailers");
     }
 }
 
@@ -373,24 +393,13 @@ void rp_headers_add_via(apr_pool_t *p, apr_table_t *t, int version,
     extend_list(p, t, "Via", elem);
 }
 
-/* tchar (RFC 9110 section 5.6.2), on ASCII ranges so that the locale
- * cannot widen it. */
-static int is_tchar(unsigned char c)
-{
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-        (c >= '0' && c <= '9')) {
-        return 1;
-    }
-    return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
-
 int rp_headers_valid_name(const char *name)
 {
     if (name == NULL || *name == '\0') {
         return 0;
     }
     for (; *name != '\0'; name++) {
-        if (!is_tchar((unsigned char)*name)) {
+        if (!RP_H1_IS_TCHAR(*name)) {
             return 0;
         }
     }
@@ -479,8 +488,7 @@ int rp_headers_valid_value(const char *value)
         return 0;
     }
     for (; *value != '\0'; value++) {
-        unsigned char c = (unsigned char)*value;
-        if ((c < 0x20 && c != '\t') || c == 0x7f) {
+        if (RP_H1_IS_BAD_TEXT(*value)) {
             return 0;
         }
     }

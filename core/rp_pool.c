@@ -331,6 +331,7 @@ static apr_status_t conn_dial(rp_backend_t *be, apr_interval_time_t timeout,
     c->backend = be;
     c->ka_timeout = -1;
     c->ka_max = -1;
+    c->sock_timeout = -1; /* the dial set its own; conn_timeout() sets */
     c->created = apr_time_now();
     c->ip = ips[i];
     c->addr = apr_psprintf(p, strchr(c->ip, ':') ? "[%s]:%u" : "%s:%u", c->ip,
@@ -420,7 +421,7 @@ static int conn_is_quiet(rp_conn_t *c)
  * expired ones on the way. An answer past its DNS TTL is refreshed first
  * (into p), so that connections to an address the name left are retired
  * even while the pool keeps requests from dialing. One lock per look. */
-static rp_conn_t *pool_take(rp_backend_t *be, apr_pool_t *p)
+static rp_conn_t *pool_take(rp_backend_t *be, apr_pool_t *p, int flags)
 {
     rp_transport_t *t = be->t;
     apr_time_t now = apr_time_now();
@@ -450,7 +451,10 @@ static rp_conn_t *pool_take(rp_backend_t *be, apr_pool_t *p)
         c->next = NULL;
         if (current && now - c->idle_since < be->opts.idle_timeout &&
             (!be->opts.max_age || now - c->created < be->opts.max_age) &&
-            (!c->retire_at || now < c->retire_at) && conn_is_quiet(c)) {
+            (!c->retire_at || now < c->retire_at) &&
+            (((flags & RP_ACQ_RETRYABLE) &&
+              now - c->idle_since < RP_QUIET_SKIP) ||
+             conn_is_quiet(c))) {
             c->reused = 1;
             return c;
         }
@@ -676,6 +680,7 @@ rp_backend_t *rp_transport_backend(rp_transport_t *t, const rp_url_t *target,
         be->name = apr_psprintf(t->pool, "%s://%s:%u", target->scheme,
                                 target->host, (unsigned)target->port);
         be->host = apr_pstrdup(t->pool, target->host);
+        be->scheme = apr_pstrdup(t->pool, target->scheme);
         be->port = target->port;
         be->authority = apr_psprintf(
             t->pool, strchr(target->host, ':') ? "[%s]:%u" : "%s:%u",
@@ -693,6 +698,32 @@ rp_backend_t *rp_transport_backend(rp_transport_t *t, const rp_url_t *target,
         apr_hash_set(t->backends, be->key, n, be);
     }
     apr_thread_mutex_unlock(t->mutex);
+    return be;
+}
+
+/* Does be stand for target with opts, as rp_transport_backend() keys it? */
+static int backend_is(const rp_backend_t *be, const rp_url_t *target,
+                      const rp_backend_opts_t *opts)
+{
+    return be->port == target->port && be->opts.tls == opts->tls &&
+           be->opts.proxy == opts->proxy &&
+           be->opts.proxy_auth == opts->proxy_auth &&
+           strcmp(be->host, target->host) == 0 &&
+           strcmp(be->scheme, target->scheme) == 0;
+}
+
+rp_backend_t *rp_transport_backend_cached(rp_transport_t *t,
+                                          const rp_url_t *target,
+                                          const rp_backend_opts_t *opts,
+                                          rp_backend_t **slot)
+{
+    rp_backend_t *be = apr_atomic_casptr((void *)slot, NULL, NULL);
+
+    if (be && be->t == t && backend_is(be, target, opts)) {
+        return be;
+    }
+    be = rp_transport_backend(t, target, opts);
+    apr_atomic_xchgptr((void *)slot, be);
     return be;
 }
 
@@ -760,14 +791,15 @@ static rp_fault_t dial_fault(apr_status_t rv, const char *why)
  * queue timeout: a request that cannot get a connection soon is better
  * answered 503 than left to pile up behind a saturated backend. */
 apr_status_t rp_pool_acquire(rp_backend_t *be, const rp_rt_opts_t *opts,
-                             int fresh, rp_conn_t **out, const char **why,
+                             int flags, rp_conn_t **out, const char **why,
                              rp_fault_t *fault, apr_pool_t *p)
 {
+    int fresh = flags & RP_ACQ_FRESH;
     apr_time_t deadline = apr_time_now() + be->opts.queue_timeout;
     apr_status_t rv;
 
     for (;;) {
-        if (!fresh && (*out = pool_take(be, p)) != NULL) {
+        if (!fresh && (*out = pool_take(be, p, flags)) != NULL) {
             return APR_SUCCESS;
         }
         apr_thread_mutex_lock(be->t->mutex);

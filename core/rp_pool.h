@@ -38,9 +38,12 @@ struct rp_conn_t {
     /* Read buffer: 0 <= pos <= last <= cap; [pos, last) is unread. */
     char *buf; /* borrowed from hb */
     apr_size_t pos, last, cap;
-    apr_bucket *hb;         /* owned: heap bucket over buf, or NULL */
-    apr_time_t created;     /* when it was dialed */
-    apr_time_t idle_since;  /* when it went on the idle list */
+    apr_bucket *hb;      /* owned: heap bucket over buf, or NULL */
+    apr_uint64_t expect; /* bytes the message still needs; 0 unknown */
+    apr_interval_time_t sock_timeout; /* last set on sock; -1 unknown */
+    unsigned full:1;                  /* the last read filled all the room */
+    apr_time_t created;               /* when it was dialed */
+    apr_time_t idle_since;            /* when it went on the idle list */
     apr_time_t retire_at;   /* before the backend's Keep-Alive timeout; 0 */
     long ka_timeout;        /* Keep-Alive timeout=, seconds; -1 unknown */
     long ka_max;            /* Keep-Alive max=, requests left; -1 unknown */
@@ -49,9 +52,10 @@ struct rp_conn_t {
 };
 
 struct rp_backend_t {
-    const char *key;  /* "scheme://host:port[#tls...]", transport pool */
-    const char *name; /* "scheme://host:port" for logs, transport pool */
-    const char *host; /* transport pool */
+    const char *key;    /* "scheme://host:port[#tls...]", transport pool */
+    const char *name;   /* "scheme://host:port" for logs, transport pool */
+    const char *host;   /* transport pool */
+    const char *scheme; /* transport pool */
     apr_port_t port;
     const char *authority; /* "host:port" ([v6]:port) for CONNECT */
     const char *origin;    /* "scheme://hostport" for absolute-form */
@@ -97,12 +101,20 @@ void rp_conn_close(rp_conn_t *c);
  * caller has read the response to its end and keep-alive allowed it. */
 void rp_pool_put(rp_conn_t *c);
 
-/* A connection for one attempt: a live pooled one unless fresh, else a new
- * one once a slot is free (RP_EPOOL_FULL after the queue timeout);
+/* Flags of rp_pool_acquire(). */
+#define RP_ACQ_FRESH 0x0001 /* dial: no pooled connection */
+#define RP_ACQ_RETRYABLE                                                       \
+    0x0002 /* a request the transport sends again on a fresh connection when   \
+            * a pooled one turns out dead: skip the readability check of       \
+            * connections idle shorter than RP_QUIET_SKIP */
+#define RP_QUIET_SKIP apr_time_from_sec(1)
+
+/* A connection for one attempt: a live pooled one unless RP_ACQ_FRESH, else
+ * a new one once a slot is free (RP_EPOOL_FULL after the queue timeout);
  * RP_EBACKEND_UNREACHABLE or RP_ETLS with *why (in p) when dialing fails.
  * On failure *fault names it: DNS, refused, timed out, TLS, certificate. */
 apr_status_t rp_pool_acquire(rp_backend_t *be, const rp_rt_opts_t *opts,
-                             int fresh, rp_conn_t **out, const char **why,
+                             int flags, rp_conn_t **out, const char **why,
                              rp_fault_t *fault, apr_pool_t *p);
 
 #endif /* RP_POOL_H */

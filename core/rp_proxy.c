@@ -424,19 +424,23 @@ static apr_time_t idle_deadline(apr_interval_time_t io, apr_time_t end_dl)
     return end_dl && end_dl < dl ? end_dl : dl;
 }
 
-static apr_status_t copy_body(rp_exchange_t *ex, apr_time_t started)
+/* Body bytes until the end; the last part is left in bb for finish(), so
+ * that it goes down the output filters together with the end of the
+ * response (one pass instead of two). */
+static apr_status_t copy_body(rp_exchange_t *ex, apr_time_t started,
+                              apr_bucket_brigade *bb)
 {
-    apr_bucket_brigade *bb = apr_brigade_create(ex->pool, ex->ba);
     apr_interval_time_t io = rp_conf_io_timeout(ex->conf);
     apr_interval_time_t total = rp_conf_response_timeout(ex->conf);
     apr_time_t end_dl = total > 0 ? started + total : 0;
     apr_time_t io_dl = idle_deadline(io, end_dl);
+    apr_off_t len = 0;
     apr_status_t rv;
     flusher_t f;
     int eos = 0;
 
     flusher_init(&f, ex);
-    while (!eos) {
+    for (;;) {
         rv = rp_response_read(ex->resp, bb, next_wait(&f, io_dl), &eos);
         if (rv == APR_TIMEUP && apr_time_now() < io_dl) {
             rv = pass_on(ex, &f, bb, 1); /* the flush deadline came */
@@ -455,6 +459,11 @@ static apr_status_t copy_body(rp_exchange_t *ex, apr_time_t started)
             apr_brigade_cleanup(bb);
             return broke(ex, rv);
         }
+        if (eos) {
+            apr_brigade_length(bb, 0, &len);
+            ex->body_bytes += len;
+            return APR_SUCCESS;
+        }
         io_dl = idle_deadline(io, end_dl);
         if (pass_on(ex, &f, bb, 0) != APR_SUCCESS) {
             apr_brigade_cleanup(bb);
@@ -462,8 +471,6 @@ static apr_status_t copy_body(rp_exchange_t *ex, apr_time_t started)
             return client_gone(ex);
         }
     }
-    apr_brigade_destroy(bb);
-    return APR_SUCCESS;
 }
 
 /* ---- the exchange ----------------------------------------------------- */
@@ -498,7 +505,10 @@ static apr_status_t round_trip(rp_exchange_t *ex, apr_time_t *started)
     }
     backend_opts(ex->conf, &bo);
     bo.tls = ex->tls;
-    be = rp_transport_backend(ex->transport, ex->target, &bo);
+    be = ex->backend_slot
+             ? rp_transport_backend_cached(ex->transport, ex->target, &bo,
+                                           ex->backend_slot)
+             : rp_transport_backend(ex->transport, ex->target, &bo);
     memset(&opts, 0, sizeof(opts));
     opts.connect_timeout = rp_conf_connect_timeout(ex->conf);
     opts.header_timeout = rp_conf_header_timeout(ex->conf);
@@ -555,6 +565,7 @@ static apr_status_t switch_protocols(rp_exchange_t *ex, apr_time_t started)
 
 apr_status_t rp_proxy_run(rp_exchange_t *ex)
 {
+    apr_bucket_brigade *bb = NULL;
     apr_time_t started = 0;
     apr_status_t rv;
 
@@ -580,13 +591,14 @@ apr_status_t rp_proxy_run(rp_exchange_t *ex)
     }
     rv = send_head(ex);
     if (rv == APR_SUCCESS && ex->head_sent) {
-        rv = copy_body(ex, started);
+        bb = apr_brigade_create(ex->pool, ex->ba);
+        rv = copy_body(ex, started, bb);
     }
     ex->backend_time = apr_time_now() - started;
     if (rv != APR_SUCCESS || !ex->head_sent) {
         return rv;
     }
     rp_response_close(ex->resp);
-    rv = ex->front.ops->finish(ex->front.ctx, ex->resp->trailers);
+    rv = ex->front.ops->finish(ex->front.ctx, bb, ex->resp->trailers);
     return rv == APR_SUCCESS ? APR_SUCCESS : client_gone(ex);
 }

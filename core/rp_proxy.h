@@ -51,8 +51,10 @@ typedef struct rp_front_ops_t {
     /* Pass bb's data on towards the client, followed by a flush when
      * flush is set. */
     apr_status_t (*send_body)(void *ctx, apr_bucket_brigade *bb, int flush);
-    /* End the response, with trailers when not NULL. */
-    apr_status_t (*finish)(void *ctx, apr_table_t *trailers);
+    /* End the response: bb's data (the body's last part, possibly none)
+     * goes with the end of the response, and trailers when not NULL. */
+    apr_status_t (*finish)(void *ctx, apr_bucket_brigade *bb,
+                           apr_table_t *trailers);
     /* The backend failed after the head was sent: end the response so that
      * the client cannot take it for complete (no final chunk, connection
      * closed). */
@@ -102,6 +104,9 @@ struct rp_exchange_t {
     rp_tls_ctx_t *tls;         /* borrowed: an https target's TLS context */
     rp_transport_t *transport; /* borrowed: process lifetime */
     const rp_hooks_t *hooks;   /* borrowed; may be NULL */
+    /* borrowed: the host's cache of the target's backend (one slot per
+     * route, process lifetime), or NULL; see rp_transport_backend_cached */
+    rp_backend_t **backend_slot;
 
     /* The client's request, set by the host before rp_proxy_run(). */
     const char *method;

@@ -24,31 +24,54 @@
 #include "rp_pool.h"
 #include "rp_headers.h"
 
-#define RP_READ_BLOCK (64 * 1024) /* bytes per read buffer */
-#define RP_MIN_READ 4096          /* a smaller tail gets a fresh block */
-#define RP_MAX_HEAD 65536         /* response head size limit */
-#define RP_MAX_FIELDS 128         /* response header fields limit */
-#define RP_MAX_INTERIM 16         /* 1xx responses before the final one */
+/* Read blocks come from the exchange's bucket allocator, whose
+ * apr_allocator keeps freed blocks for the next read (no malloc per read).
+ * Its nodes are whole 4 KiB pages including two small headers, so a block
+ * asks for a little less than a page multiple. */
+#define RP_BLOCK_SIZE(kib) ((kib)*1024 - 128)
+#define RP_HEAD_BLOCK RP_BLOCK_SIZE(16) /* first read: head, small body */
+#define RP_READ_BLOCK RP_BLOCK_SIZE(64) /* largest body read */
+#define RP_MIN_READ 4096                /* a smaller tail gets a fresh block */
+#define RP_BATCH (256 * 1024) /* body bytes one rp_response_read may gather */
+#define RP_MAX_HEAD 65536     /* response head size limit */
+#define RP_MAX_FIELDS 128     /* response header fields limit */
+#define RP_MAX_INTERIM 16     /* 1xx responses before the final one */
 #define RP_MAX_IOV 64
 #define RP_REPLAY_MAX (64 * 1024) /* request body kept for a retry */
 
 /* ---- reading ---------------------------------------------------------- */
+
+/* The size of the next block: what the rest of the message is expected to
+ * need (c->expect; no 64 KiB block for a 1 KiB response), else the largest,
+ * rounded so that the allocator's node is whole pages. */
+static apr_size_t block_size(const rp_conn_t *c, apr_size_t unread)
+{
+    apr_size_t cap = RP_READ_BLOCK;
+
+    if (c->expect > 0 && c->expect < (apr_uint64_t)RP_READ_BLOCK) {
+        cap = (apr_size_t)c->expect + unread;
+        cap = cap < RP_MIN_READ ? RP_MIN_READ : cap;
+        cap = (cap + 128 + 4095) / 4096 * 4096 - 128;
+    }
+    if (unread > cap / 2) {
+        cap = unread + RP_READ_BLOCK / 2; /* a head longer than a block */
+    }
+    return cap;
+}
 
 /* Make room for at least RP_MIN_READ bytes after last. A new block takes over
  * the unread bytes; the old one lives on as long as buckets point into it. */
 static apr_status_t conn_make_room(rp_conn_t *c, apr_bucket_alloc_t *ba)
 {
     apr_size_t unread = c->last - c->pos;
-    apr_size_t cap = RP_READ_BLOCK;
+    apr_size_t cap;
     char *nb;
 
     if (c->hb && c->cap - c->last >= RP_MIN_READ) {
         return APR_SUCCESS;
     }
-    if (unread > RP_READ_BLOCK / 2) {
-        cap = unread + RP_READ_BLOCK / 2;
-    }
-    nb = malloc(cap);
+    cap = block_size(c, unread);
+    nb = apr_bucket_alloc(cap, ba);
     if (!nb) {
         return APR_ENOMEM;
     }
@@ -56,7 +79,7 @@ static apr_status_t conn_make_room(rp_conn_t *c, apr_bucket_alloc_t *ba)
         memcpy(nb, c->buf + c->pos, unread);
     }
     rp_conn_drop_buffer(c);
-    c->hb = apr_bucket_heap_create(nb, cap, free, ba);
+    c->hb = apr_bucket_heap_create(nb, cap, apr_bucket_free, ba);
     c->buf = nb;
     c->cap = cap;
     c->pos = 0;
@@ -64,28 +87,43 @@ static apr_status_t conn_make_room(rp_conn_t *c, apr_bucket_alloc_t *ba)
     return APR_SUCCESS;
 }
 
-/* One recv into the buffer, waiting at most timeout. APR_EOF when the
- * backend closed its side. */
+/* Every change of the socket's timeout goes through here: the last value
+ * is kept so that the common case, no change, costs no call. */
+static void conn_timeout(rp_conn_t *c, apr_interval_time_t timeout)
+{
+    if (timeout != c->sock_timeout) {
+        apr_socket_timeout_set(c->sock, timeout);
+        c->sock_timeout = timeout;
+    }
+}
+
+/* One recv into the buffer, waiting at most timeout (0: not at all).
+ * APR_EOF when the backend closed its side, APR_TIMEUP when nothing came.
+ * c->full tells whether the read filled all the room: more may be waiting. */
 static apr_status_t conn_fill(rp_conn_t *c, apr_bucket_alloc_t *ba,
                               apr_interval_time_t timeout)
 {
-    apr_size_t n;
+    apr_size_t n, room;
     apr_status_t rv;
 
     rv = conn_make_room(c, ba);
     if (rv != APR_SUCCESS) {
         return rv;
     }
-    n = c->cap - c->last;
+    room = n = c->cap - c->last;
+    if (timeout < 0) {
+        timeout = 0;
+    }
     if (c->tls) {
-        rv = rp_tls_read(c->tls, c->buf + c->last, &n,
-                         timeout > 0 ? timeout : 0);
+        rv = rp_tls_read(c->tls, c->buf + c->last, &n, timeout);
         c->last += n;
+        c->full = n == room;
         return n > 0 ? APR_SUCCESS : rv;
     }
-    apr_socket_timeout_set(c->sock, timeout > 0 ? timeout : 0);
+    conn_timeout(c, timeout);
     rv = apr_socket_recv(c->sock, c->buf + c->last, &n);
     c->last += n;
+    c->full = n == room;
     if (n > 0) {
         return APR_SUCCESS;
     }
@@ -288,15 +326,34 @@ static apr_status_t send_body(rp_conn_t *c, const rp_request_t *req,
     return rv;
 }
 
-static apr_table_t *fields_table(apr_pool_t *p, const rp_h1_head_t *head)
+/* The head's fields as a table. One copy of the whole head goes into the
+ * pool and names and values are cut out of it in place: the byte after a
+ * name is its ':' and the byte after a value is OWS, CR or LF, so writing a
+ * NUL there loses nothing; the same holds for the reason phrase, cut out
+ * into *reason when reason is not NULL. base is the head's first byte, len
+ * its length. */
+static apr_table_t *fields_table(apr_pool_t *p, const rp_h1_head_t *head,
+                                 const char *base, apr_size_t len,
+                                 const char **reason)
 {
     apr_table_t *t = apr_table_make(p, (int)head->nfields + 4);
+    char *copy = apr_pmemdup(p, base, len);
     apr_size_t i;
 
     for (i = 0; i < head->nfields; i++) {
         const rp_h1_field_t *f = &head->fields[i];
-        apr_table_addn(t, apr_pstrmemdup(p, f->name, f->name_len),
-                       apr_pstrmemdup(p, f->value, f->value_len));
+        char *name = copy + (f->name - base);
+        char *value = copy + (f->value - base);
+
+        RP_ASSERT(f->value + f->value_len < base + len);
+        name[f->name_len] = '\0';
+        value[f->value_len] = '\0';
+        apr_table_addn(t, name, value);
+    }
+    if (reason) {
+        char *r = copy + (head->reason - base);
+        r[head->reason_len] = '\0';
+        *reason = r;
     }
     return t;
 }
@@ -374,15 +431,15 @@ static void note_keep_alive(rp_conn_t *c, apr_table_t *headers)
 }
 
 /* Turn a complete final head into resp. */
-static apr_status_t take_head(head_ctx_t *h, rp_h1_head_t *head)
+static apr_status_t take_head(head_ctx_t *h, rp_h1_head_t *head,
+                              const char *base, apr_size_t len)
 {
     rp_response_t *resp = h->resp;
     apr_status_t rv;
 
     resp->status = head->status;
     resp->minor_version = head->minor_version;
-    resp->reason = apr_pstrmemdup(resp->_pool, head->reason, head->reason_len);
-    resp->headers = fields_table(resp->_pool, head);
+    resp->headers = fields_table(resp->_pool, head, base, len, &resp->reason);
     rv = rp_h1_response_framing(head, h->req->method, &resp->framing);
     if (rv != APR_SUCCESS) {
         h->why = resp->framing.error;
@@ -394,13 +451,17 @@ static apr_status_t take_head(head_ctx_t *h, rp_h1_head_t *head)
     }
     note_keep_alive(h->c, resp->headers);
     resp->_remaining = resp->framing.length;
+    /* size the body's read blocks: see block_size() */
+    h->c->expect =
+        resp->framing.kind == RP_H1_BODY_LENGTH ? resp->framing.length : 0;
     return APR_SUCCESS;
 }
 
 /* A 101 is a final answer only to a request that asked for an upgrade,
  * and only to the protocol it asked for: a backend switching to another
  * protocol (or unasked) speaks something nobody agreed to. */
-static apr_status_t take_switch(head_ctx_t *h, rp_h1_head_t *head)
+static apr_status_t take_switch(head_ctx_t *h, rp_h1_head_t *head,
+                                const char *base, apr_size_t len)
 {
     const char *proto = h->req->upgrade;
     apr_status_t rv;
@@ -411,7 +472,7 @@ static apr_status_t take_switch(head_ctx_t *h, rp_h1_head_t *head)
         h->fault = RP_FAULT_HTTP_UPGRADE_FAILED;
         return RP_EBAD_RESPONSE;
     }
-    rv = take_head(h, head);
+    rv = take_head(h, head, base, len);
     if (rv != APR_SUCCESS) {
         return rv;
     }
@@ -435,6 +496,7 @@ static apr_status_t read_head(head_ctx_t *h)
     rp_h1_head_t head;
     rp_conn_t *c = h->c;
     apr_size_t last_len = 0;
+    const char *base;
     apr_ssize_t n;
     apr_status_t rv;
 
@@ -463,10 +525,11 @@ static apr_status_t read_head(head_ctx_t *h)
             }
             continue;
         }
+        base = c->buf + c->pos;
         c->pos += (apr_size_t)n;
         last_len = 0;
         if (head.status == 101) {
-            return take_switch(h, &head);
+            return take_switch(h, &head, base, (apr_size_t)n);
         }
         if (head.status == 407 && c->backend->opts.proxy &&
             !c->backend->opts.tls) {
@@ -480,7 +543,7 @@ static apr_status_t read_head(head_ctx_t *h)
             return RP_EBACKEND_UNREACHABLE;
         }
         if (head.status >= 200) {
-            return take_head(h, &head);
+            return take_head(h, &head, base, (apr_size_t)n);
         }
         if (head.status == 100 && h->want_continue) {
             h->got_continue = 1;
@@ -492,8 +555,9 @@ static apr_status_t read_head(head_ctx_t *h)
             return RP_EBAD_RESPONSE;
         }
         if (h->opts->interim_fn) {
-            h->opts->interim_fn(h->opts->interim_baton, head.status,
-                                fields_table(h->resp->_pool, &head));
+            h->opts->interim_fn(
+                h->opts->interim_baton, head.status,
+                fields_table(h->resp->_pool, &head, base, (apr_size_t)n, NULL));
         }
     }
 }
@@ -530,8 +594,9 @@ static apr_status_t exchange(head_ctx_t *h, const char *head, apr_size_t len,
     apr_status_t rv;
 
     c->io_timeout = h->opts->io_timeout;
+    c->expect = RP_HEAD_BLOCK;
     if (!c->tls) {
-        apr_socket_timeout_set(c->sock, h->opts->io_timeout);
+        conn_timeout(c, h->opts->io_timeout);
     }
     rv = send_all(c, &vec, 1);
     if (rv == APR_SUCCESS && req->body_length != 0 && req->expect_continue) {
@@ -580,6 +645,17 @@ static int may_retry(const head_ctx_t *h, apr_status_t rv, int client_side)
            h->c->reused && !h->got_bytes && rv == RP_EBACKEND_UNREACHABLE;
 }
 
+/* A retry dials; a first attempt of a request that a dead pooled
+ * connection would only make us send again may skip the poll() that checks
+ * a pooled connection (one syscall per request under load). */
+static int acquire_flags(const rp_request_t *req, int attempt)
+{
+    if (attempt > 0) {
+        return RP_ACQ_FRESH;
+    }
+    return may_send_twice(req) && req->body_length == 0 ? RP_ACQ_RETRYABLE : 0;
+}
+
 /* The request head; through an upstream proxy (not tunnelled) the target
  * is in absolute form and the proxy gets its credentials. */
 static char *request_head(const rp_backend_t *be, const rp_request_t *req,
@@ -620,7 +696,8 @@ apr_status_t rp_transport_round_trip(rp_transport_t *t, rp_backend_t *be,
         h.resp = apr_pcalloc(p, sizeof(*h.resp));
         h.resp->_pool = p;
         h.resp->_ba = ba;
-        rv = rp_pool_acquire(be, opts, attempt > 0, &h.c, why, fault, p);
+        rv = rp_pool_acquire(be, opts, acquire_flags(req, attempt), &h.c, why,
+                             fault, p);
         if (rv != APR_SUCCESS) {
             apr_atomic_inc32(&t->stats.backend_errors);
             return rv;
@@ -690,7 +767,8 @@ static apr_status_t finish_trailers(rp_response_t *resp)
         0) {
         return RP_EBAD_RESPONSE;
     }
-    resp->trailers = fields_table(resp->_pool, &head);
+    resp->trailers = fields_table(resp->_pool, &head, resp->_trailer_buf,
+                                  resp->_trailer_len, NULL);
     return APR_SUCCESS;
 }
 
@@ -714,6 +792,7 @@ static apr_status_t emit_chunked(rp_response_t *resp, apr_bucket_brigade *bb,
         if (span.kind == RP_H1_SPAN_DATA && span.len) {
             APR_BRIGADE_INSERT_TAIL(
                 bb, span_bucket(c, c->pos + span.off, span.len));
+            resp->_batch += span.len;
             *emitted = 1;
         }
         else if (span.kind == RP_H1_SPAN_TRAILER) {
@@ -747,10 +826,12 @@ static void emit_plain(rp_response_t *resp, apr_bucket_brigade *bb,
     if (n) {
         APR_BRIGADE_INSERT_TAIL(bb, span_bucket(c, c->pos, n));
         c->pos += n;
+        resp->_batch += n;
         *emitted = 1;
     }
     if (resp->framing.kind == RP_H1_BODY_LENGTH) {
         resp->_remaining -= n;
+        c->expect = resp->_remaining;
         if (resp->_remaining == 0) {
             resp->_done = 1;
             *emitted = 1;
@@ -758,13 +839,56 @@ static void emit_plain(rp_response_t *resp, apr_bucket_brigade *bb,
     }
 }
 
+/* Why the body could not be read on: rv from conn_fill(). */
+static apr_status_t body_fault(rp_response_t *resp, apr_status_t rv)
+{
+    if (rv == APR_EOF) {
+        resp->error = "backend closed the connection before the end of the "
+                      "body";
+    }
+    return rv;
+}
+
+/* Data is ready in bb. When the last read filled its block, more is likely
+ * waiting in the socket: take it without waiting, up to RP_BATCH bytes, so
+ * that fewer and larger brigades go down the output filters (one pass of
+ * the filter chain and one writev per batch, not per block). A failure of
+ * that read is kept for the next call, after this data is passed on. */
+static apr_status_t read_more(rp_response_t *resp, int *more)
+{
+    rp_conn_t *c = resp->_conn;
+    apr_status_t rv;
+
+    *more = 0;
+    if (!c->full || resp->_batch >= RP_BATCH) {
+        return APR_SUCCESS;
+    }
+    rv = conn_fill(c, resp->_ba, 0);
+    if (rv == APR_SUCCESS) {
+        *more = 1;
+    }
+    else if (rv == APR_EOF && resp->framing.kind == RP_H1_BODY_CLOSE) {
+        resp->_done = 1;
+    }
+    else if (rv != APR_TIMEUP) {
+        resp->_deferred = rv;
+    }
+    return APR_SUCCESS;
+}
+
 apr_status_t rp_response_read(rp_response_t *resp, apr_bucket_brigade *bb,
                               apr_interval_time_t timeout, int *eos)
 {
     rp_conn_t *c = resp->_conn;
     apr_status_t rv = APR_SUCCESS;
-    int emitted = 0;
+    int emitted = 0, more;
 
+    if (resp->_deferred) {
+        rv = resp->_deferred;
+        resp->_deferred = APR_SUCCESS;
+        return body_fault(resp, rv);
+    }
+    resp->_batch = 0;
     while (!resp->_done) {
         if (!c) {
             return APR_EOF;
@@ -778,8 +902,15 @@ apr_status_t rp_response_read(rp_response_t *resp, apr_bucket_brigade *bb,
         else if (c->pos < c->last) {
             emit_plain(resp, bb, &emitted);
         }
-        if (emitted || resp->_done) {
+        if (resp->_done) {
             break;
+        }
+        if (emitted) {
+            read_more(resp, &more);
+            if (!more) {
+                break;
+            }
+            continue;
         }
         rv = conn_fill(c, resp->_ba, timeout);
         if (rv == APR_EOF && resp->framing.kind == RP_H1_BODY_CLOSE) {
@@ -787,11 +918,7 @@ apr_status_t rp_response_read(rp_response_t *resp, apr_bucket_brigade *bb,
             break;
         }
         if (rv != APR_SUCCESS) {
-            if (rv == APR_EOF) {
-                resp->error = "backend closed the connection before the "
-                              "end of the body";
-            }
-            return rv;
+            return body_fault(resp, rv);
         }
     }
     *eos = resp->_done;
@@ -855,7 +982,7 @@ apr_status_t rp_response_write_raw(rp_response_t *resp, apr_bucket_brigade *bb)
         return APR_EOF;
     }
     if (!c->tls) {
-        apr_socket_timeout_set(c->sock, c->io_timeout); /* reads use 0 */
+        conn_timeout(c, c->io_timeout); /* reads use 0 */
     }
     return send_brigade(c, bb, 0);
 }

@@ -83,6 +83,16 @@ typedef struct rp_backend_opts_t {
 rp_backend_t *rp_transport_backend(rp_transport_t *t, const rp_url_t *target,
                                    const rp_backend_opts_t *opts);
 
+/* rp_transport_backend() through a cache slot of the caller's (one per
+ * route, say; zero-filled before first use, and read and written from any
+ * thread): when *slot holds the backend for the same target and key opts,
+ * it is returned without a lock or a lookup; else the backend is looked up
+ * and stored in *slot. */
+rp_backend_t *rp_transport_backend_cached(rp_transport_t *t,
+                                          const rp_url_t *target,
+                                          const rp_backend_opts_t *opts,
+                                          rp_backend_t **slot);
+
 void rp_transport_stats(rp_transport_t *t, rp_transport_stats_t *st);
 
 /* Where the transport reports what concerns no single request (a failed
@@ -139,6 +149,8 @@ typedef struct rp_response_t {
     apr_pool_t *_pool;       /* borrowed: exchange pool */
     apr_bucket_alloc_t *_ba; /* borrowed: exchange allocator */
     apr_uint64_t _remaining; /* RP_H1_BODY_LENGTH: bytes left */
+    apr_size_t _batch;       /* body bytes given out by this read call */
+    apr_status_t _deferred;  /* a read failure to report on the next call */
     rp_h1_chunked_t _chunked;
     char *_trailer_buf; /* collected raw trailer bytes */
     apr_size_t _trailer_len;

@@ -14,6 +14,7 @@
 #include "http_config.h"
 #include "rp_conf.h"
 #include "rp_url.h"
+#include "rp_transport.h"
 
 /* One RProxyPass line. */
 typedef struct rpx_route_t {
@@ -21,6 +22,9 @@ typedef struct rpx_route_t {
     rp_url_t *target;   /* NULL for "!": not proxied */
     rp_tls_ctx_t *tls;  /* owned by pconf: https targets, made in
                          * post_config from the server's TLS settings */
+    /* The one field written after start-up: each child's cache of the
+     * target's backend in its transport (rp_transport_backend_cached). */
+    rp_backend_t *backend;
 } rpx_route_t;
 
 /* Server and virtual-host record. */

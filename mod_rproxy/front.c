@@ -85,27 +85,42 @@ static apr_status_t front_send_interim(void *ctx, int status,
     return r->connection->aborted ? RP_ECLIENT_GONE : APR_SUCCESS;
 }
 
+/* The head becomes r's. A reason phrase other than the standard one is
+ * kept through status_line; the fields are handed over as a table when
+ * nothing is in r->headers_out yet (the usual case), and Content-Length,
+ * already a field, only sets r->clength. */
 static apr_status_t front_send_head(void *ctx, int status, const char *reason,
                                     apr_table_t *headers)
 {
     rpx_front_t *f = ctx;
     request_rec *r = f->r;
-    const char *ct, *cl;
+    const char *ct, *cl, *std;
     apr_off_t len;
     char *end;
 
     r->status = status;
     if (reason && *reason) {
-        r->status_line = apr_psprintf(r->pool, "%d %s", status, reason);
+        /* "200 OK"; for an unknown code, another code's line */
+        std = ap_get_status_line(status);
+        if (std[0] - '0' != status / 100 ||
+            std[1] - '0' != (status / 10) % 10 || std[2] - '0' != status % 10 ||
+            strcmp(std + 4, reason) != 0) {
+            r->status_line = apr_psprintf(r->pool, "%d %s", status, reason);
+        }
     }
-    apr_table_do(copy_out, r->headers_out, headers, NULL);
+    if (apr_is_empty_table(r->headers_out)) {
+        r->headers_out = headers;
+    }
+    else {
+        apr_table_do(copy_out, r->headers_out, headers, NULL);
+    }
     ct = apr_table_get(headers, "Content-Type");
     if (ct) {
         ap_set_content_type(r, ct);
     }
     cl = apr_table_get(headers, "Content-Length");
     if (cl && apr_strtoff(&len, cl, &end, 10) == APR_SUCCESS && !*end) {
-        ap_set_content_length(r, len);
+        r->clength = len;
     }
     return APR_SUCCESS;
 }
@@ -134,16 +149,15 @@ static apr_status_t front_send_body(void *ctx, apr_bucket_brigade *bb,
     return pass(f, bb);
 }
 
-static apr_status_t front_finish(void *ctx, apr_table_t *trailers)
+static apr_status_t front_finish(void *ctx, apr_bucket_brigade *bb,
+                                 apr_table_t *trailers)
 {
     rpx_front_t *f = ctx;
     request_rec *r = f->r;
-    apr_bucket_brigade *bb;
 
     if (trailers) {
         apr_table_do(copy_out, r->trailers_out, trailers, NULL);
     }
-    bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
     APR_BRIGADE_INSERT_TAIL(bb,
                             apr_bucket_eos_create(r->connection->bucket_alloc));
     f->ended = 1;

@@ -8,6 +8,7 @@
 #include "httpd.h"
 #include "http_config.h"
 #include "apr_strings.h"
+#include "apr_optional_hooks.h"
 #include "mod_rproxy.h"
 #include "mod_rproxy_hooks.h"
 
@@ -21,6 +22,24 @@ APR_IMPLEMENT_OPTIONAL_HOOK_RUN_ALL(rproxy, RPROXY, int, rproxy_error,
                                     (request_rec * r, int *status,
                                      const char *fault),
                                     (r, status, fault), OK, DECLINED)
+
+/* Whether any module registered each hook, read at post_config (modules
+ * register theirs in register_hooks, before): with none, an exchange skips
+ * the hook's name lookup and argument set-up. */
+static int has_rewrite, has_modify_response;
+
+static int registered(const char *name)
+{
+    apr_array_header_t *a = apr_optional_hook_get(name);
+
+    return a != NULL && a->nelts > 0;
+}
+
+void rpx_hooks_post_config(void)
+{
+    has_rewrite = registered("rproxy_rewrite");
+    has_modify_response = registered("rproxy_modify_response");
+}
 
 /* A hook's refusal must be an HTTP error status; anything else is taken
  * for a bug in the hook and answered 500. A 4xx is policy (RFC 9209
@@ -42,6 +61,9 @@ static apr_status_t run_rewrite(rp_exchange_t *ex, void *baton)
     rproxy_request_t out;
     int rv;
 
+    if (!has_rewrite) {
+        return APR_SUCCESS;
+    }
     out.method = ex->out.method;
     out.target = ex->out.target;
     out.headers = ex->out.headers;
@@ -63,6 +85,9 @@ static apr_status_t run_modify_response(rp_exchange_t *ex, void *baton)
     rproxy_response_t resp;
     int rv;
 
+    if (!has_modify_response) {
+        return APR_SUCCESS;
+    }
     resp.status = ex->resp->status;
     resp.reason = ex->resp->reason;
     resp.headers = ex->resp->headers;

@@ -350,6 +350,7 @@ static void init_exchange(request_rec *r, rp_exchange_t *ex, rpx_front_t *front,
     ex->conf = effective_conf(r);
     ex->target = route->target;
     ex->tls = route->tls;
+    ex->backend_slot = &((rpx_route_t *)route)->backend; /* see config.h */
     ex->transport = rpx_transport;
     ex->hooks = &rpx_hooks;
     ex->method = r->method;
@@ -426,6 +427,7 @@ static void rpx_child_init(apr_pool_t *pchild, server_rec *s)
 static int rpx_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                            apr_pool_t *ptemp, server_rec *s)
 {
+    rpx_hooks_post_config();
     return rpx_make_tls_contexts(pconf, s);
 }
 

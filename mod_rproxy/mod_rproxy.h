@@ -44,6 +44,9 @@ extern const rp_front_ops_t rpx_front_ops;
 /* The core's hooks, running the optional hooks of mod_rproxy_hooks.h. */
 extern const rp_hooks_t rpx_hooks;
 
+/* post_config: note which optional hooks have registrants (hooks.c). */
+void rpx_hooks_post_config(void);
+
 /* test_config hook: print routes and effective settings (dump.c). */
 void rpx_dump_config(apr_pool_t *p, server_rec *s);
 

@@ -1189,6 +1189,39 @@ static void test_request_head_round_trip_framing(void)
     apr_pool_destroy(p);
 }
 
+/* rp_h1_ctype[] against RFC 9110's definitions, byte by byte, through the
+ * parser: a name byte is accepted exactly when it is a tchar (5.6.2), a
+ * value byte exactly when it is not a CTL other than HTAB (5.5). ':' and the
+ * line-end bytes change the line's structure and are covered elsewhere. */
+static int spec_tchar(int c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c >= '0' && c <= '9') || (c != 0 && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+static void test_ctype_table_matches_rfc9110(void)
+{
+    rp_h1_field_t fields[4];
+    rp_h1_head_t h = {.fields = fields, .max_fields = 4};
+    char wire[64];
+    int c, ok;
+
+    for (c = 0; c < 256; c++) {
+        if (c == ':' || c == '\r' || c == '\n') {
+            continue;
+        }
+        memcpy(wire, "HTTP/1.1 200 OK\r\nX?Y: v\r\n\r\n", 28);
+        wire[18] = (char)c;
+        ok = rp_h1_parse_response(wire, 27, 0, &h) == 27;
+        RP_EXPECT_INT(ok, spec_tchar(c) ? 1 : 0);
+        RP_EXPECT_INT(RP_H1_IS_TCHAR(c) ? 1 : 0, spec_tchar(c) ? 1 : 0);
+        wire[18] = 'Z';
+        wire[22] = (char)c; /* "X: v" -> the value's only byte */
+        ok = rp_h1_parse_response(wire, 27, 0, &h) == 27;
+        RP_EXPECT_INT(ok, ((c < 0x20 && c != '\t') || c == 0x7f) ? 0 : 1);
+    }
+}
+
 int main(void)
 {
     int rc;
@@ -1199,6 +1232,7 @@ int main(void)
     run_head_table(trailer_cases, ARRAY_LEN(trailer_cases));
     RP_TEST_RUN(test_last_len_skips_rescan);
     RP_TEST_RUN(test_find_field);
+    RP_TEST_RUN(test_ctype_table_matches_rfc9110);
     run_chunked_table();
     RP_TEST_RUN(test_chunked_default_trailer_limit);
     RP_TEST_RUN(test_chunked_call_contract);

@@ -200,6 +200,20 @@ static const flags_t flags[] = {
     {"rfc9110-7.6.1-connection-is-hop", "CONNECTION", RP_HDR_HOP},
     {"rp-hdr-end-to-end-field-has-no-rule", "Host", 0},
     {"rp-hdr-rule-needs-whole-name", "Connections", 0},
+    /* every rule, whatever the case: catches a rule whose name length is
+     * missing from the length filter */
+    {"rfc9110-7.6.1-proxy-connection-is-hop", "proxy-connection", RP_HDR_HOP},
+    {"rfc9110-7.6.1-keep-alive-is-hop", "Keep-alive", RP_HDR_HOP},
+    {"rfc9110-11.7-proxy-authenticate-is-hop", "Proxy-Authenticate",
+     RP_HDR_HOP},
+    {"rfc9110-11.7-proxy-authorization-is-hop", "PROXY-AUTHORIZATION",
+     RP_HDR_HOP},
+    {"rfc9110-7.6.1-trailer-is-hop", "Trailer", RP_HDR_HOP},
+    {"rfc9110-7.6.1-transfer-encoding-is-hop", "transfer-encoding", RP_HDR_HOP},
+    {"rfc9110-7.6.1-upgrade-is-hop", "Upgrade", RP_HDR_HOP},
+    {"rp-hdr-same-length-other-name-has-no-rule", "User-Agent", 0},
+    {"rp-hdr-long-name-has-no-rule",
+     "X-A-Very-Long-Field-Name-Beyond-Thirty-Two-Bytes", 0},
 };
 
 static void check_flags(const void *arg)

@@ -451,6 +451,8 @@ static void test_keepalive_two_round_trips_share_one_connection(void)
     fx_close(&fx);
 }
 
+/* A request that could not be sent twice (POST) checks a pooled connection
+ * before use: one the backend closed while idle is seen and dropped. */
 static void test_pooled_conn_closed_by_backend_while_idle_is_not_reused(void)
 {
     static const tb_step_t s0[] = {{.send = OK_HELLO, .then = TB_CLOSE},
@@ -469,7 +471,7 @@ static void test_pooled_conn_closed_by_backend_while_idle_is_not_reused(void)
     RP_EXPECT_INT(stats(&fx).conns_idle, 1);
     RP_EXPECT(tb_wait_done(fx.tb, 0, 1000));
     usleep(50000); /* let the FIN land */
-    req = request(&fx, "GET", "/2");
+    req = request(&fx, "POST", "/2");
     RP_EXPECT_INT(fetch(&fx, &req, &status, &body), APR_SUCCESS);
     RP_EXPECT_STR(body, "new");
     RP_EXPECT_INT(tb_accepted(fx.tb), 2);
@@ -478,6 +480,35 @@ static void test_pooled_conn_closed_by_backend_while_idle_is_not_reused(void)
     /* Seen as closed before use, so neither reused nor retried. */
     RP_EXPECT_INT(stats(&fx).conns_reused, 0);
     RP_EXPECT_INT(stats(&fx).retries, 0);
+    RP_EXPECT_INT(stats(&fx).conns_opened, 2);
+    fx_close(&fx);
+}
+
+/* A GET on a connection idle for less than RP_QUIET_SKIP skips that check
+ * (a syscall per request under load): if the backend closed it, the GET
+ * meets the close and goes again, once, on a fresh connection. */
+static void test_recently_idle_conn_closed_by_backend_get_is_retried(void)
+{
+    static const tb_step_t s0[] = {{.send = OK_HELLO, .then = TB_CLOSE},
+                                   TB_END};
+    static const tb_step_t s1[] = {
+        {.send = "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nnew"}, TB_END};
+    const tb_step_t *const sc[] = {s0, s1};
+    rp_request_t req;
+    const char *body;
+    int status;
+    fx_t fx;
+
+    fx_open(&fx, sc, 2);
+    req = request(&fx, "GET", "/1");
+    RP_EXPECT_INT(fetch(&fx, &req, &status, &body), APR_SUCCESS);
+    RP_EXPECT(tb_wait_done(fx.tb, 0, 1000));
+    usleep(50000); /* let the FIN land */
+    req = request(&fx, "GET", "/2");
+    RP_EXPECT_INT(fetch(&fx, &req, &status, &body), APR_SUCCESS);
+    RP_EXPECT_STR(body, "new");
+    RP_EXPECT_INT(stats(&fx).conns_reused, 1);
+    RP_EXPECT_INT(stats(&fx).retries, 1);
     RP_EXPECT_INT(stats(&fx).conns_opened, 2);
     fx_close(&fx);
 }
@@ -1473,6 +1504,7 @@ int main(void)
     TB_RUN(test_response_read_timeout_is_timeup_and_response_stays_usable);
     TB_RUN(test_keepalive_two_round_trips_share_one_connection);
     TB_RUN(test_pooled_conn_closed_by_backend_while_idle_is_not_reused);
+    TB_RUN(test_recently_idle_conn_closed_by_backend_get_is_retried);
     TB_RUN(test_keepalive_race_idempotent_get_retried_once_on_fresh_conn);
     TB_RUN(test_keepalive_race_post_with_body_not_retried);
     TB_RUN(test_stale_idle_conn_past_idle_timeout_not_taken);
