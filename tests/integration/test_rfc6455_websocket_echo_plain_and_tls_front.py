@@ -9,9 +9,6 @@ frame, answers it, closes its TCP connection first, and the client then sees
 both the close frame and the end of its connection. The proxy closes its
 backend connection (nothing left in CLOSE_WAIT) and does not pool it."""
 
-import socket
-import ssl
-
 import pytest
 
 import backends
@@ -28,30 +25,11 @@ def pki(request):
     return make_pki(request.config._rptest_base)
 
 
-def tls_front_snippet(pki):
-    cert, key = pki.pair("good")
-    return ("LoadModule ssl_module /usr/lib/apache2/modules/mod_ssl.so\n"
-            "SSLEngine on\nSSLCertificateFile %s\n"
-            "SSLCertificateKeyFile %s\n" % (cert, key))
-
-
-def open_front(h, front, pki, timeout=20):
-    raw = client.connect(h.port, timeout=timeout)
-    if front == "plain":
-        return raw
-    ctx = ssl.create_default_context(cafile=pki.ca)
-    # a TCP end without TLS close_notify is an error here, not a silent b""
-    # (Python ignores it by default)
-    ctx.options &= ~ssl.OP_IGNORE_UNEXPECTED_EOF
-    return ctx.wrap_socket(raw, server_hostname="localhost",
-                           suppress_ragged_eofs=False)
-
-
 def start(httpd_factory, backend_factory, front, pki, state):
     b = backend_factory(backends.route(
         [("/chat", wsutil.make_echo_handler(state))],
         default=backends.echo_handler), name="ws-echo")
-    pre = tls_front_snippet(pki) if front == "https" else ""
+    pre = wsutil.tls_front_snippet(pki) if front == "https" else ""
     h = httpd_factory(pre + "RProxyPass /ws %s/\n" % b.url)
     return b, h
 
@@ -73,7 +51,7 @@ def test_websocket_echo_ping_and_close_handshake(httpd_factory,
                                                  backend_factory, pki, front):
     state = wsutil.EchoState()
     b, h = start(httpd_factory, backend_factory, front, pki, state)
-    s = open_front(h, front, pki)
+    s = wsutil.open_front(h, front, pki)
     status, fields, head = wsutil.client_handshake(s, "/ws/chat")
     assert status == 101, "the server's 101 reaches the client (%r)" % head
     assert fields.get("upgrade", "").lower() == "websocket", \
@@ -124,11 +102,7 @@ def test_websocket_echo_ping_and_close_handshake(httpd_factory,
     assert b.wait_open_connections(0, timeout=10) == 0, \
         "no backend connection is left open"
 
-    s = open_front(h, front, pki)
-    s.sendall(b"GET /ws/after HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-              b"Connection: close\r\n\r\n")
-    r = client.read_response(s)
-    s.close()
+    r = wsutil.front_get(h, front, pki, "/ws/after")
     assert r.status == 200, "ordinary requests work after the tunnel"
     assert b.total_connections == 2, \
         "the tunnel's backend connection was not pooled (%d connections)" \

@@ -24,6 +24,7 @@ import base64
 import hashlib
 import os
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -323,6 +324,46 @@ def make_echo_handler(state, idle=30.0, on_open=None):
                 state.ended.notify_all()
 
     return handler
+
+
+# --------------------------------------------------------------------------
+# Fronts: plain, or https through mod_ssl
+
+
+def tls_front_snippet(pki):
+    """httpd config lines making the test server an https front with the
+    test PKI's "good" certificate (localhost, 127.0.0.1)."""
+    cert, key = pki.pair("good")
+    return ("LoadModule ssl_module /usr/lib/apache2/modules/mod_ssl.so\n"
+            "SSLEngine on\nSSLCertificateFile %s\n"
+            "SSLCertificateKeyFile %s\n" % (cert, key))
+
+
+def open_front(h, front, pki, timeout=20):
+    """A connection to httpd `h`: plain TCP for front "plain", TLS
+    checked against the test CA for "https". On TLS, a TCP end without
+    close_notify raises (Python ignores it by default): a test reading to
+    EOF thereby checks that the TLS close was clean."""
+    raw = socket.create_connection(("127.0.0.1", h.port), timeout=timeout)
+    if front == "plain":
+        return raw
+    ctx = ssl.create_default_context(cafile=pki.ca)
+    ctx.options &= ~ssl.OP_IGNORE_UNEXPECTED_EOF
+    return ctx.wrap_socket(raw, server_hostname="localhost",
+                           suppress_ragged_eofs=False)
+
+
+def front_get(h, front, pki, path):
+    """An ordinary GET through the front; returns a client.Response."""
+    import client
+
+    s = open_front(h, front, pki)
+    try:
+        s.sendall(("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                   "Connection: close\r\n\r\n" % path).encode("latin-1"))
+        return client.read_response(s)
+    finally:
+        s.close()
 
 
 # --------------------------------------------------------------------------
