@@ -59,6 +59,8 @@ def test_websocket_echo_ping_and_close_handshake(httpd_factory,
     assert "sec-websocket-accept" in fields, \
         "Sec-WebSocket-Accept comes through (checked against the key)"
     rd = wsutil.FrameReader(s)
+    assert "ESTABLISHED" in wsutil.tcp_states_towards(b.port, h.child_pids()), \
+        "the proxy's backend socket is seen while the tunnel is open"
 
     for i, n in enumerate(SIZES):
         text = ("ü" * (n // 2) + "x" * (n % 2)).encode("utf-8")
@@ -96,7 +98,7 @@ def test_websocket_echo_ping_and_close_handshake(httpd_factory,
     assert [n for (_, n) in state.messages] == list(SIZES) + [MIB], \
         "the server saw each message once, whole (%r)" % state.messages
     assert state.pings == [b"are you there?"], "and the ping"
-    states = wsutil.wait_no_close_wait(b.port, 10)
+    states = wsutil.wait_no_close_wait(b.port, 10, h.child_pids())
     assert "CLOSE_WAIT" not in states, \
         "the proxy closed its side of the backend connection (%r)" % states
     assert b.wait_open_connections(0, timeout=10) == 0, \

@@ -134,7 +134,7 @@ def test_backend_close_is_client_eof_after_its_last_bytes(httpd_factory,
     s.close()
     assert got == TAIL, "the client got every byte the backend sent (%d of " \
         "%d), then EOF" % (len(got), len(TAIL))
-    states = wsutil.wait_no_close_wait(b.port, 5)
+    states = wsutil.wait_no_close_wait(b.port, 5, h.child_pids())
     assert "CLOSE_WAIT" not in states, \
         "the proxy closed its backend connection (%r)" % states
 

@@ -36,6 +36,8 @@ def test_idle_tunnel_closed_after_io_timeout(httpd_factory, backend_factory,
     status, _, head = wsutil.client_handshake(s, "/ws/chat")
     assert status == 101, "the tunnel opens (%r)" % head
     rd = wsutil.FrameReader(s)
+    assert "ESTABLISHED" in wsutil.tcp_states_towards(b.port, h.child_pids()), \
+        "the proxy's backend socket is seen while the tunnel is open"
 
     t_open = time.monotonic()
     for i in range(2 * IO_TIMEOUT_S // GAP_S + 1):
@@ -55,7 +57,7 @@ def test_idle_tunnel_closed_after_io_timeout(httpd_factory, backend_factory,
     assert state.eofs == 1 and state.closes == [], \
         "the backend saw its connection closed by the proxy (EOF), not a " \
         "close frame and not its own idle limit (60 s)"
-    states = wsutil.wait_no_close_wait(b.port, 5)
+    states = wsutil.wait_no_close_wait(b.port, 5, h.child_pids())
     assert "CLOSE_WAIT" not in states, \
         "the proxy's side of the backend connection is closed (%r)" % states
     r = wsutil.front_get(h, front, pki, "/ws/after")

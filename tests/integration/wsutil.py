@@ -376,11 +376,31 @@ TCP_STATES = {"01": "ESTABLISHED", "02": "SYN_SENT", "03": "SYN_RECV",
               "0A": "LISTEN", "0B": "CLOSING"}
 
 
-def tcp_states_towards(port):
+def _socket_inodes(pids):
+    """Inodes of the sockets the processes `pids` hold open."""
+    out = set()
+    for pid in pids:
+        try:
+            names = os.listdir("/proc/%d/fd" % pid)
+        except OSError:
+            continue
+        for n in names:
+            try:
+                link = os.readlink("/proc/%d/fd/%s" % (pid, n))
+            except OSError:
+                continue
+            if link.startswith("socket:["):
+                out.add(link[8:-1])
+    return out
+
+
+def tcp_states_towards(port, pids=None):
     """States of the local TCP sockets whose remote port is `port` (from
-    /proc/net/tcp and tcp6): the proxy's side of its backend connections
-    when `port` is a backend's. A socket the proxy forgot to close after
-    the backend closed stays in CLOSE_WAIT."""
+    /proc/net/tcp and tcp6), only those held by `pids` when given: with a
+    backend's port and httpd's child PIDs, the proxy's side of its backend
+    connections. A socket the proxy forgot to close after the backend
+    closed stays in CLOSE_WAIT."""
+    inodes = _socket_inodes(pids) if pids is not None else None
     out = []
     for path in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
@@ -390,20 +410,22 @@ def tcp_states_towards(port):
             continue
         for line in lines:
             parts = line.split()
-            remote, st = parts[2], parts[3]
-            if int(remote.rsplit(":", 1)[1], 16) == port:
+            remote, st, inode = parts[2], parts[3], parts[9]
+            if int(remote.rsplit(":", 1)[1], 16) != port:
+                continue
+            if inodes is None or inode in inodes:
                 out.append(TCP_STATES.get(st, st))
     return out
 
 
-def wait_no_close_wait(port, timeout):
-    """Poll until no socket towards `port` is in CLOSE_WAIT; return the
-    last states seen."""
+def wait_no_close_wait(port, timeout, pids=None):
+    """Poll until no socket towards `port` (held by `pids`, when given) is
+    in CLOSE_WAIT; return the last states seen."""
     deadline = time.monotonic() + timeout
-    states = tcp_states_towards(port)
+    states = tcp_states_towards(port, pids)
     while "CLOSE_WAIT" in states and time.monotonic() < deadline:
         time.sleep(0.05)
-        states = tcp_states_towards(port)
+        states = tcp_states_towards(port, pids)
     return states
 
 
