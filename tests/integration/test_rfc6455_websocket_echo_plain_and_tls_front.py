@@ -109,6 +109,8 @@ def test_websocket_echo_ping_and_close_handshake(httpd_factory,
     assert b.total_connections == 2, \
         "the tunnel's backend connection was not pooled (%d connections)" \
         % b.total_connections
+    assert h.error_level_lines() == [], \
+        "a tunnel that ends normally logs no error (%r)" % h.error_level_lines()
 
 
 def test_handshake_refused_by_server_is_ordinary_response(httpd_factory,

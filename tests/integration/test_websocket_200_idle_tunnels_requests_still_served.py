@@ -160,3 +160,5 @@ def test_200_idle_websockets_while_requests_are_served(httpd_factory,
         "no tunnel's backend connection is left open: what remains are the " \
         "ordinary requests' pooled ones (%d open, %d idle)" % (
             b.open_connections, b.idle_connections)
+    assert h.error_level_lines() == [], \
+        "and nothing was logged as an error (%r)" % h.error_level_lines()[:5]
