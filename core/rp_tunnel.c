@@ -9,8 +9,11 @@
  *
  * Each turn drains both directions without waiting (so bytes that TLS
  * layers hold decrypted are never left behind a poll), then polls both
- * sockets for the idle time. Writes block within their I/O timeouts, so a
- * slow reader slows its writer down instead of filling memory. */
+ * sockets for the idle time. A direction that stops at its read quota may
+ * have more bytes held above its socket (httpd's input filters keep what
+ * they read past the 64 KB asked for): the next turn then starts without
+ * polling. Writes block within their I/O timeouts, so a slow reader slows
+ * its writer down instead of filling memory. */
 
 #include <string.h>
 #include <apr_poll.h>
@@ -23,6 +26,7 @@ typedef struct tunnel_t {
     apr_bucket_brigade *bb;
     unsigned client_eof:1;  /* the client closed; passed on as half-close */
     unsigned backend_eof:1; /* the backend closed: the tunnel ends */
+    unsigned more:1;        /* a pump stopped at its quota: do not poll */
 } tunnel_t;
 
 /* Client to backend. */
@@ -50,6 +54,7 @@ static apr_status_t pump_up(tunnel_t *tn)
             return RP_EBACKEND_BROKE;
         }
     }
+    tn->more = 1;
     return APR_SUCCESS;
 }
 
@@ -81,6 +86,7 @@ static apr_status_t pump_down(tunnel_t *tn)
             return RP_ECLIENT_GONE;
         }
     }
+    tn->more = 1;
     return APR_SUCCESS;
 }
 
@@ -113,7 +119,7 @@ apr_status_t rp_tunnel_run(rp_exchange_t *ex, apr_interval_time_t idle)
 {
     apr_socket_t *cs = ex->front.ops->client_socket(ex->front.ctx);
     apr_socket_t *bs = rp_response_socket(ex->resp);
-    tunnel_t tn = {ex, apr_brigade_create(ex->pool, ex->ba), 0, 0};
+    tunnel_t tn = {ex, apr_brigade_create(ex->pool, ex->ba), 0, 0, 0};
     const apr_pollfd_t *ready;
     apr_pollset_t *ps;
     apr_int32_t n;
@@ -128,6 +134,7 @@ apr_status_t rp_tunnel_run(rp_exchange_t *ex, apr_interval_time_t idle)
         rv = add_socket(ps, ex->pool, bs, NULL);
     }
     while (rv == APR_SUCCESS) {
+        tn.more = 0;
         rv = tn.client_eof ? APR_SUCCESS : pump_up(&tn);
         if (rv == APR_SUCCESS) {
             rv = pump_down(&tn);
@@ -138,6 +145,9 @@ apr_status_t rp_tunnel_run(rp_exchange_t *ex, apr_interval_time_t idle)
         if (tn.client_eof && polling_client) {
             remove_socket(ps, ex->pool, cs); /* EOF stays readable */
             polling_client = 0;
+        }
+        if (tn.more) {
+            continue;
         }
         rv = apr_pollset_poll(ps, idle, &n, &ready);
         if (APR_STATUS_IS_EINTR(rv)) {

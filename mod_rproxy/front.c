@@ -12,6 +12,7 @@
 #include "http_request.h"
 #include "util_filter.h"
 #include "http_core.h"
+#include "http_connection.h"
 #include "apr_strings.h"
 #include "mod_rproxy.h"
 
@@ -242,12 +243,23 @@ static apr_status_t front_client_write(void *ctx, apr_bucket_brigade *bb)
 }
 
 /* The connection carried another protocol: httpd must not write an HTTP
- * ending to it, nor read another request from it. */
+ * ending to it, nor read another request from it. An end-of-connection
+ * bucket goes down first, while the connection is not marked aborted: on
+ * https it makes mod_ssl send its close_notify, so the client sees a clean
+ * TLS close rather than a truncation (aborted connections get none). */
 static void front_end_tunnel(void *ctx)
 {
     rpx_front_t *f = ctx;
     conn_rec *c = f->r->connection;
+    apr_bucket_brigade *bb;
 
+    if (!c->aborted) {
+        bb = apr_brigade_create(f->r->pool, c->bucket_alloc);
+        APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_flush_create(c->bucket_alloc));
+        APR_BRIGADE_INSERT_TAIL(bb, ap_bucket_eoc_create(c->bucket_alloc));
+        ap_pass_brigade(c->output_filters, bb);
+        apr_brigade_destroy(bb);
+    }
     c->keepalive = AP_CONN_CLOSE;
     c->aborted = 1;
     f->ended = 1;
