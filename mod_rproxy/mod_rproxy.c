@@ -132,6 +132,7 @@ static int rpx_translate_rewritten(request_rec *r)
     const char *uri = rpx_rewritten_uri(r, rq);
     const rpx_route_t *route;
     const char *rest = NULL;
+
     if (!uri || rq->route) {
         return DECLINED;
     }

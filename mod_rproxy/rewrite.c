@@ -46,22 +46,21 @@ static const char *rule_query(request_rec *r, const rp_url_t *u)
     return r->args;
 }
 
-int rpx_rule_route(request_rec *r, rpx_route_t *route, const char **path,
-                   const char **query)
+/* The URL in rproxy-target, parsed, or NULL after logging why not. */
+static rp_url_t *rule_target(request_rec *r, const rpx_server_conf_t *sc)
 {
-    rpx_server_conf_t *sc =
-        ap_get_module_config(r->server->module_config, &rproxy_module);
     const char *raw = apr_table_get(r->subprocess_env, RPX_TARGET_ENV);
     const char *why = NULL;
     rp_url_t *u;
 
     if (!raw) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      RPLOGNO(00240) "handler " RPX_HANDLER " for %s, but no "
-                                     "RProxyPass route applies and no rule "
-                                     "set " RPX_TARGET_ENV,
-                      r->uri);
-        return HTTP_INTERNAL_SERVER_ERROR;
+        ap_log_rerror(
+            APLOG_MARK, APLOG_ERR, 0, r,
+            RPLOGNO(00240) "handler " RPX_HANDLER " for %s, but "
+                           "no RProxyPass route applies and " RPX_TARGET_ENV
+                           " is not set",
+            ap_escape_logitem(r->pool, r->uri));
+        return NULL;
     }
     u = apr_pcalloc(r->pool, sizeof(*u));
     if (rp_url_parse(r->pool, rp_url_escape_unsafe(r->pool, raw), u, &why) !=
@@ -70,19 +69,33 @@ int rpx_rule_route(request_rec *r, rpx_route_t *route, const char **path,
                       RPLOGNO(00241) RPX_TARGET_ENV " \"%s\" is not a "
                                                     "backend URL: %s",
                       ap_escape_logitem(r->pool, raw), why);
-        return HTTP_INTERNAL_SERVER_ERROR;
+        return NULL;
     }
     if (u->tls && !sc->rule_tls) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       RPLOGNO(00242) RPX_TARGET_ENV
                       " %s://%s: no TLS "
-                      "context for https rule targets in this "
-                      "server (see the startup log)",
+                      "context for https rule targets in "
+                      "this server (see the startup log)",
                       u->scheme, u->hostport);
-        return HTTP_INTERNAL_SERVER_ERROR;
+        return NULL;
     }
-    /* The path and query go as written; the core joins nothing to them
-     * and still refuses a dot segment. */
+    return u;
+}
+
+int rpx_rule_route(request_rec *r, rpx_route_t *route, const char **path,
+                   const char **query)
+{
+    rpx_server_conf_t *sc =
+        ap_get_module_config(r->server->module_config, &rproxy_module);
+    rp_url_t *u = rule_target(r, sc);
+
+    if (!u) {
+        return HTTP_INTERNAL_SERVER_ERROR; /* never a half-proxied request */
+    }
+    /* The path and query go as written: the target keeps only the
+     * origin, so the core joins nothing to them (and still refuses a dot
+     * segment in the path). */
     *path = u->path;
     *query = rule_query(r, u);
     u->path = "";
@@ -101,7 +114,6 @@ int rpx_rule_route(request_rec *r, rpx_route_t *route, const char **path,
 int rpx_translate_first(request_rec *r)
 {
     rpx_req_t *rq = ap_get_module_config(r->request_config, &rproxy_module);
-
     core_dir_config *d;
 
     if (rq && !rq->route) {
