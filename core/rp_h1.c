@@ -919,3 +919,41 @@ char *rp_h1_request_head(apr_pool_t *p, const char *method, const char *target,
     }
     return out;
 }
+
+/* ---- last chunk with trailers -------------------------------------- */
+
+char *rp_h1_last_chunk(apr_pool_t *p, const apr_table_t *trailers,
+                       apr_size_t *len)
+{
+    const apr_array_header_t *arr = trailers ? apr_table_elts(trailers) : NULL;
+    const apr_table_entry_t *e;
+    apr_size_t total = 3 + 2; /* "0\r\n" ... "\r\n" */
+    char *out, *w;
+    int i;
+
+    for (i = 0; arr != NULL && i < arr->nelts; i++) {
+        e = &((const apr_table_entry_t *)arr->elts)[i];
+        if (e->key != NULL) {
+            total += strlen(e->key) + 2 + strlen(e->val ? e->val : "") + 2;
+        }
+    }
+    out = w = apr_palloc(p, total + 1);
+    w = put(w, "0\r\n", 3);
+    for (i = 0; arr != NULL && i < arr->nelts; i++) {
+        e = &((const apr_table_entry_t *)arr->elts)[i];
+        if (e->key == NULL) {
+            continue;
+        }
+        w = put(w, e->key, strlen(e->key));
+        w = put(w, ": ", 2);
+        w = put(w, e->val ? e->val : "", strlen(e->val ? e->val : ""));
+        w = put(w, "\r\n", 2);
+    }
+    w = put(w, "\r\n", 2);
+    *w = '\0';
+    RP_ASSERT((apr_size_t)(w - out) == total);
+    if (len != NULL) {
+        *len = total;
+    }
+    return out;
+}

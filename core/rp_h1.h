@@ -169,6 +169,14 @@ int rp_h1_find_field(const rp_h1_head_t *head, const char *name, int start);
 char *rp_h1_request_head(apr_pool_t *p, const char *method, const char *target,
                          const apr_table_t *headers, apr_size_t *len);
 
+/* Serialize the end of a chunked body (RFC 9112 7.1.2): the last chunk
+ * "0\r\n", each entry of trailers as "Name: value\r\n" in table order, then
+ * "\r\n". trailers may be NULL or empty. The caller has filtered and
+ * validated the fields (rp_headers_forwardable_trailers). The result and
+ * *len come from pool p. */
+char *rp_h1_last_chunk(apr_pool_t *p, const apr_table_t *trailers,
+                       apr_size_t *len);
+
 #ifdef __cplusplus
 }
 #endif

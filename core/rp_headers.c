@@ -511,3 +511,92 @@ apr_status_t rp_headers_validate(const apr_table_t *t, const char **bad_name)
     }
     return APR_SUCCESS;
 }
+
+/* ---- trailers ------------------------------------------------------- */
+
+/* Fields a trailer section must not carry on (RFC 9110 6.5.1): they decide
+ * framing, routing, authentication, request modifiers, response controls or
+ * content format, all of which a recipient needs before the content. The
+ * list follows RFC 7230 4.1.2 and Go's net/http, plus the fields this proxy
+ * writes itself (a client must not smuggle X-Forwarded-For in a trailer that
+ * a backend merges into its headers). */
+static const char *const rp_not_in_trailers[] = {
+    "Age",
+    "Authorization",
+    "Cache-Control",
+    "Content-Encoding",
+    "Content-Length",
+    "Content-Range",
+    "Content-Type",
+    "Cookie",
+    "Expect",
+    "Expires",
+    "Forwarded",
+    "Host",
+    "If-Match",
+    "If-Modified-Since",
+    "If-None-Match",
+    "If-Range",
+    "If-Unmodified-Since",
+    "Location",
+    "Max-Forwards",
+    "Pragma",
+    "Range",
+    "Retry-After",
+    "Set-Cookie",
+    "Vary",
+    "WWW-Authenticate",
+    "X-Forwarded-For",
+    "X-Forwarded-Host",
+    "X-Forwarded-Proto",
+};
+
+static int trailer_ok(const char *name, const char *value,
+                      const char *connection)
+{
+    apr_size_t i;
+
+    if (!rp_headers_valid_name(name) || !rp_headers_valid_value(value) ||
+        (rp_headers_flags(name) & RP_HDR_HOP) ||
+        rp_headers_has_token(connection, name)) {
+        return 0;
+    }
+    for (i = 0; i < sizeof(rp_not_in_trailers) / sizeof(rp_not_in_trailers[0]);
+         i++) {
+        if (eq_nocase(name, strlen(name), rp_not_in_trailers[i])) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+apr_table_t *rp_headers_forwardable_trailers(apr_pool_t *p,
+                                             const apr_table_t *trailers,
+                                             const char *connection,
+                                             int *dropped)
+{
+    const apr_array_header_t *arr;
+    const apr_table_entry_t *e;
+    apr_table_t *out = NULL;
+    int i, n = 0;
+
+    arr = trailers ? apr_table_elts(trailers) : NULL;
+    for (i = 0; arr != NULL && i < arr->nelts; i++) {
+        e = &((const apr_table_entry_t *)arr->elts)[i];
+        if (e->key == NULL) {
+            continue;
+        }
+        if (!trailer_ok(e->key, e->val, connection)) {
+            n++;
+            continue;
+        }
+        if (out == NULL) {
+            out = apr_table_make(p, arr->nelts);
+        }
+        apr_table_addn(out, e->key, e->val);
+    }
+    if (dropped != NULL) {
+        *dropped = n;
+    }
+    return out;
+}

@@ -130,6 +130,20 @@ int rp_headers_valid_value(const char *value);
  * *bad_name set to the first offending field name. */
 apr_status_t rp_headers_validate(const apr_table_t *t, const char **bad_name);
 
+/* Trailer policy (RFC 9110 6.5.1): the fields of trailers that may go on
+ * to the next hop, as a new table from p, or NULL when none is left. Left
+ * out: hop-by-hop fields (the rule table, and every name listed in
+ * connection, the message head's Connection value, which may be NULL);
+ * fields that frame, route, authenticate or modify the message and so must
+ * be known before the content (Content-Length, Host, Authorization, ...,
+ * and X-Forwarded-* / Forwarded, which the proxy alone writes); and fields
+ * with an invalid name or value. trailers may be NULL. *dropped (may be
+ * NULL) gets the number of fields left out. */
+apr_table_t *rp_headers_forwardable_trailers(apr_pool_t *p,
+                                             const apr_table_t *trailers,
+                                             const char *connection,
+                                             int *dropped);
+
 #ifdef __cplusplus
 }
 #endif

@@ -237,6 +237,11 @@ static apr_status_t frame_request(rp_exchange_t *ex)
     }
     else if (ex->body_length < 0) {
         apr_table_setn(h, "Transfer-Encoding", "chunked");
+        /* Trailer is hop-by-hop, the trailers are not: announce again */
+        if (apr_table_get(ex->in_headers, "Trailer")) {
+            apr_table_setn(h, "Trailer",
+                           apr_table_get(ex->in_headers, "Trailer"));
+        }
     }
     if (rp_headers_validate(h, &bad) != APR_SUCCESS) {
         ex->error_detail =
@@ -246,11 +251,34 @@ static apr_status_t frame_request(rp_exchange_t *ex)
     return APR_SUCCESS;
 }
 
+/* Request trailers (RFC 9110 6.5): what the client sent after its chunked
+ * body goes on in the last chunk, minus what the trailer policy refuses. */
+static void take_request_trailers(rp_exchange_t *ex)
+{
+    apr_table_t *t = ex->front.ops->request_trailers(ex->front.ctx);
+    int dropped = 0;
+
+    ex->out.trailers = rp_headers_forwardable_trailers(
+        ex->pool, t, apr_table_get(ex->in_headers, "Connection"), &dropped);
+    if (dropped) {
+        logf_(ex, RP_LOG_DEBUG, 0,
+              RPLOGNO(00140) "%d request trailer field(s) of %s %s not "
+                             "forwarded (hop-by-hop, not allowed in a "
+                             "trailer, or invalid)",
+              dropped, ex->method, ex->path);
+    }
+}
+
 static apr_status_t body_source(void *baton, apr_bucket_brigade *bb, int *eos)
 {
     rp_exchange_t *ex = baton;
+    apr_status_t rv = ex->front.ops->read_body(ex->front.ctx, bb, eos);
 
-    return ex->front.ops->read_body(ex->front.ctx, bb, eos);
+    if (rv == APR_SUCCESS && *eos && ex->out.body_length < 0 &&
+        ex->front.ops->request_trailers) {
+        take_request_trailers(ex);
+    }
+    return rv;
 }
 
 /* 103 Early Hints go on to the client; other 1xx stop here. */
@@ -473,6 +501,15 @@ static apr_status_t copy_body(rp_exchange_t *ex, apr_time_t started,
     }
 }
 
+/* The backend's trailers pass the same policy as the client's (the
+ * response's Connection field is gone by now; its tokens were hop-by-hop
+ * names of the head). */
+static apr_table_t *response_trailers(rp_exchange_t *ex)
+{
+    return rp_headers_forwardable_trailers(ex->pool, ex->resp->trailers, NULL,
+                                           NULL);
+}
+
 /* ---- the exchange ----------------------------------------------------- */
 
 static void backend_opts(const rp_conf_t *c, rp_backend_opts_t *bo)
@@ -599,6 +636,6 @@ apr_status_t rp_proxy_run(rp_exchange_t *ex)
         return rv;
     }
     rp_response_close(ex->resp);
-    rv = ex->front.ops->finish(ex->front.ctx, bb, ex->resp->trailers);
+    rv = ex->front.ops->finish(ex->front.ctx, bb, response_trailers(ex));
     return rv == APR_SUCCESS ? APR_SUCCESS : client_gone(ex);
 }

@@ -72,6 +72,10 @@ typedef struct rp_front_ops_t {
     int (*trailers_ok)(void *ctx);
     /* Write one log line; msg starts with its RPLOGNO. */
     void (*log)(void *ctx, int level, apr_status_t rv, const char *msg);
+    /* Called once read_body has reported eos of a chunked body: the
+     * trailer fields that ended it, or NULL. The table stays the host's;
+     * the core forwards what its trailer policy allows. NULL op: none. */
+    apr_table_t *(*request_trailers)(void *ctx);
 } rp_front_ops_t;
 
 typedef struct rp_front_t {

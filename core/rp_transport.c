@@ -280,6 +280,19 @@ static void keep_for_replay(replay_t *rp, apr_bucket_brigade *bb, apr_pool_t *p,
     rp->len += len;
 }
 
+/* The last chunk, carrying the client's trailer fields when the body
+ * source handed over any (req->trailers is read only after its eos). */
+static apr_status_t send_last_chunk(rp_conn_t *c, const rp_request_t *req,
+                                    apr_pool_t *p)
+{
+    struct iovec end = {"0\r\n\r\n", 5};
+
+    if (req->trailers && !apr_is_empty_table(req->trailers)) {
+        end.iov_base = rp_h1_last_chunk(p, req->trailers, &end.iov_len);
+    }
+    return send_all(c, &end, 1);
+}
+
 /* Stream the client's body after the head: first what a previous attempt
  * kept (on a retry), then fresh data from the client. *client_side tells
  * a failure to read from the client apart from a failure to write to the
@@ -319,8 +332,7 @@ static apr_status_t send_body(rp_conn_t *c, const rp_request_t *req,
         rv = RP_EBAD_REQUEST;
     }
     if (rv == APR_SUCCESS && chunked) {
-        struct iovec end = {"0\r\n\r\n", 5};
-        rv = send_all(c, &end, 1);
+        rv = send_last_chunk(c, req, p);
     }
     apr_brigade_destroy(bb);
     return rv;

@@ -121,6 +121,10 @@ typedef struct rp_request_t {
                                  * (a 101 must switch to it), or NULL */
     unsigned expect_continue:1; /* headers carry "Expect: 100-continue":
                                  * wait for 100 before sending the body */
+    /* borrowed: trailer fields for the last chunk of a chunked body,
+     * filtered and validated; body_fn may set it up to the call that
+     * reports eos. NULL: none. */
+    apr_table_t *trailers;
 } rp_request_t;
 
 typedef struct rp_rt_opts_t {

@@ -382,3 +382,69 @@ const char *rp_url_match_prefix(const char *path, const char *prefix)
     }
     return NULL;
 }
+
+/* ---- percent-encoding ----------------------------------------------- */
+
+/* Bytes a URI may hold as they are, for rp_url_escape_unsafe(): a '%'
+ * only as the start of %XX (a lone one can only be a literal percent). */
+static int keep_unsafe(const char *s)
+{
+    if (*s == '%') {
+        return is_hex((unsigned char)s[1]) && is_hex((unsigned char)s[2]);
+    }
+    return *s != '#' && is_uri_char((unsigned char)*s);
+}
+
+/* pchar and '/' (RFC 3986 3.3) without '%', for rp_url_escape_path(). */
+static int keep_path(const char *s)
+{
+    return is_alnum((unsigned char)*s) ||
+           (*s != '\0' && strchr("-._~!$&'()*+,;=:@/", *s) != NULL);
+}
+
+/* ... and "%2F" as one unit (the caller skips the two digits). */
+static int is_2f(const char *s)
+{
+    return s[0] == '%' && s[1] == '2' && (s[2] == 'F' || s[2] == 'f');
+}
+
+/* Encode every byte of s that keep() refuses; with keep_2f, "%2F" is
+ * copied as is. */
+static const char *escape(apr_pool_t *p, const char *s,
+                          int (*keep)(const char *), int keep_2f)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    apr_size_t n = 0;
+    const char *r;
+    char *out, *w;
+
+    for (r = s; *r; r++) {
+        n += keep(r) || (keep_2f && is_2f(r)) ? 0 : 2;
+    }
+    if (n == 0) {
+        return s;
+    }
+    out = w = apr_palloc(p, strlen(s) + n + 1);
+    for (r = s; *r; r++) {
+        unsigned char c = (unsigned char)*r;
+        if (keep(r) || (keep_2f && is_2f(r))) {
+            *w++ = (char)c;
+            continue;
+        }
+        *w++ = '%';
+        *w++ = hex[c >> 4];
+        *w++ = hex[c & 15];
+    }
+    *w = '\0';
+    return out;
+}
+
+const char *rp_url_escape_unsafe(apr_pool_t *p, const char *s)
+{
+    return escape(p, s, keep_unsafe, 0);
+}
+
+const char *rp_url_escape_path(apr_pool_t *p, const char *s, int keep_2f)
+{
+    return escape(p, s, keep_path, keep_2f);
+}

@@ -63,6 +63,28 @@ const char *rp_url_merge_query(apr_pool_t *p, const char *target_query,
  *   ("/anything", "/") -> "anything" */
 const char *rp_url_match_prefix(const char *path, const char *prefix);
 
+/* Percent-encoding for URLs built at request time (mod_rewrite rules).
+ *
+ * rp_url_escape_unsafe(): encode only the bytes a URI can never hold
+ * (controls, space, non-ASCII, "<>\\^`{|}), '#' (a fragment is never
+ * sent) and a '%' not followed by two hex digits; %XX and every reserved
+ * character stay as they are, so a URL that is already encoded is not
+ * encoded twice.
+ *   "http://b/a b?x=<1>" -> "http://b/a%20b?x=%3C1%3E"   "/a%2Fb" -> "/a%2Fb"
+ *   "/100%" -> "/100%25"   "/%zz" -> "/%25zz"
+ *
+ * rp_url_escape_path(): a decoded path (httpd's r->uri) to its encoded
+ * form: everything but unreserved characters, sub-delims, ':', '@' and '/'
+ * is encoded, '%' included, except that with keep_2f a "%2F" (any case)
+ * stays as it is: the host left encoded slashes encoded while decoding the
+ * rest (httpd's AllowEncodedSlashes NoDecode).
+ *   "/a b/100%" -> "/a%20b/100%25"   "/x?y#z" -> "/x%3Fy%23z"
+ *   keep_2f: "/a%2Fb%25" -> "/a%2Fb%2525"
+ *
+ * Both return s itself when nothing needs encoding, else a string from p. */
+const char *rp_url_escape_unsafe(apr_pool_t *p, const char *s);
+const char *rp_url_escape_path(apr_pool_t *p, const char *s, int keep_2f);
+
 #ifdef __cplusplus
 }
 #endif

@@ -31,6 +31,8 @@ typedef struct rpx_route_t {
 typedef struct rpx_server_conf_t {
     apr_array_header_t *routes; /* rpx_route_t, first match wins */
     rp_conf_t conf;
+    rp_tls_ctx_t *rule_tls; /* borrowed (pconf): https targets named by
+                             * rules (rewrite.c), set in post_config */
 } rpx_server_conf_t;
 
 /* <Location> record. */

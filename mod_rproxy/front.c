@@ -275,6 +275,15 @@ static int front_trailers_ok(void *ctx)
     return f->r->proto_num >= HTTP_VERSION(2, 0);
 }
 
+/* httpd's HTTP_IN filter keeps the trailer section of a chunked request
+ * body in r->trailers_in once it has read the last chunk, before it passes
+ * the EOS (MergeTrailers only decides whether headers_in gets them too). */
+static apr_table_t *front_request_trailers(void *ctx)
+{
+    rpx_front_t *f = ctx;
+    return f->r->trailers_in;
+}
+
 static void front_log(void *ctx, int level, apr_status_t rv, const char *msg)
 {
     rpx_front_t *f = ctx;
@@ -295,4 +304,5 @@ const rp_front_ops_t rpx_front_ops = {
     .end_tunnel = front_end_tunnel,
     .trailers_ok = front_trailers_ok,
     .log = front_log,
+    .request_trailers = front_request_trailers,
 };

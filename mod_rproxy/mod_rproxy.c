@@ -125,6 +125,33 @@ static int rpx_map_to_storage(request_rec *r)
     return rq && rq->route ? OK : DECLINED;
 }
 
+/* A path a RewriteRule rewrote ([PT]) after pre_translate_name: the
+ * server's routes are matched on the new, decoded path, whose remainder is
+ * encoded once for the backend (rewrite.c). Runs after mod_rewrite. */
+static int rpx_translate_rewritten(request_rec *r)
+{
+    rpx_server_conf_t *sc =
+        ap_get_module_config(r->server->module_config, &rproxy_module);
+    rpx_req_t *rq = req_state(r, 0);
+    const char *uri = rpx_rewritten_uri(r, rq);
+    const rpx_route_t *route;
+    const char *rest = NULL;
+
+    if (!uri || rq->route) {
+        return DECLINED;
+    }
+    route = match_route(sc, uri, &rest);
+    if (!route) {
+        return DECLINED;
+    }
+    rq->route = route;
+    rq->after_rewrite = 1;
+    rq->remainder = rpx_rewritten_rest(r, rq, uri, route->prefix);
+    r->filename = apr_pstrcat(r->pool, "rproxy:", uri, NULL);
+    r->handler = RPX_HANDLER;
+    return OK;
+}
+
 /* <Location> routes: the location walk has chosen the configuration. */
 static int rpx_fixups(request_rec *r)
 {
@@ -157,8 +184,13 @@ static const char *route_remainder(request_rec *r, rpx_req_t *rq,
             *route = NULL; /* RProxyPass ! in a <Location> wins */
             return NULL;
         }
-        if (!rq || !rq->route) {
+        /* the location walk after a rewrite is more specific than a
+         * server route matched on the rewritten path */
+        if (!rq || !rq->route || rq->after_rewrite) {
             *route = dc->route;
+            if (rpx_rewritten_uri(r, rq)) {
+                return rpx_rewritten_rest(r, rq, r->uri, dc->route->prefix);
+            }
             rest = rp_url_match_prefix(raw, dc->route->prefix);
             return rest ? rest : raw;
         }
@@ -373,16 +405,27 @@ static int rpx_handler(request_rec *r)
 {
     rpx_front_t front = {0};
     const rpx_route_t *route = NULL;
+    rpx_req_t *rq = req_state(r, 0);
+    rpx_route_t rule;
     rp_exchange_t ex;
-    const char *rest;
+    const char *rest, *rule_query = NULL;
     apr_status_t rv;
+    int status;
 
     if (!r->handler || strcmp(r->handler, RPX_HANDLER) != 0) {
         return DECLINED;
     }
-    rest = route_remainder(r, req_state(r, 0), &route);
+    rest = route_remainder(r, rq, &route);
+    if (!route && rq && rq->route) {
+        return DECLINED; /* our route, excluded by <Location> RProxyPass ! */
+    }
     if (!route) {
-        return DECLINED;
+        /* no RProxyPass route: a RewriteRule named the backend */
+        status = rpx_rule_route(r, &rule, &rest, &rule_query);
+        if (status != OK) {
+            return status;
+        }
+        route = &rule;
     }
     if (!rpx_transport) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
@@ -390,6 +433,9 @@ static int rpx_handler(request_rec *r)
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     init_exchange(r, &ex, &front, route, rest);
+    if (route == &rule) {
+        ex.query = rule_query;
+    }
     r->proxyreq = PROXYREQ_REVERSE;
     rv = rp_proxy_run(&ex);
     set_notes(r, &ex);
@@ -427,17 +473,26 @@ static void rpx_child_init(apr_pool_t *pchild, server_rec *s)
 static int rpx_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                            apr_pool_t *ptemp, server_rec *s)
 {
+    int rv;
+
     rpx_hooks_post_config();
-    return rpx_make_tls_contexts(pconf, s);
+    rv = rpx_make_tls_contexts(pconf, s);
+    return rv == OK ? rpx_make_rule_tls(pconf, s) : rv;
 }
 
 static void rpx_register_hooks(apr_pool_t *p)
 {
+    static const char *const after_rewrite[] = {"mod_rewrite.c", NULL};
+
     ap_hook_post_config(rpx_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_read_request(rpx_xff_first, NULL, NULL, APR_HOOK_REALLY_FIRST);
     ap_hook_post_read_request(rpx_xff_last, NULL, NULL, APR_HOOK_REALLY_LAST);
     ap_hook_pre_translate_name(rpx_pre_translate, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_translate_name(rpx_translate, NULL, NULL, APR_HOOK_FIRST);
+    ap_hook_translate_name(rpx_translate_first, NULL, NULL,
+                           APR_HOOK_REALLY_FIRST);
+    ap_hook_translate_name(rpx_translate_rewritten, after_rewrite, NULL,
+                           APR_HOOK_MIDDLE);
     ap_hook_map_to_storage(rpx_map_to_storage, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_fixups(rpx_fixups, NULL, NULL, APR_HOOK_LAST);
     ap_hook_handler(rpx_handler, NULL, NULL, APR_HOOK_MIDDLE);

@@ -29,6 +29,12 @@ typedef struct rpx_req_t {
     const char *xff_first; /* borrowed: r->pool */
     const char *xff_last;  /* borrowed: r->pool; NULL: none left */
     unsigned xff_seen:1;   /* the client sent X-Forwarded-For */
+    /* mod_rewrite (rewrite.c) */
+    const char *translate_uri; /* borrowed: decoded r->uri as translate_name
+                                * began, before any rule ran */
+    unsigned after_rewrite:1;  /* route matched on a rewritten path */
+    unsigned kept_2f:1;        /* httpd left "%2F" encoded in r->uri
+                                * (AllowEncodedSlashes NoDecode) */
 } rpx_req_t;
 
 /* The httpd side of an exchange (front.c). */
@@ -46,6 +52,24 @@ extern const rp_hooks_t rpx_hooks;
 
 /* post_config: note which optional hooks have registrants (hooks.c). */
 void rpx_hooks_post_config(void);
+/* mod_rewrite integration (rewrite.c). */
+#define RPX_TARGET_ENV "rproxy-target"
+/* Handler without a route: the backend a rule named in RPX_TARGET_ENV.
+ * Fills route (target and TLS context), *path and *query (raw, as sent)
+ * and returns OK, or logs why and returns 500. */
+int rpx_rule_route(request_rec *r, rpx_route_t *route, const char **path,
+                   const char **query);
+/* translate_name, before mod_rewrite: remember the decoded path. */
+int rpx_translate_first(request_rec *r);
+/* The decoded r->uri when a translate_name hook (a RewriteRule) changed
+ * it, else NULL. */
+const char *rpx_rewritten_uri(request_rec *r, const rpx_req_t *rq);
+/* The part of the decoded uri below prefix (all of it when it does not
+ * match), encoded once for the backend. */
+const char *rpx_rewritten_rest(request_rec *r, const rpx_req_t *rq,
+                               const char *uri, const char *prefix);
+/* post_config: the TLS context of each server's https rule targets. */
+int rpx_make_rule_tls(apr_pool_t *pconf, server_rec *s);
 
 /* test_config hook: print routes and effective settings (dump.c). */
 void rpx_dump_config(apr_pool_t *p, server_rec *s);

@@ -1222,6 +1222,31 @@ static void test_ctype_table_matches_rfc9110(void)
     }
 }
 
+/* RFC 9112 7.1.2: last-chunk, then the trailer fields, then CRLF. */
+static void test_rfc9112_7_1_2_last_chunk_with_trailers(void)
+{
+    apr_pool_t *p;
+    apr_table_t *t;
+    apr_size_t len = 0;
+    char *s;
+    static const char want[] = "0\r\nX-Sum: 42\r\nX-A: 1\r\nX-A: 2\r\n\r\n";
+
+    apr_pool_create(&p, NULL);
+    t = apr_table_make(p, 4);
+    apr_table_set(t, "X-Sum", "42");
+    apr_table_add(t, "X-A", "1");
+    apr_table_add(t, "X-A", "2");
+    s = rp_h1_last_chunk(p, t, &len);
+    RP_EXPECT_STR(s, want);
+    RP_EXPECT_INT(len, sizeof(want) - 1);
+    apr_table_clear(t);
+    s = rp_h1_last_chunk(p, t, &len);
+    RP_EXPECT_STR(s, "0\r\n\r\n");
+    RP_EXPECT_INT(len, 5);
+    RP_EXPECT_STR(rp_h1_last_chunk(p, NULL, NULL), "0\r\n\r\n");
+    apr_pool_destroy(p);
+}
+
 int main(void)
 {
     int rc;
@@ -1238,6 +1263,7 @@ int main(void)
     RP_TEST_RUN(test_chunked_call_contract);
     RP_TEST_RUN(test_request_head);
     RP_TEST_RUN(test_request_head_round_trip_framing);
+    RP_TEST_RUN(test_rfc9112_7_1_2_last_chunk_with_trailers);
     rc = rp_test_done();
     apr_terminate();
     return rc;

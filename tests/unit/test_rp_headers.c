@@ -594,6 +594,49 @@ static void check_keepalive(const void *arg)
         }                                                                      \
     } while (0)
 
+/* RFC 9110 6.5.1: a proxy forwards trailer fields, never hop-by-hop ones,
+ * nor those a recipient must have before the content. */
+static void test_rfc9110_6_5_1_forwardable_trailers(void)
+{
+    apr_pool_t *p;
+    apr_table_t *in, *out;
+    int dropped = -1;
+
+    apr_pool_create(&p, NULL);
+    in = apr_table_make(p, 16);
+    apr_table_addn(in, "X-Checksum", "abc");
+    apr_table_addn(in, "Connection", "close");
+    apr_table_addn(in, "keep-alive", "timeout=5");
+    apr_table_addn(in, "TE", "trailers");
+    apr_table_addn(in, "Trailer", "X-Checksum");
+    apr_table_addn(in, "Transfer-Encoding", "chunked");
+    apr_table_addn(in, "Content-Length", "5");
+    apr_table_addn(in, "host", "evil.example");
+    apr_table_addn(in, "Authorization", "Basic eA==");
+    apr_table_addn(in, "X-Forwarded-For", "10.9.9.9");
+    apr_table_addn(in, "X-Hop", "named by Connection");
+    apr_table_addn(in, "Bad Name", "1");
+    apr_table_addn(in, "X-Bad-Value", "a\r\nX-Injected: 1");
+    apr_table_addn(in, "X-Sum", "42");
+    apr_table_addn(in, "X-Sum", "43");
+    out = rp_headers_forwardable_trailers(p, in, "keep-alive, X-Hop", &dropped);
+    RP_EXPECT(out != NULL);
+    if (out) {
+        RP_EXPECT_INT(apr_table_elts(out)->nelts, 3);
+        RP_EXPECT_STR(apr_table_get(out, "X-Checksum"), "abc");
+        RP_EXPECT_STR(apr_table_get(out, "X-Sum"), "42");
+    }
+    RP_EXPECT_INT(dropped, 12);
+
+    apr_table_clear(in);
+    apr_table_addn(in, "Content-Length", "5");
+    RP_EXPECT(rp_headers_forwardable_trailers(p, in, NULL, &dropped) == NULL);
+    RP_EXPECT_INT(dropped, 1);
+    RP_EXPECT(rp_headers_forwardable_trailers(p, NULL, NULL, &dropped) == NULL);
+    RP_EXPECT_INT(dropped, 0);
+    apr_pool_destroy(p);
+}
+
 int main(void)
 {
     apr_initialize();
@@ -607,6 +650,7 @@ int main(void)
     RUN_TABLE(valids, check_valid);
     RUN_TABLE(validates, check_validate);
     RUN_TABLE(keepalives, check_keepalive);
+    RP_TEST_RUN(test_rfc9110_6_5_1_forwardable_trailers);
     apr_terminate();
     return rp_test_done();
 }

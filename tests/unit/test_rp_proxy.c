@@ -61,6 +61,10 @@ typedef struct mem_front_t {
     apr_table_t *trailers;
     apr_size_t body_len_at_finish;
     int naborts;
+    /* Request trailers handed to the core, and when it asked for them. */
+    apr_table_t *in_trailers;
+    int ntrailer_calls;
+    int trailers_asked_before_eos;
     int nlogs;
     int log_level[MAX_LOGS];
     char log_msg[MAX_LOGS][512];
@@ -193,6 +197,17 @@ static void mf_log(void *ctx, int level, apr_status_t rv, const char *msg)
     f->nlogs++;
 }
 
+static apr_table_t *mf_request_trailers(void *ctx)
+{
+    mem_front_t *f = ctx;
+
+    f->ntrailer_calls++;
+    if (f->in_next < f->in_nparts) {
+        f->trailers_asked_before_eos = 1;
+    }
+    return f->in_trailers;
+}
+
 static const rp_front_ops_t mem_front_ops = {
     .read_body = mf_read_body,
     .send_interim = mf_send_interim,
@@ -201,6 +216,7 @@ static const rp_front_ops_t mem_front_ops = {
     .finish = mf_finish,
     .abort = mf_abort,
     .log = mf_log,
+    .request_trailers = mf_request_trailers,
 };
 
 /* Log lines at level or more severe (a lower number). */
@@ -1342,6 +1358,87 @@ static void test_second_exchange_reuses_the_backend_connection(void)
     px_close(&px);
 }
 
+/* RFC 9110 6.5: the client's trailer fields go on in the last chunk, after
+ * its body; hop-by-hop and framing fields never do, and the Trailer
+ * announcement (hop-by-hop itself) is made again. */
+static void test_rfc9110_6_5_request_trailers_forwarded_in_last_chunk(void)
+{
+    static const char *const parts[] = {"abc", "defg"};
+    static const tb_step_t s0[] = {{.send = OK_HELLO}, TB_END};
+    const tb_step_t *const sc[] = {s0};
+    const tb_req_t *r;
+    px_t px;
+
+    px_open(&px, sc, 1);
+    px.ex->method = "POST";
+    px.ex->body_length = -1;
+    apr_table_setn(px.ex->in_headers, "Transfer-Encoding", "chunked");
+    apr_table_setn(px.ex->in_headers, "Trailer", "X-Checksum");
+    apr_table_setn(px.ex->in_headers, "Connection", "X-Hop");
+    px.fr->in_parts = parts;
+    px.fr->in_nparts = 2;
+    px.fr->in_trailers = apr_table_make(px.pool, 4);
+    apr_table_setn(px.fr->in_trailers, "X-Checksum", "abc123");
+    apr_table_setn(px.fr->in_trailers, "X-Hop", "1");
+    apr_table_setn(px.fr->in_trailers, "Keep-Alive", "timeout=1");
+    apr_table_setn(px.fr->in_trailers, "Content-Length", "7");
+    apr_table_setn(px.fr->in_trailers, "Host", "evil.example");
+    RP_EXPECT_INT(rp_proxy_run(px.ex), APR_SUCCESS);
+    RP_EXPECT_INT(px.fr->ntrailer_calls, 1);
+    RP_EXPECT_INT(px.fr->trailers_asked_before_eos, 0);
+    RP_EXPECT_STR(wire_header(&px, 0, "Trailer"), "X-Checksum");
+    r = tb_request(px.tb, 0);
+    RP_EXPECT(r != NULL);
+    if (r) {
+        RP_EXPECT_STR(r->raw + r->head_len, "3\r\nabc\r\n4\r\ndefg\r\n"
+                                            "0\r\nX-Checksum: abc123\r\n\r\n");
+    }
+    RP_EXPECT(has_log(px.fr, RP_LOG_DEBUG, "4 request trailer field(s)"));
+    px_close(&px);
+}
+
+/* A body with Content-Length has no trailer section: the front is not
+ * asked for one. */
+static void test_request_trailers_not_asked_for_content_length_body(void)
+{
+    static const char *const parts[] = {"hello"};
+    static const tb_step_t s0[] = {{.send = OK_HELLO}, TB_END};
+    const tb_step_t *const sc[] = {s0};
+    px_t px;
+
+    px_open(&px, sc, 1);
+    px.ex->method = "POST";
+    px.ex->body_length = 5;
+    px.fr->in_parts = parts;
+    px.fr->in_nparts = 1;
+    px.fr->in_trailers = apr_table_make(px.pool, 1);
+    apr_table_setn(px.fr->in_trailers, "X-Checksum", "abc");
+    RP_EXPECT_INT(rp_proxy_run(px.ex), APR_SUCCESS);
+    RP_EXPECT_INT(px.fr->ntrailer_calls, 0);
+    px_close(&px);
+}
+
+/* The backend's trailers pass the same policy on their way to the client. */
+static void test_response_trailers_hop_by_hop_and_framing_dropped(void)
+{
+    static const tb_step_t s0[] = {
+        {.send = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                 "5\r\nhello\r\n0\r\nX-Sum: 42\r\nKeep-Alive: timeout=1\r\n"
+                 "Content-Length: 99\r\nTransfer-Encoding: gzip\r\n\r\n"},
+        TB_END};
+    const tb_step_t *const sc[] = {s0};
+    px_t px;
+
+    px_open(&px, sc, 1);
+    RP_EXPECT_INT(rp_proxy_run(px.ex), APR_SUCCESS);
+    RP_EXPECT(px.fr->trailers != NULL);
+    if (px.fr->trailers) {
+        RP_EXPECT_STR(apr_table_get(px.fr->trailers, "X-Sum"), "42");
+        RP_EXPECT_INT(apr_table_elts(px.fr->trailers)->nelts, 1);
+    }
+    px_close(&px);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN); /* as httpd does: a closed peer is EPIPE */
@@ -1385,6 +1482,9 @@ int main(void)
     TB_RUN(test_request_body_with_content_length_forwarded_exactly);
     TB_RUN(test_request_body_chunked_forwarded_chunked);
     TB_RUN(test_second_exchange_reuses_the_backend_connection);
+    TB_RUN(test_rfc9110_6_5_request_trailers_forwarded_in_last_chunk);
+    TB_RUN(test_request_trailers_not_asked_for_content_length_body);
+    TB_RUN(test_response_trailers_hop_by_hop_and_framing_dropped);
     apr_terminate();
     return rp_test_done();
 }

@@ -266,6 +266,46 @@ static void check_prefix(const void *arg)
               (got >= tc->path && got <= tc->path + strlen(tc->path)));
 }
 
+/* ---- rp_url_escape_unsafe / rp_url_escape_path ---- */
+
+typedef struct esc_t {
+    const char *name;
+    int path; /* 1: rp_url_escape_path, 2: ... keeping %2F; 0: unsafe */
+    const char *in, *want;
+} esc_t;
+
+static const esc_t escapes[] = {
+    {"rfc3986-2.1-unsafe-space-and-angles-encoded", 0, "http://b/a b?x=<1>",
+     "http://b/a%20b?x=%3C1%3E"},
+    {"rfc3986-2.4-unsafe-keeps-encoded-slash-no-double-encoding", 0,
+     "http://b/a%2Fb%25", "http://b/a%2Fb%25"},
+    {"rfc3986-2.2-unsafe-keeps-reserved", 0,
+     "http://b/p;x=1?a=1&b=$,@:", "http://b/p;x=1?a=1&b=$,@:"},
+    {"rfc3986-3.5-unsafe-encodes-fragment-mark", 0, "http://b/a#b",
+     "http://b/a%23b"},
+    {"rfc3986-2.1-unsafe-lone-percent-encoded", 0, "/100%/%zz/%4",
+     "/100%25/%25zz/%254"},
+    {"rfc3986-2.1-unsafe-non-ascii-and-controls", 0, "/\xc3\xa9\t\x7f",
+     "/%C3%A9%09%7F"},
+    {"rfc3986-3.3-path-percent-encoded", 1, "/a b/100%", "/a%20b/100%25"},
+    {"rfc3986-3.3-path-query-and-fragment-marks-encoded", 1, "/x?y#z",
+     "/x%3Fy%23z"},
+    {"rfc3986-3.3-path-keeps-pchar-and-slash", 1, "/a:b@c/d;e=f,g!h~i",
+     "/a:b@c/d;e=f,g!h~i"},
+    {"rp-path-encoded-slash-encoded-again-when-decoded", 1, "/a%2Fb",
+     "/a%252Fb"},
+    {"rp-path-nodecode-keeps-encoded-slash-only", 2, "/a%2fb%2F%25 c",
+     "/a%2fb%2F%2525%20c"},
+};
+
+static void check_escape(const void *arg)
+{
+    const esc_t *tc = arg;
+    const char *got = tc->path ? rp_url_escape_path(pool, tc->in, tc->path == 2)
+                               : rp_url_escape_unsafe(pool, tc->in);
+    RP_EXPECT_STR(got, tc->want);
+}
+
 #define RUN_TABLE(table, fn)                                                   \
     do {                                                                       \
         size_t i_;                                                             \
@@ -282,6 +322,7 @@ int main(void)
     RUN_TABLE(joins, check_join);
     RUN_TABLE(merges, check_merge);
     RUN_TABLE(prefixes, check_prefix);
+    RUN_TABLE(escapes, check_escape);
     apr_terminate();
     return rp_test_done();
 }

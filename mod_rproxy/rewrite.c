@@ -1,0 +1,231 @@
+/* Licensed under the Apache License, Version 2.0 (the "License"); you may not
+ * use this file except in compliance with the License. You may obtain a copy
+ * of the License at http://www.apache.org/licenses/LICENSE-2.0 */
+
+/* rewrite.c: mod_rewrite (and any module that sets a handler and an
+ * environment variable) working with mod_rproxy.
+ *
+ * 1. A rule sends a request to a backend of its choosing:
+ *
+ *      RewriteRule "^/u/(\d+)$" -
+ * [E=rproxy-target:http://b:9000/users/$1,H=rproxy]
+ *
+ *    mod_rewrite answers an absolute URL substitution with a redirect
+ *    unless the rule has [P] (which needs mod_proxy), and [H=] applies only
+ *    to a local result, so the URL travels in the environment variable
+ *    "rproxy-target" and [H=rproxy] gives the request to our handler. The
+ *    handler takes the variable only when no RProxyPass route applies.
+ *
+ * 2. A rule rewrites the path onto a route (RewriteRule ... [PT]): routes
+ *    are matched before mod_rewrite runs, on the raw path; when r->uri has
+ *    changed since translate_name began, the new (decoded) path is what
+ *    the route maps, encoded once on the way out.
+ *
+ * Lifetimes: the parsed rule target lives in r->pool; the TLS context for
+ * https rule targets (rpx_server_conf_t.rule_tls) in pconf. */
+
+#include "httpd.h"
+#include "http_config.h"
+#include "http_core.h"
+#include "http_log.h"
+#include "apr_strings.h"
+#include "mod_rproxy.h"
+
+APLOG_USE_MODULE(rproxy);
+
+/* ---- rules that name a backend ----------------------------------------- */
+
+/* The query a rule target sends, as mod_rewrite does for [P]: the URL's
+ * own query when it has one ("...?" alone drops the client's), else the
+ * client's. */
+static const char *rule_query(request_rec *r, const rp_url_t *u)
+{
+    if (u->query) {
+        return *u->query ? u->query : NULL;
+    }
+    return r->args;
+}
+
+/* The URL in rproxy-target, parsed, or NULL after logging why not. */
+static rp_url_t *rule_target(request_rec *r, const rpx_server_conf_t *sc)
+{
+    const char *raw = apr_table_get(r->subprocess_env, RPX_TARGET_ENV);
+    const char *why = NULL;
+    rp_url_t *u;
+
+    if (!raw) {
+        ap_log_rerror(
+            APLOG_MARK, APLOG_ERR, 0, r,
+            RPLOGNO(00240) "handler " RPX_HANDLER " for %s, but "
+                           "no RProxyPass route applies and " RPX_TARGET_ENV
+                           " is not set",
+            ap_escape_logitem(r->pool, r->uri));
+        return NULL;
+    }
+    u = apr_pcalloc(r->pool, sizeof(*u));
+    if (rp_url_parse(r->pool, rp_url_escape_unsafe(r->pool, raw), u, &why) !=
+        APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      RPLOGNO(00241) RPX_TARGET_ENV " \"%s\" is not a "
+                                                    "backend URL: %s",
+                      ap_escape_logitem(r->pool, raw), why);
+        return NULL;
+    }
+    if (u->tls && !sc->rule_tls) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      RPLOGNO(00242) RPX_TARGET_ENV
+                      " %s://%s: no TLS "
+                      "context for https rule targets in "
+                      "this server (see the startup log)",
+                      u->scheme, u->hostport);
+        return NULL;
+    }
+    return u;
+}
+
+int rpx_rule_route(request_rec *r, rpx_route_t *route, const char **path,
+                   const char **query)
+{
+    rpx_server_conf_t *sc =
+        ap_get_module_config(r->server->module_config, &rproxy_module);
+    rp_url_t *u = rule_target(r, sc);
+
+    if (!u) {
+        return HTTP_INTERNAL_SERVER_ERROR; /* never a half-proxied request */
+    }
+    /* The path and query go as written: the target keeps only the
+     * origin, so the core joins nothing to them (and still refuses a dot
+     * segment in the path). */
+    *path = u->path;
+    *query = rule_query(r, u);
+    u->path = "";
+    u->query = NULL;
+    memset(route, 0, sizeof(*route));
+    route->prefix = "";
+    route->target = u;
+    route->tls = u->tls ? sc->rule_tls : NULL;
+    return OK;
+}
+
+/* ---- paths rewritten onto a route -------------------------------------- */
+
+/* Runs first in translate_name, before mod_rewrite: remember the decoded
+ * path, to tell later whether a rule changed it. */
+int rpx_translate_first(request_rec *r)
+{
+    rpx_req_t *rq = ap_get_module_config(r->request_config, &rproxy_module);
+    core_dir_config *d;
+
+    if (rq && !rq->route) {
+        /* the settings httpd has just decoded the path with */
+        d = ap_get_core_module_config(r->per_dir_config);
+        rq->translate_uri = r->uri;
+        rq->kept_2f = d->allow_encoded_slashes && !d->decode_encoded_slashes;
+    }
+    return DECLINED;
+}
+
+const char *rpx_rewritten_uri(request_rec *r, const rpx_req_t *rq)
+{
+    if (!rq || !rq->translate_uri || !r->uri || r->uri[0] != '/' ||
+        !strcmp(rq->translate_uri, r->uri)) {
+        return NULL;
+    }
+    return r->uri;
+}
+
+/* r->uri is decoded, but AllowEncodedSlashes NoDecode leaves "%2F" in it
+ * encoded: that one must not be encoded again. */
+const char *rpx_rewritten_rest(request_rec *r, const rpx_req_t *rq,
+                               const char *uri, const char *prefix)
+{
+    const char *rest = rp_url_match_prefix(uri, prefix);
+
+    return rp_url_escape_path(r->pool, rest ? rest : uri, rq->kept_2f);
+}
+
+/* ---- TLS for https rule targets ---------------------------------------- */
+
+static int same_str(const char *a, const char *b)
+{
+    return a == b || (a && b && !strcmp(a, b));
+}
+
+static int same_tls(const rp_tls_conf_t *a, const rp_tls_conf_t *b)
+{
+    return a->verify == b->verify && a->min_version == b->min_version &&
+           same_str(a->ca_file, b->ca_file) &&
+           same_str(a->ca_path, b->ca_path) &&
+           same_str(a->cert_file, b->cert_file) &&
+           same_str(a->key_file, b->key_file) &&
+           same_str(a->server_name, b->server_name) &&
+           same_str(a->ciphers, b->ciphers) &&
+           same_str(a->ciphersuites, b->ciphersuites);
+}
+
+/* A context made for one of the server's https routes: RProxyTLS* are
+ * server-wide settings, so it is the one a rule target needs too, and
+ * sharing it lets rules and routes share pooled connections. Only the
+ * server's own copies of its routes count: a <Location> route is shared
+ * by every virtual host and got the context of the first one. */
+static rp_tls_ctx_t *route_ctx(const rpx_server_conf_t *sc)
+{
+    const rpx_route_t *routes = (const rpx_route_t *)sc->routes->elts;
+    int i;
+
+    for (i = 0; i < sc->routes->nelts; i++) {
+        if (routes[i].tls) {
+            return routes[i].tls;
+        }
+    }
+    return NULL;
+}
+
+/* A context of its own for a server without https routes. A failure does
+ * not stop httpd (no route needs it): https rule targets then get 500. */
+static rp_tls_ctx_t *own_ctx(apr_pool_t *pconf, server_rec *s,
+                             const rpx_server_conf_t *sc)
+{
+    int reported =
+        ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG;
+    rp_tls_ctx_t *ctx = NULL;
+    const char *why = NULL;
+
+    if (rp_tls_ctx_create(pconf, &sc->conf.tls, &ctx, &why) != APR_SUCCESS) {
+        if (reported) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                         RPLOGNO(00243) "no TLS context for https rule "
+                                        "targets (" RPX_TARGET_ENV "): %s",
+                         why ? why : "unknown reason");
+        }
+        return NULL;
+    }
+    if (sc->conf.tls.verify == 0 && reported) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                     RPLOGNO(00244) "RProxyTLSVerify Off: the certificates "
+                                    "of https rule targets are not checked");
+    }
+    return ctx;
+}
+
+int rpx_make_rule_tls(apr_pool_t *pconf, server_rec *main_server)
+{
+    rpx_server_conf_t *msc =
+        ap_get_module_config(main_server->module_config, &rproxy_module);
+    server_rec *s;
+
+    for (s = main_server; s; s = s->next) {
+        rpx_server_conf_t *sc =
+            ap_get_module_config(s->module_config, &rproxy_module);
+
+        sc->rule_tls = route_ctx(sc);
+        if (!sc->rule_tls && s != main_server &&
+            same_tls(&sc->conf.tls, &msc->conf.tls)) {
+            sc->rule_tls = msc->rule_tls;
+        }
+        if (!sc->rule_tls) {
+            sc->rule_tls = own_ctx(pconf, s, sc);
+        }
+    }
+    return OK;
+}
