@@ -487,9 +487,19 @@ static apr_status_t copy_body(rp_exchange_t *ex, apr_time_t started,
             apr_brigade_cleanup(bb);
             return broke(ex, rv);
         }
-        if (eos) {
+        if (eos && !ex->resp->trailers) {
             apr_brigade_length(bb, 0, &len);
             ex->body_bytes += len;
+            return APR_SUCCESS;
+        }
+        if (eos) {
+            /* Data and EOS in one brigade make httpd compute a
+             * Content-Length, and a response with one ends without the
+             * trailers (mod_http2 ends the stream with the data). */
+            if (pass_on(ex, &f, bb, 0) != APR_SUCCESS) {
+                rp_response_close(ex->resp);
+                return client_gone(ex);
+            }
             return APR_SUCCESS;
         }
         io_dl = idle_deadline(io, end_dl);
