@@ -31,6 +31,11 @@ static void logf_(rp_exchange_t *ex, int level, apr_status_t rv,
     va_start(ap, fmt);
     apr_vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    /* A host's log cannot name an rp_ code (httpd prints "APR does not
+     * understand this error code"): the message says it in words. */
+    if (rv >= RP_ERRSPACE && rv < RP_ERRSPACE + 100) {
+        rv = 0;
+    }
     ex->front.ops->log(ex->front.ctx, level, rv, msg);
 }
 
@@ -219,13 +224,43 @@ static apr_status_t build_request(rp_exchange_t *ex)
     return APR_SUCCESS;
 }
 
+/* Is the list te one "chunked" and nothing else (empty elements and OWS
+ * aside)? */
+static int only_chunked(const char *te)
+{
+    const char *s = te, *e;
+    int n = 0, chunked = 0;
+
+    while (*(s += strspn(s, " \t,")) != '\0') {
+        e = s + strcspn(s, ",");
+        while (e > s && (e[-1] == ' ' || e[-1] == '\t')) {
+            e--;
+        }
+        n++;
+        chunked = e - s == 7 && strncasecmp(s, "chunked", 7) == 0;
+        s += strcspn(s, ",");
+    }
+    return n == 1 && chunked;
+}
+
 /* Framing is set after the rewrite hook so that no hook can make the
  * backend read the body differently from how it is sent. */
 static apr_status_t frame_request(rp_exchange_t *ex)
 {
     apr_table_t *h = ex->out.headers;
+    const char *te =
+        apr_table_getm(ex->pool, ex->in_headers, "Transfer-Encoding");
     const char *bad;
 
+    /* The front hands over the body decoded of its chunked framing only:
+     * with another coding ("gzip, chunked", which httpd lets through) the
+     * body would reach the backend with that coding dropped. RFC 9112 6.1
+     * suggests 501; a 400 like every request this proxy will not forward. */
+    if (ex->body_length < 0 && te != NULL && !only_chunked(te)) {
+        ex->error_detail = apr_psprintf(
+            ex->pool, "transfer coding other than chunked (\"%s\")", te);
+        return RP_EBAD_REQUEST;
+    }
     apr_table_unset(h, "Content-Length");
     apr_table_unset(h, "Transfer-Encoding");
     ex->out.body_length = ex->body_length;

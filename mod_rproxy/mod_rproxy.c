@@ -175,7 +175,8 @@ static apr_off_t body_length(request_rec *r)
     char *end;
 
     if (te) {
-        return -1; /* httpd accepts only "chunked" here */
+        return -1; /* chunked last: httpd refuses other requests; the
+                    * core refuses a coding before it ("gzip, chunked") */
     }
     if (cl && apr_strtoff(&len, cl, &end, 10) == APR_SUCCESS && !*end &&
         len >= 0) {

@@ -1319,6 +1319,57 @@ static void test_request_body_chunked_forwarded_chunked(void)
     px_close(&px);
 }
 
+/* ---- hostile input: request transfer codings -------------------------- */
+
+/* The front decodes chunked only: another coding named with it would reach
+ * the backend dropped, so such a request is refused before any connection;
+ * a lone "chunked", in any case and with empty list elements, is not. */
+static void test_request_te_other_than_chunked_is_400_without_backend(void)
+{
+    static const char *const bad[] = {"gzip, chunked", "chunked, chunked",
+                                      "x-foo,chunked", "chunked;q=1"};
+    static const char *const parts[] = {"abc"};
+    apr_size_t i;
+    px_t px;
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        px_open(&px, NULL, 0);
+        px.ex->method = "POST";
+        px.ex->body_length = -1;
+        apr_table_setn(px.ex->in_headers, "Transfer-Encoding", bad[i]);
+        px.fr->in_parts = parts;
+        px.fr->in_nparts = 1;
+        RP_EXPECT_INT(rp_proxy_run(px.ex), RP_EBAD_REQUEST);
+        RP_EXPECT_INT(px.ex->status, 400);
+        RP_EXPECT_INT(px.ex->fault, RP_FAULT_HTTP_REQUEST_ERROR);
+        RP_EXPECT(px.ex->error_detail &&
+                  strstr(px.ex->error_detail, "other than chunked"));
+        RP_EXPECT_INT(px.fr->nhead, 0);
+        usleep(20000);
+        RP_EXPECT_INT(tb_accepted(px.tb), 0);
+        px_close(&px);
+    }
+}
+
+static void test_request_te_lone_chunked_any_spelling_forwarded(void)
+{
+    static const char *const parts[] = {"abc"};
+    static const tb_step_t s0[] = {{.send = OK_HELLO}, TB_END};
+    const tb_step_t *const sc[] = {s0};
+    px_t px;
+
+    px_open(&px, sc, 1);
+    px.ex->method = "POST";
+    px.ex->body_length = -1;
+    apr_table_setn(px.ex->in_headers, "Transfer-Encoding", " , CHUNKED ,");
+    px.fr->in_parts = parts;
+    px.fr->in_nparts = 1;
+    RP_EXPECT_INT(rp_proxy_run(px.ex), APR_SUCCESS);
+    RP_EXPECT_STR(wire_header(&px, 0, "Transfer-Encoding"), "chunked");
+    RP_EXPECT_STR(wire_header(&px, 0, "Content-Length"), NULL);
+    px_close(&px);
+}
+
 static void test_second_exchange_reuses_the_backend_connection(void)
 {
     static const tb_step_t s0[] = {
@@ -1385,6 +1436,8 @@ int main(void)
     TB_RUN(test_request_body_with_content_length_forwarded_exactly);
     TB_RUN(test_request_body_chunked_forwarded_chunked);
     TB_RUN(test_second_exchange_reuses_the_backend_connection);
+    TB_RUN(test_request_te_other_than_chunked_is_400_without_backend);
+    TB_RUN(test_request_te_lone_chunked_any_spelling_forwarded);
     apr_terminate();
     return rp_test_done();
 }
