@@ -525,6 +525,13 @@ static apr_status_t read_head(head_ctx_t *h)
             }
             continue;
         }
+        if (n > (apr_ssize_t)RP_MAX_HEAD) {
+            /* A read block may hold more than the limit (fill_head() checks
+             * only before reading on): the limit is on the head itself. */
+            h->why = "response head too large";
+            h->fault = RP_FAULT_HTTP_RESPONSE_HEADER_SECTION_SIZE;
+            return RP_EBAD_RESPONSE;
+        }
         base = c->buf + c->pos;
         c->pos += (apr_size_t)n;
         last_len = 0;

@@ -1250,6 +1250,48 @@ static void test_rfc9209_too_many_header_fields_is_header_section_size(void)
     fx_close(&fx);
 }
 
+/* ---- hostile input: head size limit ----------------------------------- */
+
+/* The 64 KiB limit is on the head, not on what one read happens to buffer:
+ * a read block may grow past it (a head longer than a block gets a bigger
+ * one), and a complete head found there must still be refused. Heads of
+ * several sizes just over the limit, each sent in one piece; one of exactly
+ * the limit passes. */
+static void test_head_over_64k_refused_whatever_the_buffering(void)
+{
+    static const apr_size_t sizes[] = {65537, 70000, 80000, 90000, 65536};
+    static char head[90001];
+    tb_step_t s0[] = {{.send = head}, TB_END};
+    const tb_step_t *const sc[] = {s0};
+    static const char pre[] = "HTTP/1.1 200 OK\r\nX-Big: ";
+    static const char post[] = "\r\nContent-Length: 0\r\n\r\n";
+    rp_request_t req;
+    rp_response_t *resp;
+    const char *why;
+    apr_size_t i, len, fill;
+    fx_t fx;
+
+    for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        len = sizes[i];
+        fill = len - (sizeof(pre) - 1) - (sizeof(post) - 1);
+        memcpy(head, pre, sizeof(pre) - 1);
+        memset(head + sizeof(pre) - 1, 'a', fill);
+        memcpy(head + sizeof(pre) - 1 + fill, post, sizeof(post));
+        RP_EXPECT_INT((int)strlen(head), (int)len);
+        fx_open(&fx, sc, 1);
+        req = request(&fx, "GET", "/");
+        if (len > 65536) {
+            RP_EXPECT_INT(round_trip(&fx, &req, &resp, &why), RP_EBAD_RESPONSE);
+            RP_EXPECT_INT(fx.fault, RP_FAULT_HTTP_RESPONSE_HEADER_SECTION_SIZE);
+        }
+        else {
+            RP_EXPECT_INT(round_trip(&fx, &req, &resp, &why), APR_SUCCESS);
+            rp_response_close(resp);
+        }
+        fx_close(&fx);
+    }
+}
+
 static void test_backend_close_mid_body_is_eof_on_read(void)
 {
     static const tb_step_t s0[] = {
@@ -1532,6 +1574,7 @@ int main(void)
     TB_RUN(test_close_inside_response_head_is_bad_response);
     TB_RUN(test_rfc9209_unresolvable_name_is_dns_error);
     TB_RUN(test_rfc9209_too_many_header_fields_is_header_section_size);
+    TB_RUN(test_head_over_64k_refused_whatever_the_buffering);
     TB_RUN(test_backend_close_mid_body_is_eof_on_read);
     TB_RUN(test_request_body_content_length_arrives_byte_exact);
     TB_RUN(test_request_body_chunked_arrives_byte_exact);
