@@ -652,15 +652,13 @@ static int may_retry(const head_ctx_t *h, apr_status_t rv, int client_side)
            h->c->reused && !h->got_bytes && rv == RP_EBACKEND_UNREACHABLE;
 }
 
-/* A retry dials; a first attempt of a request that a dead pooled
- * connection would only make us send again may skip the poll() that checks
- * a pooled connection (one syscall per request under load). */
-static int acquire_flags(const rp_request_t *req, int attempt)
+/* A retry dials. A first attempt takes a pooled connection only after
+ * rp_pool's readability check, for every request: the retry would cover a
+ * connection the backend closed, but not bytes it sent while the connection
+ * was idle, which would be read as this request's answer. */
+static int acquire_flags(int attempt)
 {
-    if (attempt > 0) {
-        return RP_ACQ_FRESH;
-    }
-    return may_send_twice(req) && req->body_length == 0 ? RP_ACQ_RETRYABLE : 0;
+    return attempt > 0 ? RP_ACQ_FRESH : 0;
 }
 
 /* The request head; through an upstream proxy (not tunnelled) the target
@@ -703,8 +701,8 @@ apr_status_t rp_transport_round_trip(rp_transport_t *t, rp_backend_t *be,
         h.resp = apr_pcalloc(p, sizeof(*h.resp));
         h.resp->_pool = p;
         h.resp->_ba = ba;
-        rv = rp_pool_acquire(be, opts, acquire_flags(req, attempt), &h.c, why,
-                             fault, p);
+        rv = rp_pool_acquire(be, opts, acquire_flags(attempt), &h.c, why, fault,
+                             p);
         if (rv != APR_SUCCESS) {
             apr_atomic_inc32(&t->stats.backend_errors);
             return rv;
