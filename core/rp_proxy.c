@@ -407,21 +407,37 @@ static apr_interval_time_t next_wait(const flusher_t *f, apr_time_t io_dl)
     return dl > now ? dl - now : 0;
 }
 
-/* The backend failed after the head went out: the client must not take
- * what it got for a complete response. */
+/* The fault of a body that broke: a malformed one (chunk framing,
+ * trailers), one that stalled, or one cut short. */
+static rp_fault_t body_fault_of(apr_status_t rv)
+{
+    if (rv == RP_EBAD_RESPONSE) {
+        return RP_FAULT_HTTP_PROTOCOL_ERROR;
+    }
+    return rv == APR_TIMEUP ? RP_FAULT_HTTP_RESPONSE_TIMEOUT
+                            : RP_FAULT_HTTP_RESPONSE_INCOMPLETE;
+}
+
+/* The backend failed after the head was handed to the front: the client
+ * must not take what it got for a complete response. The fault and its
+ * text are kept on the exchange: a host whose head has not reached the
+ * client yet answers an error instead, and can say why. */
 static apr_status_t broke(rp_exchange_t *ex, apr_status_t rv)
 {
     char buf[120];
+    const char *why = rv == APR_TIMEUP  ? "idle timeout"
+                      : ex->resp->error ? ex->resp->error
+                                        : rp_strerror(rv, buf, sizeof(buf));
 
     ex->error = RP_EBACKEND_BROKE;
-    logf_(
-        ex, RP_LOG_ERR, rv,
-        RPLOGNO(00106) "backend %s: response body broken after %" APR_OFF_T_FMT
-                       " bytes: %s",
-        backend_name(ex), ex->body_bytes,
-        rv == APR_TIMEUP  ? "idle timeout"
-        : ex->resp->error ? ex->resp->error
-                          : rp_strerror(rv, buf, sizeof(buf)));
+    if (ex->fault == RP_FAULT_NONE) {
+        ex->fault = body_fault_of(rv);
+    }
+    ex->error_detail = apr_psprintf(
+        ex->pool, "response body broken after %" APR_OFF_T_FMT " bytes: %s",
+        ex->body_bytes, why);
+    logf_(ex, RP_LOG_ERR, rv, RPLOGNO(00106) "backend %s: %s", backend_name(ex),
+          ex->error_detail);
     rp_response_close(ex->resp);
     ex->front.ops->abort(ex->front.ctx);
     return RP_EBACKEND_BROKE;
@@ -488,6 +504,7 @@ static apr_status_t copy_body(rp_exchange_t *ex, apr_time_t started,
         if (rv == APR_TIMEUP && end_dl && apr_time_now() >= end_dl) {
             ex->resp->error = "the response took longer than "
                               "RProxyResponseTimeout";
+            ex->fault = RP_FAULT_HTTP_RESPONSE_TIMEOUT;
             rv = APR_EGENERAL;
         }
         if (rv != APR_SUCCESS) {

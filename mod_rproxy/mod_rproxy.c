@@ -393,6 +393,12 @@ static int rpx_handler(request_rec *r)
     init_exchange(r, &ex, &front, route, rest);
     r->proxyreq = PROXYREQ_REVERSE;
     rv = rp_proxy_run(&ex);
+    if (front.replaced) {
+        /* The client never saw the backend's head (front_abort): for what
+         * follows, the exchange failed before it. */
+        ex.head_sent = 0;
+        ex.status = HTTP_BAD_GATEWAY;
+    }
     set_notes(r, &ex);
     set_status_note(r, &ex, rv);
     set_proxy_status(r, &ex);

@@ -1370,6 +1370,42 @@ static void test_request_te_lone_chunked_any_spelling_forwarded(void)
     px_close(&px);
 }
 
+/* ---- hostile input: a body that breaks keeps its fault ----------------- */
+
+/* After the head was handed over, a broken body still leaves its RFC 9209
+ * fault and text on the exchange, for a host whose head has not reached
+ * the client yet (it answers 502 with Proxy-Status instead). */
+static void test_broken_body_fault_and_detail_kept(void)
+{
+    static const tb_step_t junk[] = {
+        {.send = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                 "5x\r\nhello\r\n0\r\n\r\n"},
+        TB_END};
+    static const tb_step_t shortcl[] = {
+        {.send = "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc",
+         .then = TB_CLOSE},
+        TB_END};
+    const tb_step_t *const sc1[] = {junk};
+    const tb_step_t *const sc2[] = {shortcl};
+    px_t px;
+
+    px_open(&px, sc1, 1);
+    RP_EXPECT_INT(rp_proxy_run(px.ex), RP_EBACKEND_BROKE);
+    RP_EXPECT_INT(px.fr->naborts, 1);
+    RP_EXPECT_INT(px.ex->fault, RP_FAULT_HTTP_PROTOCOL_ERROR);
+    RP_EXPECT(px.ex->error_detail &&
+              strstr(px.ex->error_detail, "junk after chunk size"));
+    RP_EXPECT(has_log(px.fr, RP_LOG_ERR, "RP00106"));
+    px_close(&px);
+
+    px_open(&px, sc2, 1);
+    RP_EXPECT_INT(rp_proxy_run(px.ex), RP_EBACKEND_BROKE);
+    RP_EXPECT_INT(px.ex->fault, RP_FAULT_HTTP_RESPONSE_INCOMPLETE);
+    RP_EXPECT(px.ex->error_detail &&
+              strstr(px.ex->error_detail, "after 3 bytes"));
+    px_close(&px);
+}
+
 static void test_second_exchange_reuses_the_backend_connection(void)
 {
     static const tb_step_t s0[] = {
@@ -1438,6 +1474,7 @@ int main(void)
     TB_RUN(test_second_exchange_reuses_the_backend_connection);
     TB_RUN(test_request_te_other_than_chunked_is_400_without_backend);
     TB_RUN(test_request_te_lone_chunked_any_spelling_forwarded);
+    TB_RUN(test_broken_body_fault_and_detail_kept);
     apr_terminate();
     return rp_test_done();
 }
