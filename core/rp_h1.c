@@ -205,7 +205,9 @@ static const char *parse_field_line(const line_t *l, rp_h1_field_t *f)
     apr_size_t i = 0, v, e;
 
     if (memchr(l->p, ':', l->len) == NULL) {
-        return "missing colon in header";
+        /* a lone CR is what made the line: name the smuggling tool */
+        return memchr(l->p, '\r', l->len) != NULL ? "bare CR in head"
+                                                  : "missing colon in header";
     }
     while (is_tchar(l->p[i])) {
         i++;
