@@ -243,6 +243,38 @@ static int only_chunked(const char *te)
     return n == 1 && chunked;
 }
 
+/* request-target bytes: visible ASCII. A CTL, space or non-ASCII byte has
+ * no place in any form of it (RFC 9112 3.2, RFC 3986 2), and the first two
+ * would end the request line early. */
+static int valid_target(const char *t)
+{
+    if (t == NULL || *t == '\0') {
+        return 0;
+    }
+    for (; *t != '\0'; t++) {
+        if ((unsigned char)*t <= 0x20 || (unsigned char)*t >= 0x7f) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* The request line goes out as it will be read: a token method (RFC 9110
+ * 9.1) and a target of visible ASCII. httpd lets other bytes through with
+ * "HttpProtocolOptions Unsafe", and a rewrite hook may set anything. */
+static apr_status_t check_request_line(rp_exchange_t *ex)
+{
+    if (!rp_headers_valid_name(ex->out.method)) {
+        ex->error_detail = "method is not a token";
+        return RP_EBAD_REQUEST;
+    }
+    if (!valid_target(ex->out.target)) {
+        ex->error_detail = "invalid byte in the request target";
+        return RP_EBAD_REQUEST;
+    }
+    return APR_SUCCESS;
+}
+
 /* Framing is set after the rewrite hook so that no hook can make the
  * backend read the body differently from how it is sent. */
 static apr_status_t frame_request(rp_exchange_t *ex)
@@ -278,7 +310,7 @@ static apr_status_t frame_request(rp_exchange_t *ex)
             apr_psprintf(ex->pool, "invalid header field \"%s\"", bad);
         return RP_EBAD_REQUEST;
     }
-    return APR_SUCCESS;
+    return check_request_line(ex);
 }
 
 static apr_status_t body_source(void *baton, apr_bucket_brigade *bb, int *eos)

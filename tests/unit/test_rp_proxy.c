@@ -1370,6 +1370,53 @@ static void test_request_te_lone_chunked_any_spelling_forwarded(void)
     px_close(&px);
 }
 
+/* ---- hostile input: the request line --------------------------------- */
+
+/* A method that is not a token, or a target with a CTL, space or non-ASCII
+ * byte (httpd's "HttpProtocolOptions Unsafe" lets them through; a rewrite
+ * hook may set them), never goes out: 400 before any connection. */
+static apr_status_t hk_bad_target(rp_exchange_t *ex, void *baton)
+{
+    (void)baton;
+    ex->out.target = "/a\r\nX-Injected: 1";
+    return APR_SUCCESS;
+}
+
+static void test_request_line_not_token_or_invisible_is_400(void)
+{
+    static const char *const methods[] = {"GET:", "GE\"T", "G(T)", "G\x80T",
+                                          ""};
+    static const char *const paths[] = {"/a\x80", "/a b", "/a\x7f", "/a\t"};
+    rp_hooks_t hooks = {.rewrite = hk_bad_target};
+    apr_size_t i;
+    px_t px;
+
+    for (i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+        px_open(&px, NULL, 0);
+        px.ex->method = methods[i];
+        RP_EXPECT_INT(rp_proxy_run(px.ex), RP_EBAD_REQUEST);
+        RP_EXPECT_STR(px.ex->error_detail, "method is not a token");
+        px_close(&px);
+    }
+    for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+        px_open(&px, NULL, 0);
+        px.ex->path = paths[i];
+        RP_EXPECT_INT(rp_proxy_run(px.ex), RP_EBAD_REQUEST);
+        RP_EXPECT_STR(px.ex->error_detail,
+                      "invalid byte in the request target");
+        px_close(&px);
+    }
+    px_open(&px, NULL, 0);
+    px.ex->hooks = &hooks;
+    RP_EXPECT_INT(rp_proxy_run(px.ex), RP_EBAD_REQUEST);
+    RP_EXPECT_INT(px.ex->status, 400);
+    RP_EXPECT_INT(px.ex->fault, RP_FAULT_HTTP_REQUEST_ERROR);
+    RP_EXPECT_INT(px.fr->nhead, 0);
+    usleep(20000);
+    RP_EXPECT_INT(tb_accepted(px.tb), 0);
+    px_close(&px);
+}
+
 /* ---- hostile input: a body that breaks keeps its fault ----------------- */
 
 /* After the head was handed over, a broken body still leaves its RFC 9209
@@ -1475,6 +1522,7 @@ int main(void)
     TB_RUN(test_request_te_other_than_chunked_is_400_without_backend);
     TB_RUN(test_request_te_lone_chunked_any_spelling_forwarded);
     TB_RUN(test_broken_body_fault_and_detail_kept);
+    TB_RUN(test_request_line_not_token_or_invisible_is_400);
     apr_terminate();
     return rp_test_done();
 }
