@@ -405,8 +405,9 @@ def test_rfc3986_dot_segments_never_leave_base_path(strict, path):
 # Injection into the backend request
 
 
-# name -> request bytes.  mod_headers turns CR and LF in a value it sets
-# into spaces, so from it only other control characters reach mod_rproxy.
+# name -> request bytes.  mod_headers turns CR and LF in a value taken
+# from an env var into spaces; an "expr=" value keeps them, and other
+# control characters pass either way: those reach mod_rproxy.
 INJECT_STRICT = {
     # RFC 9112 5.2: httpd folds obs-fold into one line (or refuses it)
     "obs-fold": b"GET /app/i HTTP/1.1\r\n" + HOST + CLOSE
@@ -429,6 +430,10 @@ INJECT_STRICT = {
     "env-del": b"GET /app/i?env=a%7fb HTTP/1.1\r\n" + HOST + CLOSE + b"\r\n",
     "expr-crlf": b"GET /app/i?expr=%0d%0aX-Injected:%201 HTTP/1.1\r\n" + HOST
     + CLOSE + b"\r\n",
+    "expr-lf": b"GET /app/i?expr=%0aX-Injected:%201 HTTP/1.1\r\n" + HOST
+    + CLOSE + b"\r\n",
+    "expr-cr": b"GET /app/i?expr=%0dX-Injected:%201 HTTP/1.1\r\n" + HOST
+    + CLOSE + b"\r\n",
     "expr-ctl": b"GET /app/i?expr=%1b HTTP/1.1\r\n" + HOST + CLOSE + b"\r\n",
     "target-encoded-crlf": b"GET /app/a%0d%0aX-Injected:%201 HTTP/1.1\r\n"
     + HOST + CLOSE + b"\r\n",
@@ -436,7 +441,8 @@ INJECT_STRICT = {
     b"HTTP/1.1\r\n" + HOST + CLOSE + b"\r\n",
 }
 # ... of which mod_rproxy itself must refuse these (httpd passes them on)
-REFUSED_BY_RPROXY = {"env-ctl", "env-vt", "env-del", "expr-ctl"}
+REFUSED_BY_RPROXY = {"env-ctl", "env-vt", "env-del", "expr-crlf", "expr-lf",
+                     "expr-cr", "expr-ctl"}
 
 # Raw bytes that httpd lets through only with HttpProtocolOptions Unsafe
 INJECT_UNSAFE = {
@@ -503,7 +509,8 @@ def test_rfc9110_5_5_no_line_injected_strict(strict, case):
 # what httpd lets through with Unsafe and mod_rproxy refuses itself
 UNSAFE_REFUSED_BY_RPROXY = {"target-non-ascii", "query-non-ascii",
                             "method-colon", "method-quote",
-                            "method-non-ascii"}
+                            "method-non-ascii", "name-ctl", "value-ctl",
+                            "value-del"}
 
 
 @pytest.mark.parametrize("case", sorted(INJECT_UNSAFE))
