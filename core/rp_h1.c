@@ -205,7 +205,9 @@ static const char *parse_field_line(const line_t *l, rp_h1_field_t *f)
     apr_size_t i = 0, v, e;
 
     if (memchr(l->p, ':', l->len) == NULL) {
-        return "missing colon in header";
+        /* a lone CR is what made the line: name the smuggling tool */
+        return memchr(l->p, '\r', l->len) != NULL ? "bare CR in head"
+                                                  : "missing colon in header";
     }
     while (is_tchar(l->p[i])) {
         i++;
@@ -449,10 +451,9 @@ static const char *content_length(const rp_h1_head_t *head, int *present,
     return NULL;
 }
 
-/* Codings a proxy may pass through while reading until close. "identity" is
- * gone from RFC 9112 and lands with the unknown ones; a coding with
- * parameters is unknown too, none of these takes any. */
-static int known_coding(const char *s, apr_size_t n)
+/* The codings RFC 9110 8.4.1 registers besides chunked: named in the error
+ * text, so that a log says "not supported" rather than "unknown" for them. */
+static int registered_coding(const char *s, apr_size_t n)
 {
     static const char *const codings[] = {"gzip", "x-gzip", "deflate",
                                           "compress", "x-compress"};
@@ -467,11 +468,17 @@ static int known_coding(const char *s, apr_size_t n)
 }
 
 /* Read the codings of all Transfer-Encoding fields in order (RFC 9112 6.1).
- * *chunked_last tells whether chunked is the final one. */
+ * Only a single "chunked" is accepted. Transfer-Encoding is hop-by-hop and
+ * this proxy decodes chunked only: a body under gzip (or any other coding,
+ * before or after chunked) would reach the client with its coding dropped,
+ * silently corrupt; reading "chunked, gzip" until close (RFC 9112 6.3 rule 4)
+ * would even forward the chunk framing as data. So the response is a 502,
+ * as with nginx and Go. "identity" is gone from RFC 9112 and a coding with
+ * parameters is unknown too. */
 static const char *transfer_coding(const rp_h1_head_t *head, int *present,
                                    int *chunked_last)
 {
-    int i = -1, ncodings = 0, chunked = 0;
+    int i = -1, ncodings = 0;
     list_iter_t it;
     const char *el;
     apr_size_t n;
@@ -485,13 +492,17 @@ static const char *transfer_coding(const rp_h1_head_t *head, int *present,
             if (n == 0) {
                 continue;
             }
+            if (*chunked_last) {
+                return eq_nocase(el, n, "chunked")
+                           ? "chunked applied more than once"
+                           : "chunked is not the last transfer coding";
+            }
             ncodings++;
             *chunked_last = eq_nocase(el, n, "chunked");
-            if (*chunked_last && chunked++) {
-                return "chunked applied more than once";
-            }
-            if (!*chunked_last && !known_coding(el, n)) {
-                return "unknown transfer coding";
+            if (!*chunked_last) {
+                return registered_coding(el, n)
+                           ? "transfer coding other than chunked"
+                           : "unknown transfer coding";
             }
         }
     }
@@ -562,7 +573,8 @@ apr_status_t rp_h1_response_framing(const rp_h1_head_t *head,
         return RP_EBAD_RESPONSE;
     }
     if (te) {
-        framing->kind = chunked_last ? RP_H1_BODY_CHUNKED : RP_H1_BODY_CLOSE;
+        RP_ASSERT(chunked_last); /* transfer_coding() refused the rest */
+        framing->kind = RP_H1_BODY_CHUNKED;
     }
     else if (cl) {
         framing->kind = length > 0 ? RP_H1_BODY_LENGTH : RP_H1_BODY_NONE;

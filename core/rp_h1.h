@@ -100,13 +100,12 @@ typedef struct rp_h1_framing_t {
  * method the response answers ("HEAD" has no body). Fails with
  * RP_EBAD_RESPONSE and framing->error set when: Transfer-Encoding and
  * Content-Length are both present; Content-Length values disagree or are not
- * plain decimal digits or overflow; Transfer-Encoding names a coding this
- * proxy cannot decode or chunked is not the last coding (a response whose
- * final coding is not chunked is read until close, RFC 9112 6.3 rule 4,
- * unless a coding is unknown); the response is HTTP/1.0 with
- * Transfer-Encoding. keep_alive is off for HTTP/1.0 without
- * "Connection: keep-alive", for any "Connection: close", and for
- * RP_H1_BODY_CLOSE. */
+ * plain decimal digits or overflow; Transfer-Encoding is anything but one
+ * "chunked" (another coding, before or after it, would reach the client
+ * with the coding dropped: refused rather than read until close as RFC 9112
+ * 6.3 rule 4 has it); the response is HTTP/1.0 with Transfer-Encoding.
+ * keep_alive is off for HTTP/1.0 without "Connection: keep-alive", for any
+ * "Connection: close", and for RP_H1_BODY_CLOSE. */
 apr_status_t rp_h1_response_framing(const rp_h1_head_t *head,
                                     const char *request_method,
                                     rp_h1_framing_t *framing);

@@ -421,7 +421,7 @@ static int conn_is_quiet(rp_conn_t *c)
  * expired ones on the way. An answer past its DNS TTL is refreshed first
  * (into p), so that connections to an address the name left are retired
  * even while the pool keeps requests from dialing. One lock per look. */
-static rp_conn_t *pool_take(rp_backend_t *be, apr_pool_t *p, int flags)
+static rp_conn_t *pool_take(rp_backend_t *be, apr_pool_t *p)
 {
     rp_transport_t *t = be->t;
     apr_time_t now = apr_time_now();
@@ -451,10 +451,7 @@ static rp_conn_t *pool_take(rp_backend_t *be, apr_pool_t *p, int flags)
         c->next = NULL;
         if (current && now - c->idle_since < be->opts.idle_timeout &&
             (!be->opts.max_age || now - c->created < be->opts.max_age) &&
-            (!c->retire_at || now < c->retire_at) &&
-            (((flags & RP_ACQ_RETRYABLE) &&
-              now - c->idle_since < RP_QUIET_SKIP) ||
-             conn_is_quiet(c))) {
+            (!c->retire_at || now < c->retire_at) && conn_is_quiet(c)) {
             c->reused = 1;
             return c;
         }
@@ -799,7 +796,7 @@ apr_status_t rp_pool_acquire(rp_backend_t *be, const rp_rt_opts_t *opts,
     apr_status_t rv;
 
     for (;;) {
-        if (!fresh && (*out = pool_take(be, p, flags)) != NULL) {
+        if (!fresh && (*out = pool_take(be, p)) != NULL) {
             return APR_SUCCESS;
         }
         apr_thread_mutex_lock(be->t->mutex);

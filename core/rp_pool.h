@@ -103,11 +103,6 @@ void rp_pool_put(rp_conn_t *c);
 
 /* Flags of rp_pool_acquire(). */
 #define RP_ACQ_FRESH 0x0001 /* dial: no pooled connection */
-#define RP_ACQ_RETRYABLE                                                       \
-    0x0002 /* a request the transport sends again on a fresh connection when   \
-            * a pooled one turns out dead: skip the readability check of       \
-            * connections idle shorter than RP_QUIET_SKIP */
-#define RP_QUIET_SKIP apr_time_from_sec(1)
 
 /* A connection for one attempt: a live pooled one unless RP_ACQ_FRESH, else
  * a new one once a slot is free (RP_EPOOL_FULL after the queue timeout);

@@ -31,6 +31,11 @@ static void logf_(rp_exchange_t *ex, int level, apr_status_t rv,
     va_start(ap, fmt);
     apr_vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    /* A host's log cannot name an rp_ code (httpd prints "APR does not
+     * understand this error code"): the message says it in words. */
+    if (rv >= RP_ERRSPACE && rv < RP_ERRSPACE + 100) {
+        rv = 0;
+    }
     ex->front.ops->log(ex->front.ctx, level, rv, msg);
 }
 
@@ -219,13 +224,75 @@ static apr_status_t build_request(rp_exchange_t *ex)
     return APR_SUCCESS;
 }
 
+/* Is the list te one "chunked" and nothing else (empty elements and OWS
+ * aside)? */
+static int only_chunked(const char *te)
+{
+    const char *s = te, *e;
+    int n = 0, chunked = 0;
+
+    while (*(s += strspn(s, " \t,")) != '\0') {
+        e = s + strcspn(s, ",");
+        while (e > s && (e[-1] == ' ' || e[-1] == '\t')) {
+            e--;
+        }
+        n++;
+        chunked = e - s == 7 && strncasecmp(s, "chunked", 7) == 0;
+        s += strcspn(s, ",");
+    }
+    return n == 1 && chunked;
+}
+
+/* request-target bytes: visible ASCII. A CTL, space or non-ASCII byte has
+ * no place in any form of it (RFC 9112 3.2, RFC 3986 2), and the first two
+ * would end the request line early. */
+static int valid_target(const char *t)
+{
+    if (t == NULL || *t == '\0') {
+        return 0;
+    }
+    for (; *t != '\0'; t++) {
+        if ((unsigned char)*t <= 0x20 || (unsigned char)*t >= 0x7f) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* The request line goes out as it will be read: a token method (RFC 9110
+ * 9.1) and a target of visible ASCII. httpd lets other bytes through with
+ * "HttpProtocolOptions Unsafe", and a rewrite hook may set anything. */
+static apr_status_t check_request_line(rp_exchange_t *ex)
+{
+    if (!rp_headers_valid_name(ex->out.method)) {
+        ex->error_detail = "method is not a token";
+        return RP_EBAD_REQUEST;
+    }
+    if (!valid_target(ex->out.target)) {
+        ex->error_detail = "invalid byte in the request target";
+        return RP_EBAD_REQUEST;
+    }
+    return APR_SUCCESS;
+}
+
 /* Framing is set after the rewrite hook so that no hook can make the
  * backend read the body differently from how it is sent. */
 static apr_status_t frame_request(rp_exchange_t *ex)
 {
     apr_table_t *h = ex->out.headers;
+    const char *te =
+        apr_table_getm(ex->pool, ex->in_headers, "Transfer-Encoding");
     const char *bad;
 
+    /* The front hands over the body decoded of its chunked framing only:
+     * with another coding ("gzip, chunked", which httpd lets through) the
+     * body would reach the backend with that coding dropped. RFC 9112 6.1
+     * suggests 501; a 400 like every request this proxy will not forward. */
+    if (ex->body_length < 0 && te != NULL && !only_chunked(te)) {
+        ex->error_detail = apr_psprintf(
+            ex->pool, "transfer coding other than chunked (\"%s\")", te);
+        return RP_EBAD_REQUEST;
+    }
     apr_table_unset(h, "Content-Length");
     apr_table_unset(h, "Transfer-Encoding");
     ex->out.body_length = ex->body_length;
@@ -248,7 +315,7 @@ static apr_status_t frame_request(rp_exchange_t *ex)
             apr_psprintf(ex->pool, "invalid header field \"%s\"", bad);
         return RP_EBAD_REQUEST;
     }
-    return APR_SUCCESS;
+    return check_request_line(ex);
 }
 
 /* Request trailers (RFC 9110 6.5): what the client sent after its chunked
@@ -400,21 +467,37 @@ static apr_interval_time_t next_wait(const flusher_t *f, apr_time_t io_dl)
     return dl > now ? dl - now : 0;
 }
 
-/* The backend failed after the head went out: the client must not take
- * what it got for a complete response. */
+/* The fault of a body that broke: a malformed one (chunk framing,
+ * trailers), one that stalled, or one cut short. */
+static rp_fault_t body_fault_of(apr_status_t rv)
+{
+    if (rv == RP_EBAD_RESPONSE) {
+        return RP_FAULT_HTTP_PROTOCOL_ERROR;
+    }
+    return rv == APR_TIMEUP ? RP_FAULT_HTTP_RESPONSE_TIMEOUT
+                            : RP_FAULT_HTTP_RESPONSE_INCOMPLETE;
+}
+
+/* The backend failed after the head was handed to the front: the client
+ * must not take what it got for a complete response. The fault and its
+ * text are kept on the exchange: a host whose head has not reached the
+ * client yet answers an error instead, and can say why. */
 static apr_status_t broke(rp_exchange_t *ex, apr_status_t rv)
 {
     char buf[120];
+    const char *why = rv == APR_TIMEUP  ? "idle timeout"
+                      : ex->resp->error ? ex->resp->error
+                                        : rp_strerror(rv, buf, sizeof(buf));
 
     ex->error = RP_EBACKEND_BROKE;
-    logf_(
-        ex, RP_LOG_ERR, rv,
-        RPLOGNO(00106) "backend %s: response body broken after %" APR_OFF_T_FMT
-                       " bytes: %s",
-        backend_name(ex), ex->body_bytes,
-        rv == APR_TIMEUP  ? "idle timeout"
-        : ex->resp->error ? ex->resp->error
-                          : rp_strerror(rv, buf, sizeof(buf)));
+    if (ex->fault == RP_FAULT_NONE) {
+        ex->fault = body_fault_of(rv);
+    }
+    ex->error_detail = apr_psprintf(
+        ex->pool, "response body broken after %" APR_OFF_T_FMT " bytes: %s",
+        ex->body_bytes, why);
+    logf_(ex, RP_LOG_ERR, rv, RPLOGNO(00106) "backend %s: %s", backend_name(ex),
+          ex->error_detail);
     rp_response_close(ex->resp);
     ex->front.ops->abort(ex->front.ctx);
     return RP_EBACKEND_BROKE;
@@ -481,6 +564,7 @@ static apr_status_t copy_body(rp_exchange_t *ex, apr_time_t started,
         if (rv == APR_TIMEUP && end_dl && apr_time_now() >= end_dl) {
             ex->resp->error = "the response took longer than "
                               "RProxyResponseTimeout";
+            ex->fault = RP_FAULT_HTTP_RESPONSE_TIMEOUT;
             rv = APR_EGENERAL;
         }
         if (rv != APR_SUCCESS) {

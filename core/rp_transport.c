@@ -537,6 +537,13 @@ static apr_status_t read_head(head_ctx_t *h)
             }
             continue;
         }
+        if (n > (apr_ssize_t)RP_MAX_HEAD) {
+            /* A read block may hold more than the limit (fill_head() checks
+             * only before reading on): the limit is on the head itself. */
+            h->why = "response head too large";
+            h->fault = RP_FAULT_HTTP_RESPONSE_HEADER_SECTION_SIZE;
+            return RP_EBAD_RESPONSE;
+        }
         base = c->buf + c->pos;
         c->pos += (apr_size_t)n;
         last_len = 0;
@@ -657,15 +664,13 @@ static int may_retry(const head_ctx_t *h, apr_status_t rv, int client_side)
            h->c->reused && !h->got_bytes && rv == RP_EBACKEND_UNREACHABLE;
 }
 
-/* A retry dials; a first attempt of a request that a dead pooled
- * connection would only make us send again may skip the poll() that checks
- * a pooled connection (one syscall per request under load). */
-static int acquire_flags(const rp_request_t *req, int attempt)
+/* A retry dials. A first attempt takes a pooled connection only after
+ * rp_pool's readability check, for every request: the retry would cover a
+ * connection the backend closed, but not bytes it sent while the connection
+ * was idle, which would be read as this request's answer. */
+static int acquire_flags(int attempt)
 {
-    if (attempt > 0) {
-        return RP_ACQ_FRESH;
-    }
-    return may_send_twice(req) && req->body_length == 0 ? RP_ACQ_RETRYABLE : 0;
+    return attempt > 0 ? RP_ACQ_FRESH : 0;
 }
 
 /* The request head; through an upstream proxy (not tunnelled) the target
@@ -708,8 +713,8 @@ apr_status_t rp_transport_round_trip(rp_transport_t *t, rp_backend_t *be,
         h.resp = apr_pcalloc(p, sizeof(*h.resp));
         h.resp->_pool = p;
         h.resp->_ba = ba;
-        rv = rp_pool_acquire(be, opts, acquire_flags(req, attempt), &h.c, why,
-                             fault, p);
+        rv = rp_pool_acquire(be, opts, acquire_flags(attempt), &h.c, why, fault,
+                             p);
         if (rv != APR_SUCCESS) {
             apr_atomic_inc32(&t->stats.backend_errors);
             return rv;

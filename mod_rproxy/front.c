@@ -167,7 +167,12 @@ static apr_status_t front_finish(void *ctx, apr_bucket_brigade *bb,
 
 /* An error bucket with 502 tells httpd's HTTP filters the body is broken:
  * the chunked encoder leaves out the last chunk and the connection is
- * closed after this response, so a short body never looks complete. */
+ * closed after this response, so a short body never looks complete.
+ * Before the first body byte the head has not gone out either (the header
+ * filter sets sent_bodyct): then the backend's head is forgotten and the
+ * handler answers 502 like any failure before the head, with Proxy-Status
+ * and ErrorDocument. (An error bucket there would make httpd answer a bare
+ * 502 whose field tables it clears.) */
 static void front_abort(void *ctx)
 {
     rpx_front_t *f = ctx;
@@ -175,6 +180,12 @@ static void front_abort(void *ctx)
     conn_rec *c = r->connection;
     apr_bucket_brigade *bb;
 
+    if (!r->sent_bodyct) {
+        r->status_line = NULL;
+        r->headers_out = apr_table_make(r->pool, 4);
+        f->replaced = 1;
+        return;
+    }
     c->keepalive = AP_CONN_CLOSE;
     r->no_cache = 1;
     bb = apr_brigade_create(r->pool, c->bucket_alloc);

@@ -207,7 +207,8 @@ static apr_off_t body_length(request_rec *r)
     char *end;
 
     if (te) {
-        return -1; /* httpd accepts only "chunked" here */
+        return -1; /* chunked last: httpd refuses other requests; the
+                    * core refuses a coding before it ("gzip, chunked") */
     }
     if (cl && apr_strtoff(&len, cl, &end, 10) == APR_SUCCESS && !*end &&
         len >= 0) {
@@ -438,6 +439,12 @@ static int rpx_handler(request_rec *r)
     }
     r->proxyreq = PROXYREQ_REVERSE;
     rv = rp_proxy_run(&ex);
+    if (front.replaced) {
+        /* The client never saw the backend's head (front_abort): for what
+         * follows, the exchange failed before it. */
+        ex.head_sent = 0;
+        ex.status = HTTP_BAD_GATEWAY;
+    }
     set_notes(r, &ex);
     set_status_note(r, &ex, rv);
     set_proxy_status(r, &ex);

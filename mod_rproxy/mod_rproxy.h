@@ -43,6 +43,8 @@ typedef struct rpx_front_t {
     apr_bucket_brigade *bb; /* owned: scratch for reading the client body */
     int hook_status;        /* a hook's refusal status, or 0 */
     unsigned ended:1;       /* EOS (or the abort) was passed */
+    unsigned replaced:1;    /* the body broke before the head reached the
+                             * client: the handler answers 502 instead */
 } rpx_front_t;
 
 extern const rp_front_ops_t rpx_front_ops;

@@ -339,6 +339,7 @@ class Backend:
         self.conns = {}  # id -> Conn (open ones)
         self.total_connections = 0
         self.requests = []  # Request.summary() of every request head seen
+        self.raw_heads = []  # bytes of every request head as received
         self.errors = []  # handler exceptions other than ClientGone
         self.threads = []
         self._accept_thread = threading.Thread(
@@ -439,12 +440,14 @@ class Backend:
             while not self.stopping and not conn.closed:
                 conn.idle = True
                 conn.sock.settimeout(self.idle_timeout)
+                raw = []
                 try:
-                    head = _read_head(conn.rfile)
+                    head = _read_head(_RawRecorder(conn.rfile, raw))
                 except (socket.timeout, OSError, ClientGone):
                     break
                 finally:
                     conn.idle = False
+                    _note_raw_head(self, raw)
                 if head is None:
                     break
                 conn.sock.settimeout(self.io_timeout)
@@ -695,3 +698,52 @@ class Blackhole:
 
     def __exit__(self, *exc):
         self.close()
+
+
+# --------------------------------------------------------------------------
+# Raw request heads (hostile-input tests): Backend.raw_heads holds the bytes
+# of every request head exactly as received, also of heads that failed to
+# parse, so a test can tell how a request was framed and whether a line was
+# injected, which the parsed `headers` would hide.
+
+
+class _RawRecorder:
+    """An rfile whose readline() also appends each line to `raw`."""
+
+    def __init__(self, rfile, raw):
+        self.rfile = rfile
+        self.raw = raw
+
+    def readline(self, limit=-1):
+        line = self.rfile.readline(limit)
+        self.raw.append(line)
+        return line
+
+
+def _note_raw_head(backend, raw):
+    data = b"".join(raw)
+    if data:
+        with backend.lock:
+            backend.raw_heads.append(data)
+
+
+def make_raw_by_name_handler(cases, close=True):
+    """Answer with the bytes cases[name], name being the last segment of the
+    request path (query left out); then close unless close=False. A value
+    may be a callable(req, conn) that writes the answer itself and sets
+    conn.close_after when the connection must end."""
+    def handler(req, conn):
+        name = req.target.split("?", 1)[0].rsplit("/", 1)[-1]
+        req.drain()
+        answer = cases.get(name)
+        if callable(answer):
+            answer(req, conn)
+            return
+        if answer is None:
+            conn.send_response(404, [("Content-Type", "text/plain")],
+                               b"no case\n")
+        else:
+            conn.send(answer)
+        if close:
+            conn.close_after = True
+    return handler

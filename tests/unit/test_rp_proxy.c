@@ -1335,6 +1335,140 @@ static void test_request_body_chunked_forwarded_chunked(void)
     px_close(&px);
 }
 
+/* ---- hostile input: request transfer codings -------------------------- */
+
+/* The front decodes chunked only: another coding named with it would reach
+ * the backend dropped, so such a request is refused before any connection;
+ * a lone "chunked", in any case and with empty list elements, is not. */
+static void test_request_te_other_than_chunked_is_400_without_backend(void)
+{
+    static const char *const bad[] = {"gzip, chunked", "chunked, chunked",
+                                      "x-foo,chunked", "chunked;q=1"};
+    static const char *const parts[] = {"abc"};
+    apr_size_t i;
+    px_t px;
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        px_open(&px, NULL, 0);
+        px.ex->method = "POST";
+        px.ex->body_length = -1;
+        apr_table_setn(px.ex->in_headers, "Transfer-Encoding", bad[i]);
+        px.fr->in_parts = parts;
+        px.fr->in_nparts = 1;
+        RP_EXPECT_INT(rp_proxy_run(px.ex), RP_EBAD_REQUEST);
+        RP_EXPECT_INT(px.ex->status, 400);
+        RP_EXPECT_INT(px.ex->fault, RP_FAULT_HTTP_REQUEST_ERROR);
+        RP_EXPECT(px.ex->error_detail &&
+                  strstr(px.ex->error_detail, "other than chunked"));
+        RP_EXPECT_INT(px.fr->nhead, 0);
+        usleep(20000);
+        RP_EXPECT_INT(tb_accepted(px.tb), 0);
+        px_close(&px);
+    }
+}
+
+static void test_request_te_lone_chunked_any_spelling_forwarded(void)
+{
+    static const char *const parts[] = {"abc"};
+    static const tb_step_t s0[] = {{.send = OK_HELLO}, TB_END};
+    const tb_step_t *const sc[] = {s0};
+    px_t px;
+
+    px_open(&px, sc, 1);
+    px.ex->method = "POST";
+    px.ex->body_length = -1;
+    apr_table_setn(px.ex->in_headers, "Transfer-Encoding", " , CHUNKED ,");
+    px.fr->in_parts = parts;
+    px.fr->in_nparts = 1;
+    RP_EXPECT_INT(rp_proxy_run(px.ex), APR_SUCCESS);
+    RP_EXPECT_STR(wire_header(&px, 0, "Transfer-Encoding"), "chunked");
+    RP_EXPECT_STR(wire_header(&px, 0, "Content-Length"), NULL);
+    px_close(&px);
+}
+
+/* ---- hostile input: the request line --------------------------------- */
+
+/* A method that is not a token, or a target with a CTL, space or non-ASCII
+ * byte (httpd's "HttpProtocolOptions Unsafe" lets them through; a rewrite
+ * hook may set them), never goes out: 400 before any connection. */
+static apr_status_t hk_bad_target(rp_exchange_t *ex, void *baton)
+{
+    (void)baton;
+    ex->out.target = "/a\r\nX-Injected: 1";
+    return APR_SUCCESS;
+}
+
+static void test_request_line_not_token_or_invisible_is_400(void)
+{
+    static const char *const methods[] = {"GET:", "GE\"T", "G(T)", "G\x80T",
+                                          ""};
+    static const char *const paths[] = {"/a\x80", "/a b", "/a\x7f", "/a\t"};
+    rp_hooks_t hooks = {.rewrite = hk_bad_target};
+    apr_size_t i;
+    px_t px;
+
+    for (i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+        px_open(&px, NULL, 0);
+        px.ex->method = methods[i];
+        RP_EXPECT_INT(rp_proxy_run(px.ex), RP_EBAD_REQUEST);
+        RP_EXPECT_STR(px.ex->error_detail, "method is not a token");
+        px_close(&px);
+    }
+    for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+        px_open(&px, NULL, 0);
+        px.ex->path = paths[i];
+        RP_EXPECT_INT(rp_proxy_run(px.ex), RP_EBAD_REQUEST);
+        RP_EXPECT_STR(px.ex->error_detail,
+                      "invalid byte in the request target");
+        px_close(&px);
+    }
+    px_open(&px, NULL, 0);
+    px.ex->hooks = &hooks;
+    RP_EXPECT_INT(rp_proxy_run(px.ex), RP_EBAD_REQUEST);
+    RP_EXPECT_INT(px.ex->status, 400);
+    RP_EXPECT_INT(px.ex->fault, RP_FAULT_HTTP_REQUEST_ERROR);
+    RP_EXPECT_INT(px.fr->nhead, 0);
+    usleep(20000);
+    RP_EXPECT_INT(tb_accepted(px.tb), 0);
+    px_close(&px);
+}
+
+/* ---- hostile input: a body that breaks keeps its fault ----------------- */
+
+/* After the head was handed over, a broken body still leaves its RFC 9209
+ * fault and text on the exchange, for a host whose head has not reached
+ * the client yet (it answers 502 with Proxy-Status instead). */
+static void test_broken_body_fault_and_detail_kept(void)
+{
+    static const tb_step_t junk[] = {
+        {.send = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                 "5x\r\nhello\r\n0\r\n\r\n"},
+        TB_END};
+    static const tb_step_t shortcl[] = {
+        {.send = "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc",
+         .then = TB_CLOSE},
+        TB_END};
+    const tb_step_t *const sc1[] = {junk};
+    const tb_step_t *const sc2[] = {shortcl};
+    px_t px;
+
+    px_open(&px, sc1, 1);
+    RP_EXPECT_INT(rp_proxy_run(px.ex), RP_EBACKEND_BROKE);
+    RP_EXPECT_INT(px.fr->naborts, 1);
+    RP_EXPECT_INT(px.ex->fault, RP_FAULT_HTTP_PROTOCOL_ERROR);
+    RP_EXPECT(px.ex->error_detail &&
+              strstr(px.ex->error_detail, "junk after chunk size"));
+    RP_EXPECT(has_log(px.fr, RP_LOG_ERR, "RP00106"));
+    px_close(&px);
+
+    px_open(&px, sc2, 1);
+    RP_EXPECT_INT(rp_proxy_run(px.ex), RP_EBACKEND_BROKE);
+    RP_EXPECT_INT(px.ex->fault, RP_FAULT_HTTP_RESPONSE_INCOMPLETE);
+    RP_EXPECT(px.ex->error_detail &&
+              strstr(px.ex->error_detail, "after 3 bytes"));
+    px_close(&px);
+}
+
 static void test_second_exchange_reuses_the_backend_connection(void)
 {
     static const tb_step_t s0[] = {
@@ -1485,6 +1619,10 @@ int main(void)
     TB_RUN(test_rfc9110_6_5_request_trailers_forwarded_in_last_chunk);
     TB_RUN(test_request_trailers_not_asked_for_content_length_body);
     TB_RUN(test_response_trailers_hop_by_hop_and_framing_dropped);
+    TB_RUN(test_request_te_other_than_chunked_is_400_without_backend);
+    TB_RUN(test_request_te_lone_chunked_any_spelling_forwarded);
+    TB_RUN(test_broken_body_fault_and_detail_kept);
+    TB_RUN(test_request_line_not_token_or_invisible_is_400);
     apr_terminate();
     return rp_test_done();
 }
