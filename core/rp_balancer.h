@@ -135,8 +135,10 @@ typedef struct rp_lb_member_t {
     apr_uint64_t hash;         /* the url's hash, seeds rendezvous scores */
     rp_lb_slot_t *st;          /* borrowed: shared state */
     /* The host's per member data, process-local. */
-    void *tls;     /* borrowed: TLS context of an https member, else NULL */
-    void *backend; /* transport backend cache slot (rp_backend_t *) */
+    struct rp_tls_ctx_t *tls; /* borrowed: an https member's TLS context */
+    /* each process's cache of the member's backend in its transport
+     * (rp_transport_backend_cached); zero-filled at configuration */
+    struct rp_backend_t *backend;
 } rp_lb_member_t;
 
 /* Passive health parameters of one balancer. */
