@@ -472,6 +472,20 @@ static void on_success(rp_balancer_t *b, rp_lb_slot_t *st, apr_time_t now)
     }
 }
 
+/* Never below 0: after a restart that gave a removed member's slot to a
+ * new one, an older child may still end a request on it. */
+static void dec_in_flight(rp_lb_slot_t *st)
+{
+    apr_uint32_t old;
+
+    do {
+        old = apr_atomic_read32(&st->in_flight);
+        if (old == 0) {
+            return;
+        }
+    } while (apr_atomic_cas32(&st->in_flight, old - 1, old) != old);
+}
+
 int rp_lb_done(rp_balancer_t *b, int i, rp_lb_outcome_t outcome,
                apr_interval_time_t head_time)
 {
@@ -479,7 +493,7 @@ int rp_lb_done(rp_balancer_t *b, int i, rp_lb_outcome_t outcome,
     apr_time_t now = lb_now(b);
     apr_uint32_t n;
 
-    apr_atomic_dec32(&st->in_flight);
+    dec_in_flight(st);
     if (outcome == RP_LB_OK) {
         ewma_update(st, head_time);
         on_success(b, st, now);
