@@ -155,6 +155,7 @@ const char *rpx_balancer_section(cmd_parms *cmd, void *dconf, const char *arg)
     }
     name = apr_pstrmemdup(cmd->pool, arg, (apr_size_t)(end - arg));
     name = ap_getword_conf(cmd->pool, (const char **)&name);
+    ap_str_tolower(name); /* as URL hosts are: balancer://App/ is "app" */
     if (!name_ok(name)) {
         return apr_psprintf(cmd->pool,
                             "<RProxyBalancer \"%s\">: a name is 1 to %d "
@@ -337,17 +338,26 @@ const char *rpx_balancer_sticky(cmd_parms *cmd, void *dconf, const char *arg)
     return NULL;
 }
 
-/* httpd's time syntax, plus "m" for minutes (httpd spells it "mi"). */
+/* Digits and one of httpd's time units, or "m" for minutes (httpd spells
+ * it "mi"). ap_timeout_parameter_parse() alone looks at the first letter
+ * after the number, and would take "soon" for 0 seconds. */
 static const char *parse_time(cmd_parms *cmd, const char *w, int zero_ok,
                               apr_interval_time_t *t)
 {
-    apr_size_t n = strlen(w);
-    const char *v = w;
+    static const char *const units[] = {"", "ms", "s", "m", "mi", "h"};
+    const char *u = w, *v = w;
+    int i, ok = 0;
 
-    if (n > 1 && w[n - 1] == 'm' && apr_isdigit(w[n - 2])) {
+    while (apr_isdigit(*u)) {
+        u++;
+    }
+    for (i = 0; u != w && i < 6; i++) {
+        ok |= !strcmp(u, units[i]);
+    }
+    if (ok && !strcmp(u, "m")) {
         v = apr_pstrcat(cmd->temp_pool, w, "i", NULL);
     }
-    if (ap_timeout_parameter_parse(v, t, "s") != APR_SUCCESS || *t < 0 ||
+    if (!ok || ap_timeout_parameter_parse(v, t, "s") != APR_SUCCESS || *t < 0 ||
         (*t == 0 && !zero_ok)) {
         return apr_psprintf(cmd->pool,
                             "%s: \"%s\" is not a%s time (examples: 500ms, "

@@ -102,18 +102,19 @@ static const char *parse_balancer(cmd_parms *cmd, rpx_route_t *route,
 {
     const char *why = NULL;
     rp_url_t *u = apr_pcalloc(cmd->pool, sizeof(*u));
+    apr_size_t name_len = strcspn(arg + 11, "/?");
 
+    if (memchr(arg + 11, ':', name_len) || memchr(arg + 11, '@', name_len)) {
+        return apr_psprintf(cmd->pool,
+                            "%s: \"%s\": a balancer:// target has a name, "
+                            "not a port or user",
+                            cmd->cmd->name, arg);
+    }
     if (rp_url_parse(cmd->pool,
                      apr_pstrcat(cmd->pool, "http://", arg + 11, NULL), u,
                      &why) != APR_SUCCESS) {
         return apr_psprintf(cmd->pool, "%s: bad target URL \"%s\": %s",
                             cmd->cmd->name, arg, why);
-    }
-    if (strchr(u->hostport, ':')) {
-        return apr_psprintf(cmd->pool,
-                            "%s: \"%s\": a balancer:// target has a name, "
-                            "not a port",
-                            cmd->cmd->name, arg);
     }
     u->scheme = "balancer";
     route->balancer_name = u->host;
