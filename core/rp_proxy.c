@@ -497,7 +497,7 @@ static int lb_move(rp_exchange_t *ex, apr_status_t rv)
     }
     logf_(ex, RP_LOG_INFO, 0,
           RPLOGNO(00191) "balancer %s: %s %s failed on %s (%s); moved to %s",
-          ex->balancer->name, ex->method, ex->path, old,
+          ex->balancer->name, ex->method, ex->out.target, old,
           detail ? detail : rp_fault_str(fault), ex->target->hostport);
     if (host && !strcasecmp(host, old)) {
         apr_table_setn(ex->out.headers, "Host", ex->target->hostport);
