@@ -5,6 +5,7 @@ and a member ejected by the failure one child saw is skipped by the other
 child too."""
 
 import os
+import time
 
 import backends
 import client
@@ -20,8 +21,14 @@ def start_two_children(httpd_factory, snippet):
 
 
 def served_by(log, n):
-    with open(log) as f:
-        lines = [l.split() for l in f.read().splitlines() if l.strip()]
+    # httpd logs a request after its response went out: wait for the last
+    deadline = time.monotonic() + 5
+    while True:
+        with open(log) as f:
+            lines = [l.split() for l in f.read().splitlines() if l.strip()]
+        if len(lines) >= n or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     assert len(lines) >= n, "every request was logged (%d of %d)" % (len(lines), n)
     return {l[1]: int(l[0]) for l in lines}
 
