@@ -60,3 +60,29 @@ def test_hash_remaps_one_fifth_when_restart_removes_one_of_five(httpd_factory, b
     share = len(moved) / len(keys)
     assert 0.1 <= share <= 0.3, "removing 1 of 5 members moves ~1/5 of the keys (%.2f)" % share
     assert "c" not in after.values(), "the removed member gets nothing"
+
+
+def test_state_copied_when_restart_outgrows_shared_memory(httpd_factory, backend_factory):
+    a = backend_factory(lbutil.member_handler("a"), name="a")
+    dead_sock, dead_port = backends.bound_unlistened_port()
+    try:
+        first = lbutil.snippet("app", [(a.url, ""), ("http://127.0.0.1:%d" % dead_port, "")],
+                               "RProxyEject 1 5m")
+        h = httpd_factory(first)
+        for i in range(2):  # round robin tries the dead member once
+            assert lbutil.member_of(client.get(h.port, "/app/%d" % i)) == "a"
+        assert len(lbutil.log_ids(h.error_log, "00190")) == 1, "the dead member was ejected"
+        # 3 x 64 more members: more than the 128 slots made at start
+        big = first + "".join(
+            lbutil.snippet("big%d" % k, [("http://127.0.0.%d:%d" % (k + 2, 1000 + i), "")
+                                         for i in range(64)], route="")
+            for k in range(3))
+        lbutil.graceful_restart(h, big)
+        assert lbutil.log_ids(h.error_log, "00292"), \
+            "a notice says the state outgrew its shared memory"
+        for i in range(10):
+            assert lbutil.member_of(client.get(h.port, "/app/after%d" % i)) == "a"
+        assert len(lbutil.log_ids(h.error_log, "00191")) == 1, \
+            "the ejection was copied into the larger segment: no request tries the member"
+    finally:
+        dead_sock.close()
