@@ -24,6 +24,8 @@ const char *rp_strerror(apr_status_t rv, char *buf, apr_size_t bufsize)
         return "refused by a hook";
     case RP_EPOOL_FULL:
         return "all backend connections busy";
+    case RP_ENO_MEMBER:
+        return "no usable member in the balancer";
     case RP_ETLS:
         return "TLS with the backend failed";
     default:

@@ -36,6 +36,9 @@ extern "C" {
 #define RP_EHOOK (RP_ERRSPACE + 7)
 /* Every connection to the backend stayed busy past the queue timeout. */
 #define RP_EPOOL_FULL (RP_ERRSPACE + 8)
+/* No member of the route's balancer can take a request (all ejected,
+ * disabled, down or draining). */
+#define RP_ENO_MEMBER (RP_ERRSPACE + 9)
 /* TLS with the backend failed (handshake, verification, record layer). */
 #define RP_ETLS (RP_ERRSPACE + 20)
 

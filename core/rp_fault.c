@@ -89,6 +89,8 @@ rp_fault_t rp_fault_of_code(apr_status_t err)
         return RP_FAULT_HTTP_REQUEST_ERROR;
     case RP_EPOOL_FULL:
         return RP_FAULT_CONNECTION_LIMIT_REACHED;
+    case RP_ENO_MEMBER:
+        return RP_FAULT_DESTINATION_UNAVAILABLE;
     case RP_EBACKEND_TIMEOUT:
         return RP_FAULT_HTTP_RESPONSE_TIMEOUT;
     case RP_EBAD_RESPONSE:

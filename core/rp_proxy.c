@@ -10,6 +10,7 @@
 #include <strings.h>
 #include <apr_strings.h>
 #include <apr_lib.h>
+#include <apr_atomic.h>
 #include "rp_proxy.h"
 #include "rp_tunnel.h"
 #include "rp_rewrite.h"
@@ -47,6 +48,7 @@ int rp_proxy_error_status(apr_status_t err)
     case RP_EBACKEND_TIMEOUT:
         return 504;
     case RP_EPOOL_FULL:
+    case RP_ENO_MEMBER:
         return 503;
     default:
         return 502;
@@ -99,6 +101,9 @@ static void log_failure(rp_exchange_t *ex, apr_status_t err)
                              " ms (RProxyMaxConnections); answering 503",
               backend_name(ex), d,
               apr_time_as_msec(rp_conf_queue_timeout(ex->conf)));
+        break;
+    case RP_ENO_MEMBER:
+        logf_(ex, RP_LOG_ERR, 0, RPLOGNO(00192) "%s; answering 503", d);
         break;
     default:
         logf_(ex, RP_LOG_ERR, 0, RPLOGNO(00105) "backend %s unreachable: %s",
@@ -339,7 +344,10 @@ static void take_request_trailers(rp_exchange_t *ex)
 static apr_status_t body_source(void *baton, apr_bucket_brigade *bb, int *eos)
 {
     rp_exchange_t *ex = baton;
-    apr_status_t rv = ex->front.ops->read_body(ex->front.ctx, bb, eos);
+    apr_status_t rv;
+
+    ex->body_pulled = 1; /* no other member may be tried after this */
+    rv = ex->front.ops->read_body(ex->front.ctx, bb, eos);
 
     if (rv == APR_SUCCESS && *eos && ex->out.body_length < 0 &&
         ex->front.ops->request_trailers) {
@@ -395,6 +403,213 @@ static void rewrite_to_front(rp_exchange_t *ex)
                         rp_conf_cookie_paths(ex->conf));
 }
 
+/* ---- balancers ---------------------------------------------------------
+
+   A route whose target is a balancer picks a member before the request is
+   built (the Host field names the member), counts it in flight until the
+   exchange ends, and reports how it went (rp_lb_done: EWMA, passive
+   health).
+
+   Failover: a request moves to another member at most once
+   (RP_LB_MAX_ATTEMPTS members in all), and only when the first member
+   cannot have acted on it and the client's body was not read yet:
+     - nothing was sent: the connect was refused or timed out, the address
+       was unroutable, the name did not resolve, TLS failed, or every
+       connection slot stayed busy (RP_EPOOL_FULL);
+     - the connection broke before any response byte and the method is
+       idempotent (GET, HEAD, OPTIONS, TRACE, PUT, DELETE).
+   Each attempt is one rp_transport_round_trip(), which itself retries a
+   refused connect RProxyConnectRetries times and a stale pooled
+   connection once; so a request is sent at most 2 x 2 times. */
+
+#define RP_LB_MAX_ATTEMPTS 2
+
+static int idempotent(const char *m)
+{
+    static const char *const safe[] = {"GET",   "HEAD", "OPTIONS",
+                                       "TRACE", "PUT",  "DELETE"};
+    apr_size_t i;
+
+    for (i = 0; i < sizeof(safe) / sizeof(safe[0]); i++) {
+        if (!strcmp(m, safe[i])) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Choose a member not tried yet and make it the exchange's target. */
+static apr_status_t lb_choose(rp_exchange_t *ex)
+{
+    rp_balancer_t *b = ex->balancer;
+    rp_lb_member_t *m;
+    const char *key = NULL;
+    apr_size_t klen = 0;
+    rp_url_t *u;
+    int i, stuck = 0;
+
+    if (b->method == RP_LB_HASH) {
+        key = rp_lb_request_key(b, ex->pool, ex->fwd.client_ip, ex->in_headers,
+                                ex->path, &klen);
+    }
+    i = rp_lb_pick(b, key, klen, ex->sticky_id, ex->tried, &stuck);
+    if (i < 0) {
+        ex->error_detail =
+            apr_psprintf(ex->pool, "balancer %s: no usable member (%d tried)",
+                         b->name, ex->attempts);
+        ex->fault = RP_FAULT_DESTINATION_UNAVAILABLE;
+        return RP_ENO_MEMBER;
+    }
+    m = &b->members[i];
+    u = apr_pmemdup(ex->pool, m->origin, sizeof(*u));
+    u->path = ex->route_target->path;
+    u->query = ex->route_target->query;
+    ex->target = u;
+    ex->tls = m->tls;
+    ex->backend_slot = &m->backend;
+    ex->member = i;
+    ex->tried |= (apr_uint64_t)1 << i;
+    ex->attempts++;
+    ex->stuck = stuck;
+    ex->lb_outcome = RP_LB_NEUTRAL;
+    ex->lb_active = 1;
+    rp_lb_start(b, i);
+    return APR_SUCCESS;
+}
+
+static apr_status_t lb_begin(rp_exchange_t *ex)
+{
+    rp_balancer_t *b = ex->balancer;
+
+    ex->route_target = ex->target;
+    if (b->sticky) {
+        ex->sticky_id = rp_lb_cookie(ex->pool, ex->in_headers, b->sticky);
+    }
+    return lb_choose(ex);
+}
+
+/* The member's request is over: report the outcome once. */
+static void lb_finish(rp_exchange_t *ex)
+{
+    rp_balancer_t *b = ex->balancer;
+    rp_lb_member_t *m;
+
+    if (!b || !ex->lb_active) {
+        return;
+    }
+    ex->lb_active = 0;
+    m = &b->members[ex->member];
+    if (rp_lb_done(b, ex->member, ex->lb_outcome, ex->lb_head)) {
+        logf_(ex, RP_LOG_WARNING, 0,
+              RPLOGNO(00190) "balancer %s: member %s ejected after %d "
+                             "failures in a row (ejection %u in a row)",
+              b->name, m->url, b->params.eject_after,
+              apr_atomic_read32(&m->st->ejections));
+    }
+}
+
+/* How a failed round trip reflects on the member. */
+static rp_lb_outcome_t failure_outcome(apr_status_t rv)
+{
+    switch (rv) {
+    case RP_EBACKEND_UNREACHABLE:
+    case RP_EBACKEND_TIMEOUT:
+    case RP_EBAD_RESPONSE:
+    case RP_ETLS:
+        return RP_LB_FAILED;
+    default:
+        return RP_LB_NEUTRAL; /* the client's doing, or our limits */
+    }
+}
+
+static int lb_may_move(const rp_exchange_t *ex, apr_status_t rv)
+{
+    if (ex->attempts >= RP_LB_MAX_ATTEMPTS || ex->body_pulled) {
+        return 0;
+    }
+    if (rv == RP_ETLS || rv == RP_EPOOL_FULL) {
+        return 1;
+    }
+    if (rv != RP_EBACKEND_UNREACHABLE) {
+        return 0;
+    }
+    switch (ex->fault) {
+    case RP_FAULT_CONNECTION_REFUSED:
+    case RP_FAULT_CONNECTION_TIMEOUT:
+    case RP_FAULT_DESTINATION_IP_UNROUTABLE:
+    case RP_FAULT_DNS_ERROR:
+    case RP_FAULT_DNS_TIMEOUT:
+        return 1;
+    default:
+        return idempotent(ex->method);
+    }
+}
+
+/* After a failed round trip: report it, and move the request to another
+ * member when the failover rule allows. Returns 1 when it moved. */
+static int lb_move(rp_exchange_t *ex, apr_status_t rv)
+{
+    const char *old = ex->target->hostport;
+    const char *detail = ex->error_detail;
+    const char *host = apr_table_get(ex->out.headers, "Host");
+    rp_fault_t fault = ex->fault;
+    int may = lb_may_move(ex, rv);
+
+    ex->lb_outcome = failure_outcome(rv);
+    lb_finish(ex);
+    if (!may || lb_choose(ex) != APR_SUCCESS) {
+        ex->error_detail = detail; /* the member's failure is the news */
+        ex->fault = fault;
+        return 0;
+    }
+    logf_(ex, RP_LOG_INFO, 0,
+          RPLOGNO(00191) "balancer %s: %s %s failed on %s (%s); moved to %s",
+          ex->balancer->name, ex->method, ex->out.target, old,
+          detail ? detail : rp_fault_str(fault), ex->target->hostport);
+    if (host && !strcasecmp(host, old)) {
+        apr_table_setn(ex->out.headers, "Host", ex->target->hostport);
+    }
+    ex->error_detail = NULL;
+    ex->fault = RP_FAULT_NONE;
+    ex->backend_addr = NULL;
+    return 1;
+}
+
+/* The member's response head came. */
+static void lb_answered(rp_exchange_t *ex, apr_time_t started)
+{
+    if (!ex->lb_active) {
+        return;
+    }
+    ex->lb_head = apr_time_now() - started;
+    ex->lb_outcome = rp_lb_status_fails(ex->balancer, ex->resp->status)
+                         ? RP_LB_FAILED
+                         : RP_LB_OK;
+}
+
+/* With RProxyStickyCookie, responses name the member unless the client's
+ * cookie already does. The id is opaque: a hash of the member's URL. */
+static void lb_set_sticky(rp_exchange_t *ex)
+{
+    const rp_balancer_t *b = ex->balancer;
+    const char *id, *path;
+
+    if (!b || !b->sticky || !ex->lb_active) {
+        return;
+    }
+    id = b->members[ex->member].id;
+    if (ex->sticky_id && !strcmp(ex->sticky_id, id)) {
+        return;
+    }
+    path = ex->prefix && *ex->prefix ? ex->prefix : "/";
+    apr_table_addn(ex->resp->headers, "Set-Cookie",
+                   apr_psprintf(ex->pool, "%s=%s; Path=%s; HttpOnly%s",
+                                b->sticky, id, path,
+                                ex->fwd.proto && !strcmp(ex->fwd.proto, "https")
+                                    ? "; Secure"
+                                    : ""));
+}
+
 static apr_status_t send_head(rp_exchange_t *ex)
 {
     rp_response_t *resp = ex->resp;
@@ -415,6 +630,7 @@ static apr_status_t send_head(rp_exchange_t *ex)
         apr_table_setn(resp->headers, "Trailer", announced);
     }
     rewrite_to_front(ex);
+    lb_set_sticky(ex);
     if (ex->hooks && ex->hooks->modify_response) {
         rv = ex->hooks->modify_response(ex, ex->hooks->baton);
         if (rv != APR_SUCCESS) {
@@ -694,13 +910,16 @@ static apr_status_t switch_protocols(rp_exchange_t *ex, apr_time_t started)
     return APR_SUCCESS;
 }
 
-apr_status_t rp_proxy_run(rp_exchange_t *ex)
+static apr_status_t run(rp_exchange_t *ex)
 {
     apr_bucket_brigade *bb = NULL;
     apr_time_t started = 0;
     apr_status_t rv;
 
-    rv = build_request(ex);
+    rv = ex->balancer ? lb_begin(ex) : APR_SUCCESS;
+    if (rv == APR_SUCCESS) {
+        rv = build_request(ex);
+    }
     if (rv == APR_SUCCESS && ex->hooks && ex->hooks->rewrite) {
         rv = ex->hooks->rewrite(ex, ex->hooks->baton);
         if (rv != APR_SUCCESS) {
@@ -713,10 +932,17 @@ apr_status_t rp_proxy_run(rp_exchange_t *ex)
     }
     if (rv == APR_SUCCESS) {
         rv = round_trip(ex, &started);
+        while (rv != APR_SUCCESS && ex->lb_active && lb_move(ex, rv)) {
+            rv = round_trip(ex, &started);
+        }
     }
     if (rv != APR_SUCCESS) {
+        if (ex->lb_active) {
+            ex->lb_outcome = failure_outcome(rv);
+        }
         return fail(ex, rv);
     }
+    lb_answered(ex, started);
     if (ex->resp->status == 101) {
         return switch_protocols(ex, started);
     }
@@ -732,4 +958,12 @@ apr_status_t rp_proxy_run(rp_exchange_t *ex)
     rp_response_close(ex->resp);
     rv = ex->front.ops->finish(ex->front.ctx, bb, response_trailers(ex));
     return rv == APR_SUCCESS ? APR_SUCCESS : client_gone(ex);
+}
+
+apr_status_t rp_proxy_run(rp_exchange_t *ex)
+{
+    apr_status_t rv = run(ex);
+
+    lb_finish(ex); /* the member's in-flight count ends with the exchange */
+    return rv;
 }

@@ -29,6 +29,7 @@
 #include "rp_url.h"
 #include "rp_headers.h"
 #include "rp_transport.h"
+#include "rp_balancer.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -111,6 +112,11 @@ struct rp_exchange_t {
     /* borrowed: the host's cache of the target's backend (one slot per
      * route, process lifetime), or NULL; see rp_transport_backend_cached */
     rp_backend_t **backend_slot;
+    /* borrowed: the route's balancer (configuration), or NULL. With one,
+     * target gives only the path and query; rp_proxy_run() chooses a
+     * member and replaces target, tls and backend_slot with the member's
+     * (see "Balancers" in rp_proxy.c). */
+    rp_balancer_t *balancer;
 
     /* The client's request, set by the host before rp_proxy_run(). */
     const char *method;
@@ -140,6 +146,18 @@ struct rp_exchange_t {
     /* What exactly failed (rp_fault.h), set with error; the error hook
      * sees it. */
     rp_fault_t fault;
+
+    /* Balancer state of this exchange (rp_proxy.c's own). */
+    const rp_url_t *route_target; /* borrowed: the balancer:// target */
+    int member;                   /* index of the member in use (lb_active) */
+    int attempts;                 /* members tried so far */
+    apr_uint64_t tried;           /* bit i: member i was tried */
+    rp_lb_outcome_t lb_outcome;   /* what to report when it ends */
+    apr_interval_time_t lb_head;  /* request sent -> response head */
+    const char *sticky_id;        /* borrowed: the client's sticky id */
+    unsigned stuck:1;             /* the sticky id chose the member */
+    unsigned lb_active:1;         /* member started, not yet done */
+    unsigned body_pulled:1;       /* the client's body began to be sent */
 };
 
 /* Run the exchange. Returns APR_SUCCESS when a response (backend's or
@@ -150,7 +168,8 @@ struct rp_exchange_t {
 apr_status_t rp_proxy_run(rp_exchange_t *ex);
 
 /* The status the default error policy gives err: 400 for RP_EBAD_REQUEST,
- * 503 for RP_EPOOL_FULL, 504 for RP_EBACKEND_TIMEOUT, 502 otherwise. */
+ * 503 for RP_EPOOL_FULL and RP_ENO_MEMBER, 504 for RP_EBACKEND_TIMEOUT, 502
+ * otherwise. */
 int rp_proxy_error_status(apr_status_t err);
 
 #ifdef __cplusplus

@@ -94,14 +94,49 @@ static const char *check_context(cmd_parms *cmd)
     return NULL;
 }
 
-static const char *parse_target(cmd_parms *cmd, const char *arg, rp_url_t **out)
+/* balancer://name[/path][?query]: the members give scheme, host and port;
+ * the path and query are parsed as those of an http URL. The name is
+ * looked up once the whole configuration is read (check_config). */
+static const char *parse_balancer(cmd_parms *cmd, rpx_route_t *route,
+                                  const char *arg)
 {
+    const char *why = NULL;
+    rp_url_t *u = apr_pcalloc(cmd->pool, sizeof(*u));
+    apr_size_t name_len = strcspn(arg + 11, "/?");
+
+    if (memchr(arg + 11, ':', name_len) || memchr(arg + 11, '@', name_len)) {
+        return apr_psprintf(cmd->pool,
+                            "%s: \"%s\": a balancer:// target has a name, "
+                            "not a port or user",
+                            cmd->cmd->name, arg);
+    }
+    if (rp_url_parse(cmd->pool,
+                     apr_pstrcat(cmd->pool, "http://", arg + 11, NULL), u,
+                     &why) != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "%s: bad target URL \"%s\": %s",
+                            cmd->cmd->name, arg, why);
+    }
+    u->scheme = "balancer";
+    route->balancer_name = u->host;
+    route->target = u;
+    return NULL;
+}
+
+static const char *parse_target(cmd_parms *cmd, rpx_route_t *route,
+                                const char *arg)
+{
+    rp_url_t **out = &route->target;
     const char *why = NULL;
     rp_url_t *u;
 
+    route->file = cmd->directive->filename;
+    route->line = cmd->directive->line_num;
     if (!strcmp(arg, "!")) {
         *out = NULL;
         return NULL;
+    }
+    if (!strncasecmp(arg, "balancer://", 11)) {
+        return parse_balancer(cmd, route, arg);
     }
     u = apr_pcalloc(cmd->pool, sizeof(*u));
     if (rp_url_parse(cmd->pool, arg, u, &why) != APR_SUCCESS) {
@@ -132,7 +167,7 @@ static const char *set_pass(cmd_parms *cmd, void *dconf, const char *a1,
         route = apr_pcalloc(cmd->pool, sizeof(*route));
         route->prefix = cmd->path;
         ((rpx_dir_conf_t *)dconf)->route = route;
-        return parse_target(cmd, a1, &route->target);
+        return parse_target(cmd, route, a1);
     }
     if (!a2) {
         return apr_psprintf(cmd->pool,
@@ -147,7 +182,7 @@ static const char *set_pass(cmd_parms *cmd, void *dconf, const char *a1,
     sc = ap_get_module_config(cmd->server->module_config, &rproxy_module);
     route = apr_array_push(sc->routes);
     route->prefix = a1;
-    return parse_target(cmd, a2, &route->target);
+    return parse_target(cmd, route, a2);
 }
 
 /* A positive time in httpd's syntax: "5" (seconds), "500ms", "2s", "1m". */
@@ -584,6 +619,26 @@ const command_rec rpx_cmds[] = {
                  RPX_CTX,
                  "Off: no Proxy-Status field on the errors the proxy "
                  "generates (default On)"),
+    /* balancers (balancer.c) */
+    AP_INIT_RAW_ARGS("<RProxyBalancer", rpx_balancer_section, NULL, RSRC_CONF,
+                     "<RProxyBalancer name>: a group of members that "
+                     "RProxyPass reaches as balancer://name/"),
+    AP_INIT_RAW_ARGS("RProxyMember", rpx_balancer_member, NULL, RSRC_CONF,
+                     "scheme://host[:port] [weight=1..1000] [standby]"),
+    AP_INIT_TAKE1("RProxyBalancerMethod", rpx_balancer_method, NULL, RSRC_CONF,
+                  "rr (default), least, p2c or hash"),
+    AP_INIT_TAKE12("RProxyBalancerHashKey", rpx_balancer_hash_key, NULL,
+                   RSRC_CONF,
+                   "client (default), path, header NAME or cookie NAME"),
+    AP_INIT_TAKE1("RProxyStickyCookie", rpx_balancer_sticky, NULL, RSRC_CONF,
+                  "cookie naming the member a client sticks to"),
+    AP_INIT_RAW_ARGS("RProxyEject", rpx_balancer_eject, NULL, RSRC_CONF,
+                     "failures [base [max [share%]]] (default 5 10s 5m "
+                     "50%), or off"),
+    AP_INIT_TAKE1("RProxySlowStart", rpx_balancer_slow_start, NULL, RSRC_CONF,
+                  "time a returning member's weight ramps up (default 0)"),
+    AP_INIT_FLAG("RProxyEjectOn5xx", rpx_balancer_eject_5xx, NULL, RSRC_CONF,
+                 "Off: a member's 502/503/504 is not a failure (default On)"),
     {NULL}};
 
 /* One context per https route, from the settings of the route's server

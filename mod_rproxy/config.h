@@ -15,6 +15,19 @@
 #include "rp_conf.h"
 #include "rp_url.h"
 #include "rp_transport.h"
+#include "rp_balancer.h"
+
+/* One <RProxyBalancer> section (balancer.c). lb.members and lb.n are set
+ * when the section closes; lb.shared and each member's st in post_config
+ * (shared memory); each member's tls in post_config too. */
+typedef struct rpx_balancer_t {
+    rp_balancer_t lb;
+    apr_array_header_t *members; /* rp_lb_member_t; lb.members = elts */
+    server_rec *s;               /* borrowed: where it was declared; its
+                                  * RProxyTLS* settings apply to members */
+    const char *file;            /* borrowed: where it was declared */
+    int line;
+} rpx_balancer_t;
 
 /* One RProxyPass line. */
 typedef struct rpx_route_t {
@@ -25,6 +38,11 @@ typedef struct rpx_route_t {
     /* The one field written after start-up: each child's cache of the
      * target's backend in its transport (rp_transport_backend_cached). */
     rp_backend_t *backend;
+    /* balancer://name targets: target holds the path and query only */
+    const char *balancer_name; /* borrowed: pconf; NULL: a plain URL */
+    rpx_balancer_t *balancer;  /* borrowed: resolved in check_config */
+    const char *file;          /* borrowed: the RProxyPass line, for */
+    int line;                  /* errors found after parsing */
 } rpx_route_t;
 
 /* Server and virtual-host record. */
@@ -46,6 +64,26 @@ extern const command_rec rpx_cmds[];
 /* post_config: a TLS context for every https route; refuses the start
  * (returns non-OK after logging why) when one cannot be made. */
 int rpx_make_tls_contexts(apr_pool_t *pconf, server_rec *s);
+
+/* Balancers (balancer.c). */
+const char *rpx_balancer_section(cmd_parms *cmd, void *dconf, const char *a);
+const char *rpx_balancer_member(cmd_parms *cmd, void *dconf, const char *a);
+const char *rpx_balancer_method(cmd_parms *cmd, void *dconf, const char *a);
+const char *rpx_balancer_hash_key(cmd_parms *cmd, void *dconf, const char *a1,
+                                  const char *a2);
+const char *rpx_balancer_sticky(cmd_parms *cmd, void *dconf, const char *a);
+const char *rpx_balancer_eject(cmd_parms *cmd, void *dconf, const char *a);
+const char *rpx_balancer_slow_start(cmd_parms *cmd, void *dconf, const char *a);
+const char *rpx_balancer_eject_5xx(cmd_parms *cmd, void *dconf, int on);
+/* The balancer of that name in this configuration, or NULL. */
+rpx_balancer_t *rpx_balancer_find(apr_pool_t *pconf, const char *name);
+/* check_config: every balancer:// target names a balancer. */
+int rpx_balancers_check(apr_pool_t *pconf, server_rec *s);
+/* post_config: members' TLS contexts and the shared state segment. */
+int rpx_balancers_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
+                              server_rec *s);
+/* DUMP_RPROXY: every balancer with its effective settings. */
+void rpx_balancers_dump(apr_file_t *out, apr_pool_t *pconf);
 
 void *rpx_create_server_conf(apr_pool_t *p, server_rec *s);
 void *rpx_merge_server_conf(apr_pool_t *p, void *base, void *add);

@@ -190,4 +190,5 @@ void rpx_dump_config(apr_pool_t *p, server_rec *main_server)
         }
         print_locations(out, p, s, sc);
     }
+    rpx_balancers_dump(out, p);
 }

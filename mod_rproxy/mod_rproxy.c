@@ -384,6 +384,7 @@ static void init_exchange(request_rec *r, rp_exchange_t *ex, rpx_front_t *front,
     ex->target = route->target;
     ex->tls = route->tls;
     ex->backend_slot = &((rpx_route_t *)route)->backend; /* see config.h */
+    ex->balancer = route->balancer ? &route->balancer->lb : NULL;
     ex->transport = rpx_transport;
     ex->hooks = &rpx_hooks;
     ex->method = r->method;
@@ -484,7 +485,18 @@ static int rpx_post_config(apr_pool_t *pconf, apr_pool_t *plog,
 
     rpx_hooks_post_config();
     rv = rpx_make_tls_contexts(pconf, s);
+    if (rv == OK) {
+        rv = rpx_balancers_post_config(pconf, ptemp, s);
+    }
     return rv == OK ? rpx_make_rule_tls(pconf, s) : rv;
+}
+
+/* Runs for `apache2 -t` too: a balancer:// target naming no balancer is a
+ * configuration error, found before any process starts. */
+static int rpx_check_config(apr_pool_t *pconf, apr_pool_t *plog,
+                            apr_pool_t *ptemp, server_rec *s)
+{
+    return rpx_balancers_check(pconf, s);
 }
 
 static void rpx_register_hooks(apr_pool_t *p)
@@ -492,6 +504,7 @@ static void rpx_register_hooks(apr_pool_t *p)
     static const char *const after_rewrite[] = {"mod_rewrite.c", NULL};
 
     ap_hook_post_config(rpx_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_check_config(rpx_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_read_request(rpx_xff_first, NULL, NULL, APR_HOOK_REALLY_FIRST);
     ap_hook_post_read_request(rpx_xff_last, NULL, NULL, APR_HOOK_REALLY_LAST);
     ap_hook_pre_translate_name(rpx_pre_translate, NULL, NULL, APR_HOOK_FIRST);

@@ -46,11 +46,21 @@ static const char *rule_query(request_rec *r, const rp_url_t *u)
     return r->args;
 }
 
+static rp_url_t *bad_target(request_rec *r, const char *raw, const char *why)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                  RPLOGNO(00294) RPX_TARGET_ENV " \"%s\" is not a balancer "
+                                                "URL: %s",
+                  ap_escape_logitem(r->pool, raw), why);
+    return NULL;
+}
+
 /* The URL in rproxy-target, parsed, or NULL after logging why not. */
 static rp_url_t *rule_target(request_rec *r, const rpx_server_conf_t *sc)
 {
     const char *raw = apr_table_get(r->subprocess_env, RPX_TARGET_ENV);
     const char *why = NULL;
+    apr_status_t rv;
     rp_url_t *u;
 
     if (!raw) {
@@ -63,6 +73,16 @@ static rp_url_t *rule_target(request_rec *r, const rpx_server_conf_t *sc)
         return NULL;
     }
     u = apr_pcalloc(r->pool, sizeof(*u));
+    if (!strncasecmp(raw, "balancer://", 11)) {
+        /* parsed as an http URL, for the path and query; balancer.c
+         * looks the name up */
+        raw = apr_pstrcat(r->pool, "http://", raw + 11, NULL);
+        rv = rp_url_parse(r->pool, rp_url_escape_unsafe(r->pool, raw), u, &why);
+        if (rv == APR_SUCCESS) {
+            u->scheme = "balancer";
+        }
+        return rv == APR_SUCCESS ? u : bad_target(r, raw, why);
+    }
     if (rp_url_parse(r->pool, rp_url_escape_unsafe(r->pool, raw), u, &why) !=
         APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
@@ -104,6 +124,17 @@ int rpx_rule_route(request_rec *r, rpx_route_t *route, const char **path,
     route->prefix = "";
     route->target = u;
     route->tls = u->tls ? sc->rule_tls : NULL;
+    if (!strcmp(u->scheme, "balancer")) {
+        route->balancer = rpx_balancer_find(r->server->process->pconf, u->host);
+        if (!route->balancer) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                          RPLOGNO(00295) RPX_TARGET_ENV
+                          " balancer://%s: no "
+                          "<RProxyBalancer %s> is defined",
+                          u->host, u->host);
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
     return OK;
 }
 

@@ -1573,6 +1573,135 @@ static void test_response_trailers_hop_by_hop_and_framing_dropped(void)
     px_close(&px);
 }
 
+/* ---- balancers (rp_proxy.c "Balancers") -------------------------------- */
+
+typedef struct lbx_t {
+    rp_balancer_t b;
+    rp_lb_member_t m[2];
+    rp_lb_slot_t st[2];
+    rp_lb_shared_t sh;
+    rp_url_t origin[2];
+    rp_url_t route; /* balancer://t/base */
+} lbx_t;
+
+/* A balancer of two members on 127.0.0.1: port0, then port1; the
+ * exchange's target becomes the route's balancer:// target. */
+static lbx_t *lb_attach(px_t *px, int port0, int port1)
+{
+    lbx_t *l = apr_pcalloc(px->pool, sizeof(*l));
+    int ports[2] = {port0, port1}, i;
+    const char *why;
+
+    l->b.name = "t";
+    l->b.members = l->m;
+    l->b.n = 2;
+    l->b.shared = &l->sh;
+    rp_lb_params_default(&l->b.params);
+    for (i = 0; i < 2; i++) {
+        l->m[i].url = apr_psprintf(px->pool, "http://127.0.0.1:%d", ports[i]);
+        rp_url_parse(px->pool, l->m[i].url, &l->origin[i], &why);
+        l->m[i].origin = &l->origin[i];
+        l->m[i].weight = 1;
+        l->m[i].st = &l->st[i];
+        rp_lb_member_init_id(&l->m[i]);
+    }
+    rp_url_parse(px->pool, "http://t/base", &l->route, &why);
+    px->ex->target = &l->route;
+    px->ex->balancer = &l->b;
+    return l;
+}
+
+/* A refused connect sent nothing: the request moves to the other member,
+ * with that member's Host, and the refusal counts against the first. */
+static void test_balancer_connect_refused_moves_to_next_member(void)
+{
+    static const tb_step_t s0[] = {{.send = OK_HELLO}, TB_END};
+    const tb_step_t *const sc[] = {s0};
+    px_t px;
+    lbx_t *l;
+
+    px_open(&px, sc, 1);
+    l = lb_attach(&px, tb_closed_port(), px.tb->port);
+    RP_EXPECT_INT(rp_proxy_run(px.ex), APR_SUCCESS);
+    RP_EXPECT_INT(px.fr->status, 200);
+    RP_EXPECT_STR(wire_header(&px, 0, "Host"), l->origin[1].hostport);
+    RP_EXPECT_STR(wire_line(&px, 0), "GET /base/x HTTP/1.1");
+    RP_EXPECT(has_log(px.fr, RP_LOG_INFO, "RP00191"));
+    RP_EXPECT_INT(l->st[0].failures, 1);
+    RP_EXPECT_INT(l->st[0].consec_fail, 1);
+    RP_EXPECT_INT(l->st[1].requests, 1);
+    RP_EXPECT_INT(l->st[0].in_flight + l->st[1].in_flight, 0);
+    RP_EXPECT(l->st[1].ewma_us > 0);
+    px_close(&px);
+}
+
+/* Two members refusing: one move, then the 502 of the second. */
+static void test_balancer_moves_at_most_once(void)
+{
+    px_t px;
+    lbx_t *l;
+
+    px_open(&px, NULL, -1);
+    l = lb_attach(&px, tb_closed_port(), tb_closed_port());
+    RP_EXPECT_INT(rp_proxy_run(px.ex), RP_EBACKEND_UNREACHABLE);
+    RP_EXPECT_INT(px.ex->status, 502);
+    RP_EXPECT_INT(px.ex->attempts, 2);
+    RP_EXPECT_INT(l->st[0].failures + l->st[1].failures, 2);
+    RP_EXPECT_INT(l->st[0].in_flight + l->st[1].in_flight, 0);
+    px_close(&px);
+}
+
+/* With a sticky cookie name, the response names the member; a request
+ * that carries the id goes to that member and gets no new cookie. */
+static void test_balancer_sticky_cookie_set_and_honoured(void)
+{
+    static const tb_step_t s0[] = {
+        {.send = OK_HELLO}, {.send = OK_HELLO}, TB_END};
+    const tb_step_t *const sc[] = {s0};
+    char want[64];
+    px_t px;
+    lbx_t *l;
+
+    px_open(&px, sc, 1);
+    l = lb_attach(&px, tb_closed_port(), px.tb->port);
+    l->b.sticky = "RPROUTE";
+    px.ex->prefix = "/app/";
+    l->st[1].swrr_current = 5; /* member 1 first */
+    RP_EXPECT_INT(rp_proxy_run(px.ex), APR_SUCCESS);
+    snprintf(want, sizeof(want), "RPROUTE=%s; Path=/app/; HttpOnly; Secure",
+             l->m[1].id);
+    RP_EXPECT_STR(apr_table_get(px.fr->headers, "Set-Cookie"), want);
+    px_exchange(&px, "/y");
+    px.ex->target = &l->route;
+    px.ex->balancer = &l->b;
+    apr_table_setn(px.ex->in_headers, "Cookie",
+                   apr_pstrcat(px.pool, "a=b; RPROUTE=", l->m[1].id, NULL));
+    RP_EXPECT_INT(rp_proxy_run(px.ex), APR_SUCCESS);
+    RP_EXPECT_INT(px.fr->status, 200);
+    RP_EXPECT(px.ex->stuck);
+    RP_EXPECT_STR(apr_table_get(px.fr->headers, "Set-Cookie"), NULL);
+    RP_EXPECT_INT(l->st[1].requests, 2);
+    px_close(&px);
+}
+
+/* Every member out: 503 with destination_unavailable, nothing dialed. */
+static void test_balancer_without_usable_member_is_503(void)
+{
+    px_t px;
+    lbx_t *l;
+
+    px_open(&px, NULL, -1);
+    l = lb_attach(&px, tb_closed_port(), tb_closed_port());
+    l->st[0].flags = RP_LB_F_DISABLED;
+    l->st[1].flags = RP_LB_F_HEALTH_DOWN;
+    RP_EXPECT_INT(rp_proxy_run(px.ex), RP_ENO_MEMBER);
+    RP_EXPECT_INT(px.ex->status, 503);
+    RP_EXPECT_INT(px.ex->fault, RP_FAULT_DESTINATION_UNAVAILABLE);
+    RP_EXPECT(has_log(px.fr, RP_LOG_ERR, "RP00192"));
+    RP_EXPECT_INT(stats(&px).conns_opened, 0);
+    px_close(&px);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN); /* as httpd does: a closed peer is EPIPE */
@@ -1623,6 +1752,10 @@ int main(void)
     TB_RUN(test_request_te_lone_chunked_any_spelling_forwarded);
     TB_RUN(test_broken_body_fault_and_detail_kept);
     TB_RUN(test_request_line_not_token_or_invisible_is_400);
+    TB_RUN(test_balancer_connect_refused_moves_to_next_member);
+    TB_RUN(test_balancer_moves_at_most_once);
+    TB_RUN(test_balancer_sticky_cookie_set_and_honoured);
+    TB_RUN(test_balancer_without_usable_member_is_503);
     apr_terminate();
     return rp_test_done();
 }
