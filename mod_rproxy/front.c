@@ -19,11 +19,15 @@ APLOG_USE_MODULE(rproxy);
 
 #define RPX_READ_MAX (64 * 1024)
 
+/* httpd's HTTP_IN filter turns the end of the connection inside a body
+ * (Content-Length or chunked) into APR_INCOMPLETE: the client went away, it
+ * did not send a malformed body. */
 static int client_left(request_rec *r, apr_status_t rv)
 {
     return r->connection->aborted || APR_STATUS_IS_ECONNABORTED(rv) ||
            APR_STATUS_IS_ECONNRESET(rv) || APR_STATUS_IS_EOF(rv) ||
-           APR_STATUS_IS_TIMEUP(rv) || rv == AP_FILTER_ERROR;
+           APR_STATUS_IS_INCOMPLETE(rv) || APR_STATUS_IS_TIMEUP(rv) ||
+           rv == AP_FILTER_ERROR;
 }
 
 /* Moves data buckets to bb; EOS ends the body. */
