@@ -233,6 +233,10 @@ class Conn:
         self.close_after = False
         self.was_reset = False
         self.idle = False  # between requests, waiting for the next head
+        # close_idle_connections() checks `idle` and closes under this lock,
+        # so that a connection whose next head has been read is never shut
+        # down under its response (the race a real server does not have)
+        self.idle_lock = threading.Lock()
         self.closed = False
 
     def send(self, data):
@@ -400,18 +404,27 @@ class Backend:
         next request; return how many were closed."""
         with self.lock:
             idle = [c for c in self.conns.values() if c.idle]
+        closed = 0
         for c in idle:
-            if rst:
-                try:
-                    c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
-                                      struct.pack("ii", 1, 0))
-                except OSError:
-                    pass
+            with c.idle_lock:
+                if not c.idle:
+                    continue
+                closed += 1
+                self._close_idle(c, rst)
+        return closed
+
+    @staticmethod
+    def _close_idle(c, rst):
+        if rst:
             try:
-                c.sock.shutdown(socket.SHUT_RDWR)
+                c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                  struct.pack("ii", 1, 0))
             except OSError:
                 pass
-        return len(idle)
+        try:
+            c.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
 
     # internals -------------------------------------------------------------
     def _accept_loop(self):
@@ -444,7 +457,8 @@ class Backend:
                 except (socket.timeout, OSError, ClientGone):
                     break
                 finally:
-                    conn.idle = False
+                    with conn.idle_lock:
+                        conn.idle = False
                 if head is None:
                     break
                 conn.sock.settimeout(self.io_timeout)
