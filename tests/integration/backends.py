@@ -23,11 +23,13 @@ Every blocking call is bounded: sockets carry timeouts, threads are daemon
 threads joined with a bound on stop().
 """
 
+import fcntl
 import hashlib
 import json
 import random
 import socket
 import struct
+import termios
 import threading
 import time
 
@@ -406,8 +408,13 @@ class Backend:
             idle = [c for c in self.conns.values() if c.idle]
         closed = 0
         for c in idle:
+            deadline = time.monotonic() + 1.0
+            while rst and _unsent_bytes(c.sock) and time.monotonic() < deadline:
+                time.sleep(0.01)
             with c.idle_lock:
-                if not c.idle:
+                # a RST would also discard response bytes still queued for
+                # the peer: such a connection is not idle yet
+                if not c.idle or (rst and _unsent_bytes(c.sock)):
                     continue
                 closed += 1
                 self._close_idle(c, rst)
@@ -647,6 +654,15 @@ def route(table, default=None):
         req.drain()
         conn.send_response(404, [("Content-Type", "text/plain")], b"no route\n")
     return handler
+
+
+def _unsent_bytes(sock):
+    """Bytes in the socket's send queue not yet acknowledged by the peer."""
+    try:
+        buf = fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0\0\0\0")
+        return struct.unpack("i", buf)[0]
+    except (OSError, ValueError):  # closed meanwhile (fileno() is -1)
+        return 0
 
 
 def free_port():
