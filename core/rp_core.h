@@ -36,6 +36,9 @@ extern "C" {
 #define RP_EHOOK (RP_ERRSPACE + 7)
 /* Every connection to the backend stayed busy past the queue timeout. */
 #define RP_EPOOL_FULL (RP_ERRSPACE + 8)
+/* The host is stopping (a restart or stop of the process): a tunnel was
+ * ended for it. Not an error. */
+#define RP_ESTOPPING (RP_ERRSPACE + 9)
 /* TLS with the backend failed (handshake, verification, record layer). */
 #define RP_ETLS (RP_ERRSPACE + 20)
 

@@ -72,6 +72,9 @@ typedef struct rp_front_ops_t {
     int (*trailers_ok)(void *ctx);
     /* Write one log line; msg starts with its RPLOGNO. */
     void (*log)(void *ctx, int level, apr_status_t rv, const char *msg);
+    /* Is the host process stopping (restart or stop, graceful or not)?
+     * Open tunnels then end within RP_TUNNEL_STOP_CHECK. NULL means never. */
+    int (*stopping)(void *ctx);
 } rp_front_ops_t;
 
 typedef struct rp_front_t {

@@ -12,6 +12,7 @@
 #include "http_request.h"
 #include "util_filter.h"
 #include "http_core.h"
+#include "ap_mpm.h"
 #include "apr_strings.h"
 #include "mod_rproxy.h"
 
@@ -274,6 +275,17 @@ static void front_log(void *ctx, int level, apr_status_t rv, const char *msg)
     ap_log_rerror(APLOG_MARK, level, rv, f->r, "%s", msg);
 }
 
+/* The MPM sets AP_MPMQ_STOPPING in a child at a restart or stop, graceful
+ * or not: its tunnels end, so that the process can exit. */
+static int front_stopping(void *ctx)
+{
+    int state = AP_MPMQ_RUNNING;
+
+    (void)ctx;
+    return ap_mpm_query(AP_MPMQ_MPM_STATE, &state) == APR_SUCCESS &&
+           state == AP_MPMQ_STOPPING;
+}
+
 const rp_front_ops_t rpx_front_ops = {
     .read_body = front_read_body,
     .send_interim = front_send_interim,
@@ -287,4 +299,5 @@ const rp_front_ops_t rpx_front_ops = {
     .end_tunnel = front_end_tunnel,
     .trailers_ok = front_trailers_ok,
     .log = front_log,
+    .stopping = front_stopping,
 };

@@ -431,3 +431,130 @@ def test_soak_under_asan_ubsan_no_leak_no_report_byte_exact(
         "%s:\n%s" % (p, t[:3000]) for p, t in reports.items())
     h.stop(check=True)  # graceful stop; scans the logs and ASan's reports
     assert h.proc_rc == 0, "httpd exited cleanly after the graceful stop (rc %r)" % h.proc_rc
+
+
+# --------------------------------------------------------------------------
+# Graceful stop while tunnels and streams are open
+
+
+def _ws_echo(req, conn):
+    conn.send(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+              b"Connection: Upgrade\r\n\r\n")
+    conn.sock.settimeout(60)
+    while True:
+        try:
+            data = conn.sock.recv(65536)
+            if not data:
+                break
+            conn.sock.sendall(data.upper())
+        except OSError:
+            break
+    conn._close()
+
+
+def _open_tunnel(port):
+    s = client.connect(port, timeout=20)
+    s.sendall(b"GET /ws/x HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\n"
+              b"Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
+              b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+    head = b""
+    while b"\r\n\r\n" not in head:
+        c = s.recv(1)
+        if not c:
+            break
+        head += c
+    assert head.startswith(b"HTTP/1.1 101"), "a tunnel opens (%r)" % head[:40]
+    s.sendall(b"ping")
+    got = b""
+    while len(got) < 4:
+        c = s.recv(4 - len(got))
+        if not c:
+            break
+        got += c
+    assert got == b"PING", "the tunnel echoes"
+    return s
+
+
+STREAM = [b"a" * 1000, b"b" * 200000]
+
+
+def _open_stream(port):
+    """A response in flight: its first part now, the rest 2 s later."""
+    s = client.connect(port, timeout=20)
+    s.sendall(b"GET /slow/x HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    return s
+
+
+def _read_stream(s, out, i):
+    r = client.read_response(s, "GET", hash_body=True)
+    out[i] = r.complete and r.sha256 == backends.sha256(b"".join(STREAM))
+
+
+def _wait_end(s, bound):
+    """Read until EOF/reset; True when it came within `bound` seconds."""
+    s.settimeout(bound)
+    deadline = time.monotonic() + bound
+    try:
+        while time.monotonic() < deadline:
+            if not s.recv(65536):
+                return True
+    except socket.timeout:
+        return False
+    except OSError:
+        return True
+    return False
+
+
+@pytest.mark.timeout_s(90)
+def test_graceful_stop_ends_tunnels_lets_responses_finish_under_asan(
+        httpd_factory, backend_factory):
+    """httpd stops gracefully (GracefulShutdownTimeout 5) while WebSocket
+    tunnels are open and responses are in flight: each response still
+    arrives whole, each tunnel is closed (within RP_TUNNEL_STOP_CHECK, so
+    the client sees its connection end well inside the grace time instead
+    of when httpd kills the child), the child exits by itself, no sanitizer
+    report, no crash."""
+    if rphttpd.impl() != "rproxy":
+        pytest.skip("the sanitizer soak checks mod_rproxy's own build")
+    module = _asan_module()
+    if not os.path.exists(module):
+        pytest.fail("sanitizer build of the module missing at %s" % module,
+                    pytrace=False)
+    b = backend_factory(backends.route([
+        ("/ws", _ws_echo),
+        ("/slow", backends.make_event_stream_handler(
+            STREAM, max_wait=2.0, framing="length",
+            content_type="application/octet-stream"))]), name="stop")
+    h = httpd_factory("RProxyFlushInterval -1\n"
+                      "RProxyPass /ws %s/ws\nRProxyPass /slow %s/slow\n"
+                      % (b.url, b.url), module=module,
+                      preload=_libasan(module))
+    tunnels = [_open_tunnel(h.port) for _ in range(4)]
+    streams = [_open_stream(h.port) for _ in range(4)]
+    deadline = time.monotonic() + 10
+    while len(b.requests) < 8 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(b.requests) == 8, "test setup: the backend got every request"
+    ended, whole = {}, {}
+    watchers = [threading.Thread(target=lambda i=i, s=s: ended.__setitem__(
+        i, _wait_end(s, 4)), daemon=True) for i, s in enumerate(tunnels)]
+    watchers += [threading.Thread(target=_read_stream, args=(s, whole, i),
+                                  daemon=True) for i, s in enumerate(streams)]
+    for t in watchers:
+        t.start()
+    h.stop(check=True)  # SIGWINCH; scans the logs and ASan's reports
+    for t in watchers:
+        t.join(20)
+    for s in tunnels + streams:
+        s.close()
+    assert all(whole.get(i) for i in range(len(streams))), \
+        "every response in flight at the graceful stop arrived whole (%r)" % whole
+    assert all(ended.get(i) for i in range(len(tunnels))), \
+        "every tunnel was closed within 4 s of the graceful stop (%r)" % ended
+    assert "AH00045" not in h.error_log, \
+        "the child exited by itself; httpd did not have to signal it:\n%s" % \
+        "\n".join(l for l in h.error_log.splitlines() if "AH0004" in l)
+    assert h.error_log.count("RP00180") == len(tunnels), \
+        "each tunnel's end is logged (debug) as due to the stop"
+    n = b.wait_open_connections(0, 5)
+    assert n == 0, "the backend sees its connections closed (%d open)" % n
