@@ -494,6 +494,10 @@ def test_plain_restart_under_load_cuts_nothing_silently(httpd_factory,
     assert not any(t.is_alive() for t in workers), \
         "every client and tunnel finished (no hang)"
     assert "SIGHUP" in h.error_log, "test setup: httpd logged the restart"
+    assert "AH00045" not in h.error_log and "AH00046" not in h.error_log, \
+        "the old child exited when told to, httpd did not have to insist " \
+        "(open tunnels end when the child stops):\n%s" % "\n".join(
+            l for l in h.error_log.splitlines() if "AH0004" in l)
     assert stats.ok > CLIENTS, "test setup: the load ran (%d ok)" % stats.ok
     assert len(stats.cut) <= CLIENTS, \
         "only the requests in flight at the restart were cut (%d): %r" % (
