@@ -415,6 +415,7 @@ def _check_after(h, b, before, pids_seen, label):
             label, ids)
 
 
+@pytest.mark.slow
 @pytest.mark.timeout_s(180)
 def test_graceful_restart_every_2s_under_load_with_tunnels(httpd_factory,
                                                             backend_factory):
@@ -463,6 +464,7 @@ def test_graceful_restart_every_2s_under_load_with_tunnels(httpd_factory,
     _check_after(h, b, before, pids_seen, "after %d graceful restarts" % restarts)
 
 
+@pytest.mark.slow
 @pytest.mark.timeout_s(120)
 def test_plain_restart_under_load_cuts_nothing_silently(httpd_factory,
                                                         backend_factory):

@@ -318,6 +318,7 @@ def _idle_closer(b, stop, closed):
 # --------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.timeout_s(600)
 def test_soak_under_asan_ubsan_no_leak_no_report_byte_exact(
         httpd_factory, backend_factory):
