@@ -426,6 +426,11 @@ def test_soak_under_asan_ubsan_no_leak_no_report_byte_exact(
         "(%d before, %d after; new or changed: %r)" % (
             len(before), len(after), sorted(leaked.items())[:20])
 
+    loud = [l for l in h.error_log.splitlines()
+            if "[rproxy:debug]" not in l and (main.hostport in l or "RP00101" in l)]
+    assert not loud, \
+        "the normal traffic, the recovered keep-alive races and the client " \
+        "aborts log nothing above debug level:\n%s" % "\n".join(loud[:10])
     h.check_no_crash()
     reports = h.sanitizer_reports()
     assert not reports, "ASan wrote no report:\n%s" % "\n".join(
