@@ -39,6 +39,9 @@ extern "C" {
 /* No member of the route's balancer can take a request (all ejected,
  * disabled, down or draining). */
 #define RP_ENO_MEMBER (RP_ERRSPACE + 9)
+/* The host is stopping (a restart or stop of the process): a tunnel was
+ * ended for it. Not an error. */
+#define RP_ESTOPPING (RP_ERRSPACE + 10)
 /* TLS with the backend failed (handshake, verification, record layer). */
 #define RP_ETLS (RP_ERRSPACE + 20)
 

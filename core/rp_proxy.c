@@ -901,6 +901,15 @@ static apr_status_t switch_protocols(rp_exchange_t *ex, apr_time_t started)
     if (rv == RP_ECLIENT_GONE) {
         return client_gone(ex);
     }
+    if (rv == RP_ESTOPPING) {
+        /* expected at every restart: both sides see the connection close */
+        logf_(
+            ex, RP_LOG_DEBUG, 0,
+            RPLOGNO(00180) "backend %s: %s tunnel closed after %" APR_OFF_T_FMT
+                           " bytes: the server is stopping",
+            backend_name(ex), ex->out.upgrade, ex->body_bytes);
+        return APR_SUCCESS;
+    }
     if (rv != APR_SUCCESS) {
         logf_(ex, RP_LOG_INFO, rv,
               RPLOGNO(00109) "backend %s: %s tunnel ended by an error after "

@@ -77,6 +77,9 @@ typedef struct rp_front_ops_t {
      * trailer fields that ended it, or NULL. The table stays the host's;
      * the core forwards what its trailer policy allows. NULL op: none. */
     apr_table_t *(*request_trailers)(void *ctx);
+    /* Is the host process stopping (restart or stop, graceful or not)?
+     * Open tunnels then end within RP_TUNNEL_STOP_CHECK. NULL means never. */
+    int (*stopping)(void *ctx);
 } rp_front_ops_t;
 
 typedef struct rp_front_t {

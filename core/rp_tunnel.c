@@ -13,7 +13,13 @@
  * have more bytes held above its socket (httpd's input filters keep what
  * they read past the 64 KB asked for): the next turn then starts without
  * polling. Writes block within their I/O timeouts, so a slow reader slows
- * its writer down instead of filling memory. */
+ * its writer down instead of filling memory.
+ *
+ * A tunnel has no end of its own: when the host stops (an httpd restart or
+ * stop), a tunnel left open would hold its worker thread, and with it the
+ * process and the restart, until the host kills the process. So the poll
+ * is cut into slices of RP_TUNNEL_STOP_CHECK, and the tunnel ends when the
+ * front says that the host is stopping. */
 
 #include <string.h>
 #include <apr_poll.h>
@@ -115,14 +121,53 @@ static void remove_socket(apr_pollset_t *ps, apr_pool_t *p, apr_socket_t *s)
     apr_pollset_remove(ps, &pfd);
 }
 
+static int host_stopping(const rp_exchange_t *ex)
+{
+    const rp_front_ops_t *ops = ex->front.ops;
+
+    return ops->stopping && ops->stopping(ex->front.ctx);
+}
+
+/* Wait until either socket is readable (APR_SUCCESS; the idle deadline
+ * moves on), the idle deadline passes (APR_TIMEUP) or the host stops
+ * (RP_ESTOPPING). */
+static apr_status_t wait_turn(rp_exchange_t *ex, apr_pollset_t *ps,
+                              apr_interval_time_t idle, apr_time_t *idle_until)
+{
+    const apr_pollfd_t *ready;
+    apr_interval_time_t left;
+    apr_int32_t n;
+    apr_status_t rv;
+
+    for (;;) {
+        if (host_stopping(ex)) {
+            return RP_ESTOPPING;
+        }
+        left = *idle_until - apr_time_now();
+        if (left <= 0) {
+            return APR_TIMEUP;
+        }
+        if (ex->front.ops->stopping && left > RP_TUNNEL_STOP_CHECK) {
+            left = RP_TUNNEL_STOP_CHECK;
+        }
+        rv = apr_pollset_poll(ps, left, &n, &ready);
+        if (rv == APR_SUCCESS) {
+            *idle_until = apr_time_now() + idle;
+            return APR_SUCCESS;
+        }
+        if (!APR_STATUS_IS_EINTR(rv) && !APR_STATUS_IS_TIMEUP(rv)) {
+            return rv;
+        }
+    }
+}
+
 apr_status_t rp_tunnel_run(rp_exchange_t *ex, apr_interval_time_t idle)
 {
     apr_socket_t *cs = ex->front.ops->client_socket(ex->front.ctx);
     apr_socket_t *bs = rp_response_socket(ex->resp);
     tunnel_t tn = {ex, apr_brigade_create(ex->pool, ex->ba), 0, 0, 0};
-    const apr_pollfd_t *ready;
+    apr_time_t idle_until = apr_time_now() + idle;
     apr_pollset_t *ps;
-    apr_int32_t n;
     apr_status_t rv;
     int polling_client = 1;
 
@@ -147,12 +192,11 @@ apr_status_t rp_tunnel_run(rp_exchange_t *ex, apr_interval_time_t idle)
             polling_client = 0;
         }
         if (tn.more) {
+            /* bytes moved: the idle time starts again */
+            idle_until = apr_time_now() + idle;
             continue;
         }
-        rv = apr_pollset_poll(ps, idle, &n, &ready);
-        if (APR_STATUS_IS_EINTR(rv)) {
-            rv = APR_SUCCESS;
-        }
+        rv = wait_turn(ex, ps, idle, &idle_until);
     }
     apr_brigade_destroy(tn.bb);
     return APR_STATUS_IS_TIMEUP(rv) ? APR_SUCCESS : rv;

@@ -17,11 +17,15 @@
 extern "C" {
 #endif
 
+/* How soon a tunnel notices that the host is stopping (front op stopping). */
+#define RP_TUNNEL_STOP_CHECK apr_time_from_sec(1)
+
 /* Relay until the backend closes, the client closes and the backend then
  * finishes (the client's close is passed on as a half-close), or nothing
  * moves either way for idle. Returns APR_SUCCESS, RP_ECLIENT_GONE or
- * RP_EBACKEND_BROKE; never logs. ex->body_bytes counts the bytes sent to
- * the client. */
+ * RP_EBACKEND_BROKE, or RP_ESTOPPING when the front says that the host is
+ * stopping; never logs. ex->body_bytes counts the bytes sent to the
+ * client. */
 apr_status_t rp_tunnel_run(rp_exchange_t *ex, apr_interval_time_t idle);
 
 #ifdef __cplusplus

@@ -13,6 +13,7 @@
 #include "util_filter.h"
 #include "http_core.h"
 #include "http_connection.h"
+#include "ap_mpm.h"
 #include "apr_strings.h"
 #include "mod_rproxy.h"
 
@@ -20,11 +21,15 @@ APLOG_USE_MODULE(rproxy);
 
 #define RPX_READ_MAX (64 * 1024)
 
+/* httpd's HTTP_IN filter turns the end of the connection inside a body
+ * (Content-Length or chunked) into APR_INCOMPLETE: the client went away, it
+ * did not send a malformed body. */
 static int client_left(request_rec *r, apr_status_t rv)
 {
     return r->connection->aborted || APR_STATUS_IS_ECONNABORTED(rv) ||
            APR_STATUS_IS_ECONNRESET(rv) || APR_STATUS_IS_EOF(rv) ||
-           APR_STATUS_IS_TIMEUP(rv) || rv == AP_FILTER_ERROR;
+           APR_STATUS_IS_INCOMPLETE(rv) || APR_STATUS_IS_TIMEUP(rv) ||
+           rv == AP_FILTER_ERROR;
 }
 
 /* Moves data buckets to bb; EOS ends the body. */
@@ -302,6 +307,17 @@ static void front_log(void *ctx, int level, apr_status_t rv, const char *msg)
     ap_log_rerror(APLOG_MARK, level, rv, f->r, "%s", msg);
 }
 
+/* The MPM sets AP_MPMQ_STOPPING in a child at a restart or stop, graceful
+ * or not: its tunnels end, so that the process can exit. */
+static int front_stopping(void *ctx)
+{
+    int state = AP_MPMQ_RUNNING;
+
+    (void)ctx;
+    return ap_mpm_query(AP_MPMQ_MPM_STATE, &state) == APR_SUCCESS &&
+           state == AP_MPMQ_STOPPING;
+}
+
 const rp_front_ops_t rpx_front_ops = {
     .read_body = front_read_body,
     .send_interim = front_send_interim,
@@ -316,4 +332,5 @@ const rp_front_ops_t rpx_front_ops = {
     .trailers_ok = front_trailers_ok,
     .log = front_log,
     .request_trailers = front_request_trailers,
+    .stopping = front_stopping,
 };

@@ -64,6 +64,8 @@ for t in build-asan/tests/unit/test_rp_*; do
 done
 
 echo "== integration tests (Debian apache2 + build/mod_rproxy.so)"
+# test_soak_sanitizers.py runs the ASan+UBSan build under load
+RPTEST_ASAN_MODULE="$top/build-asan/mod_rproxy.so" \
 RPROXY_MODULE="$top/build/mod_rproxy.so" timeout 900 \
     /usr/bin/python3 -m pytest -q -rs -p no:cacheprovider tests/integration \
     >"$logs/integration" 2>&1

@@ -23,11 +23,13 @@ Every blocking call is bounded: sockets carry timeouts, threads are daemon
 threads joined with a bound on stop().
 """
 
+import fcntl
 import hashlib
 import json
 import random
 import socket
 import struct
+import termios
 import threading
 import time
 
@@ -233,6 +235,10 @@ class Conn:
         self.close_after = False
         self.was_reset = False
         self.idle = False  # between requests, waiting for the next head
+        # close_idle_connections() checks `idle` and closes under this lock,
+        # so that a connection whose next head has been read is never shut
+        # down under its response (the race a real server does not have)
+        self.idle_lock = threading.Lock()
         self.closed = False
 
     def send(self, data):
@@ -401,18 +407,32 @@ class Backend:
         next request; return how many were closed."""
         with self.lock:
             idle = [c for c in self.conns.values() if c.idle]
+        closed = 0
         for c in idle:
-            if rst:
-                try:
-                    c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
-                                      struct.pack("ii", 1, 0))
-                except OSError:
-                    pass
+            deadline = time.monotonic() + 1.0
+            while rst and _unsent_bytes(c.sock) and time.monotonic() < deadline:
+                time.sleep(0.01)
+            with c.idle_lock:
+                # a RST would also discard response bytes still queued for
+                # the peer: such a connection is not idle yet
+                if not c.idle or (rst and _unsent_bytes(c.sock)):
+                    continue
+                closed += 1
+                self._close_idle(c, rst)
+        return closed
+
+    @staticmethod
+    def _close_idle(c, rst):
+        if rst:
             try:
-                c.sock.shutdown(socket.SHUT_RDWR)
+                c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                  struct.pack("ii", 1, 0))
             except OSError:
                 pass
-        return len(idle)
+        try:
+            c.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
 
     # internals -------------------------------------------------------------
     def _accept_loop(self):
@@ -446,7 +466,8 @@ class Backend:
                 except (socket.timeout, OSError, ClientGone):
                     break
                 finally:
-                    conn.idle = False
+                    with conn.idle_lock:
+                        conn.idle = False
                     _note_raw_head(self, raw)
                 if head is None:
                     break
@@ -636,6 +657,15 @@ def route(table, default=None):
         req.drain()
         conn.send_response(404, [("Content-Type", "text/plain")], b"no route\n")
     return handler
+
+
+def _unsent_bytes(sock):
+    """Bytes in the socket's send queue not yet acknowledged by the peer."""
+    try:
+        buf = fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0\0\0\0")
+        return struct.unpack("i", buf)[0]
+    except (OSError, ValueError):  # closed meanwhile (fileno() is -1)
+        return 0
 
 
 def free_port():

@@ -63,18 +63,23 @@ def is_root():
     return os.geteuid() == 0
 
 
-def clean_env():
+def clean_env(preload=None, asan_log=None):
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("APACHE") and k not in ("LD_PRELOAD",)}
     env["LANG"] = "C"
     env["LC_ALL"] = "C"
     # RPTEST_HTTPD_PRELOAD=/usr/lib/x86_64-linux-gnu/libasan.so.8 runs httpd
     # with a sanitizer runtime, for a module built with --enable-debug.
-    if os.environ.get("RPTEST_HTTPD_PRELOAD"):
-        env["LD_PRELOAD"] = os.environ["RPTEST_HTTPD_PRELOAD"]
+    # An Httpd passes its own `preload` and `asan_log` (a prefix in its work
+    # dir, so that check_no_crash() finds the reports ASan writes there).
+    preload = preload or os.environ.get("RPTEST_HTTPD_PRELOAD")
+    if preload:
+        env["LD_PRELOAD"] = preload
         env.setdefault("ASAN_OPTIONS",
                        "detect_leaks=0:abort_on_error=0:log_path=%s"
-                       % os.environ.get("RPTEST_ASAN_LOG", "/tmp/rptest-asan"))
+                       % (os.environ.get("RPTEST_ASAN_LOG") or asan_log
+                          or "/tmp/rptest-asan"))
+        env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
     return env
 
 
@@ -250,8 +255,16 @@ class HttpdError(Exception):
 class Httpd:
     def __init__(self, workdir, snippet="", threads=25, log_level=None,
                  extra_global="", timeout=30, keepalive_timeout=5,
-                 impl_name=None, wrap=None):
+                 impl_name=None, wrap=None, module=None, preload=None):
         self.workdir = workdir
+        # module: this httpd's mod_rproxy.so (default $RPROXY_MODULE);
+        # preload: LD_PRELOAD for it, e.g. libasan for an --enable-debug
+        # module (default $RPTEST_HTTPD_PRELOAD). ASan writes its reports
+        # to asan_dir (writable by the child's user), which
+        # check_no_crash() reads.
+        self.module = module
+        self.preload = preload
+        self.asan_dir = os.path.join(workdir, "asan")
         self.wrap = wrap  # wrap(argv) -> argv, e.g. to run in a namespace
         self.snippet = snippet
         self.threads = threads
@@ -275,6 +288,8 @@ class Httpd:
         for d in (workdir, self.docroot, os.path.join(workdir, "run")):
             os.makedirs(d, exist_ok=True)
             _make_readable(d)
+        os.makedirs(self.asan_dir, exist_ok=True)
+        os.chmod(self.asan_dir, 0o777)
 
     # config ----------------------------------------------------------------
     def module_lines(self):
@@ -292,7 +307,8 @@ class Httpd:
             lines += ["LoadModule proxy_module %s/mod_proxy.so" % MODDIR,
                       "LoadModule proxy_http_module %s/mod_proxy_http.so" % MODDIR]
         else:
-            lines.append("LoadModule rproxy_module %s" % module_path())
+            lines.append("LoadModule rproxy_module %s"
+                         % (self.module or module_path()))
         return lines
 
     def render(self, snippet):
@@ -366,7 +382,7 @@ class Httpd:
             argv = [APACHE, "-t"]
             for d in defines:
                 argv += ["-D", d]
-            p = subprocess.run(argv + ["-f", conf], env=clean_env(),
+            p = subprocess.run(argv + ["-f", conf], env=self._env(),
                                stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, timeout=timeout)
             rc, out = p.returncode, p.stdout.decode("utf-8", "replace")
@@ -386,7 +402,7 @@ class Httpd:
         self.proc = subprocess.Popen(
             argv,
             stdin=subprocess.DEVNULL, stdout=self._stdout,
-            stderr=subprocess.STDOUT, env=clean_env(), cwd=self.workdir,
+            stderr=subprocess.STDOUT, env=self._env(), cwd=self.workdir,
             start_new_session=True)
         ok = wait_port(self.port, timeout, self.proc)
         deadline = time.monotonic() + timeout
@@ -429,8 +445,21 @@ class Httpd:
         if check:
             self.check_no_crash()
 
+    def _env(self):
+        return clean_env(self.preload, os.path.join(self.asan_dir, "asan"))
+
+    def sanitizer_reports(self):
+        """Text of the report files ASan wrote to asan_dir (path: text)."""
+        out = {}
+        for name in sorted(os.listdir(self.asan_dir)):
+            path = os.path.join(self.asan_dir, name)
+            out[path] = self._read(path)
+        return out
+
     def check_no_crash(self):
-        bad = [l for l in (self.error_log + "\n" + self._read(self.stdout_path))
+        reports = "\n".join(self.sanitizer_reports().values())
+        bad = [l for l in (self.error_log + "\n" + self._read(self.stdout_path)
+                           + "\n" + reports)
                .splitlines() if CRASH_RE.search(l)]
         if bad:
             raise AssertionError(
