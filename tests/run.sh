@@ -63,6 +63,16 @@ for t in build-asan/tests/unit/test_rp_*; do
     echo "$name: $(tail -n 1 "$logs/$name")"
 done
 
+echo "== fuzz targets (libFuzzer, ASan+UBSan, 30 s each; one count each)"
+FUZZ_SECONDS=30 timeout 900 tests/fuzz/run.sh "$top/build-fuzz" \
+    >"$logs/fuzz" 2>&1
+rc=$?
+cat "$logs/fuzz"
+tally "$logs/fuzz"
+if [ $rc -ne 0 ] && [ "$last_failed" -eq 0 ]; then
+    count 0 1 # the build or the script itself failed
+fi
+
 echo "== integration tests (Debian apache2 + build/mod_rproxy.so)"
 RPROXY_MODULE="$top/build/mod_rproxy.so" timeout 900 \
     /usr/bin/python3 -m pytest -q -rs -p no:cacheprovider tests/integration \
