@@ -17,7 +17,8 @@
  * - framing rules: keep_alive never with read-until-close, never with a
  *   "close" element in Connection, no body after HEAD, 1xx, 204 or 304, and
  *   Transfer-Encoding with Content-Length on a response with content is an
- *   error;
+ *   error; a length comes from Content-Length fields whose every element
+ *   is that number;
  * - the end of a trailer section as the decoder saw it is where
  *   rp_h1_parse_trailers() finds it. */
 
@@ -181,6 +182,31 @@ static int lists_close(const char *v, apr_size_t n)
     return 0;
 }
 
+/* Does every element of the list v read as the decimal number want? */
+static int all_equal(const char *v, apr_size_t n, apr_uint64_t want)
+{
+    apr_size_t i = 0, s, e, d;
+    apr_uint64_t x;
+
+    while (i <= n) {
+        for (s = i; s < n && (v[s] == ' ' || v[s] == '\t'); s++) {
+        }
+        for (e = s; e < n && v[e] != ','; e++) {
+        }
+        i = e + 1;
+        while (e > s && (v[e - 1] == ' ' || v[e - 1] == '\t')) {
+            e--;
+        }
+        for (x = 0, d = s; d < e && v[d] >= '0' && v[d] <= '9'; d++) {
+            x = x * 10 + (apr_uint64_t)(v[d] - '0'); /* < 2^63: accepted */
+        }
+        if (e == s || d != e || x != want) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 static void check_framing_rules(const rp_h1_head_t *head, const char *method,
                                 const outcome_t *o)
 {
@@ -199,6 +225,15 @@ static void check_framing_rules(const rp_h1_head_t *head, const char *method,
                "Transfer-Encoding and Content-Length accepted");
     FUZZ_CHECK(o->framing.kind != RP_H1_BODY_LENGTH || o->framing.length > 0,
                "length framing of 0 bytes");
+    for (i = 0; o->framing.kind == RP_H1_BODY_LENGTH &&
+                (i = rp_h1_find_field(head, "Content-Length", i)) >= 0;
+         i++) {
+        FUZZ_CHECK(all_equal(head->fields[i].value, head->fields[i].value_len,
+                             o->framing.length),
+                   "length %llu from Content-Length: %.*s",
+                   (unsigned long long)o->framing.length,
+                   (int)head->fields[i].value_len, head->fields[i].value);
+    }
     for (i = 0; (i = rp_h1_find_field(head, "Connection", i)) >= 0; i++) {
         FUZZ_CHECK(
             !o->framing.keep_alive ||
