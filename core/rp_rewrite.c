@@ -208,8 +208,16 @@ static int valid_host(const char *h)
     return 1;
 }
 
-const char *rp_rewrite_url(apr_pool_t *p, const rp_rewrite_map_t *m,
-                           const char *value)
+/* out, or value itself when out holds the same bytes: a mapping may write
+ * back what was there (a front prefix equal to the base path, a cookie rule
+ * whose from equals its to), and callers tell "unchanged" by the pointer. */
+static const char *same_or(const char *value, const char *out)
+{
+    return out != value && strcmp(out, value) == 0 ? value : out;
+}
+
+static const char *rewrite_url(apr_pool_t *p, const rp_rewrite_map_t *m,
+                               const char *value)
 {
     const char *path;
     uri_ref_t u;
@@ -235,6 +243,12 @@ const char *rp_rewrite_url(apr_pool_t *p, const rp_rewrite_map_t *m,
     }
     return apr_pstrcat(p, m->front_scheme, "://", m->front_host, path, u.rest,
                        NULL);
+}
+
+const char *rp_rewrite_url(apr_pool_t *p, const rp_rewrite_map_t *m,
+                           const char *value)
+{
+    return same_or(value, rewrite_url(p, m, value));
 }
 
 /* ---- Refresh ---------------------------------------------------------- */
@@ -398,7 +412,7 @@ const char *rp_rewrite_set_cookie(apr_pool_t *p, const char *value,
         }
         s = a.next;
     }
-    return out ? apr_pstrcat(p, out, done, NULL) : value;
+    return out ? same_or(value, apr_pstrcat(p, out, done, NULL)) : value;
 }
 
 /* ---- a response head -------------------------------------------------- */

@@ -5,6 +5,8 @@ set -eu
 PKGS="build-essential autoconf automake libtool pkg-config apache2 apache2-dev
 libapr1-dev libaprutil1-dev libssl-dev python3 python3-pytest nginx-light curl
 clang-format procps openssl tinyproxy"
+# tests/fuzz: libFuzzer comes with clang (-fsanitize=fuzzer).
+PKGS="$PKGS clang"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

@@ -63,6 +63,16 @@ for t in build-asan/tests/unit/test_rp_*; do
     echo "$name: $(tail -n 1 "$logs/$name")"
 done
 
+echo "== fuzz targets (libFuzzer, ASan+UBSan, 30 s each, one per CPU at a time; one count each)"
+FUZZ_SECONDS=30 timeout 900 tests/fuzz/run.sh "$top/build-fuzz" \
+    >"$logs/fuzz" 2>&1
+rc=$?
+cat "$logs/fuzz"
+tally "$logs/fuzz"
+if [ $rc -ne 0 ] && [ "$last_failed" -eq 0 ]; then
+    count 0 1 # the build or the script itself failed
+fi
+
 echo "== integration tests (Debian apache2 + build/mod_rproxy.so)"
 # test_soak_sanitizers.py runs the ASan+UBSan build under load
 RPTEST_ASAN_MODULE="$top/build-asan/mod_rproxy.so" \

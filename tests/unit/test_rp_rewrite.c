@@ -511,6 +511,36 @@ static void test_response_without_map_or_rules(void)
     apr_pool_destroy(p);
 }
 
+/* ---- identity mappings (found by tests/fuzz/rewrite) ------------------ */
+
+/* A mapping that writes the same bytes back (front prefix equal to the base
+ * path, a cookie rule whose from equals its to) changes nothing, so the
+ * value must come back as the very same pointer, as for any unchanged
+ * value. */
+static void test_identity_mapping_returns_same_pointer(void)
+{
+    static const rp_rewrite_pair_t same_domain[] = {{"b.example", "b.example"}};
+    static const rp_rewrite_pair_t same_path[] = {{"/base/", "/base/"}};
+    const char *loc = "http://127.0.0.1:8080/base/x?y";
+    const char *path = "/base/x", *refresh = "7;url='/base/' ";
+    const char *cookie = "n=v; Path=/base/; Domain=b.example";
+    apr_pool_t *p;
+    rp_rewrite_map_t m;
+    rp_url_t t;
+
+    apr_pool_create(&p, NULL);
+    setup_map(p, &m, &t);
+    m.front_prefix = "/base/";
+    m.front_scheme = "http";
+    m.front_host = "127.0.0.1:8080";
+    RP_EXPECT(rp_rewrite_url(p, &m, path) == path);
+    RP_EXPECT(rp_rewrite_url(p, &m, loc) == loc);
+    RP_EXPECT(rp_rewrite_refresh(p, &m, refresh) == refresh);
+    RP_EXPECT(rp_rewrite_set_cookie(p, cookie, rules(p, same_domain, 1),
+                                    rules(p, same_path, 1)) == cookie);
+    apr_pool_destroy(p);
+}
+
 int main(void)
 {
     apr_initialize();
@@ -522,6 +552,7 @@ int main(void)
     RP_TEST_RUN(test_cookie_without_rules_unchanged);
     RP_TEST_RUN(test_response_fields_rewritten_in_place_order_kept);
     RP_TEST_RUN(test_response_without_map_or_rules);
+    RP_TEST_RUN(test_identity_mapping_returns_same_pointer);
     apr_terminate();
     return rp_test_done();
 }
