@@ -509,11 +509,14 @@ const char *rpx_balancer_health_check(cmd_parms *cmd, void *dconf,
                                       const char *args)
 {
     const char *err = inside(cmd), *w;
+    char *given;
     rp_lb_hc_t *hc;
 
     if (err) {
         return err;
     }
+    given = apr_pstrcat(cmd->temp_pool, " ", args, NULL);
+    ap_str_tolower(given);
     hc = apr_pcalloc(cmd->pool, sizeof(*hc));
     rp_lb_hc_default(hc);
     w = ap_getword_conf(cmd->pool, &args);
@@ -533,6 +536,9 @@ const char *rpx_balancer_health_check(cmd_parms *cmd, void *dconf,
         if ((err = hc_option(cmd, w, hc)) != NULL) {
             return err;
         }
+    }
+    if (hc->timeout > hc->interval && !ap_strstr_c(given, " timeout=")) {
+        hc->timeout = hc->interval; /* the default fits a short interval */
     }
     if (hc->timeout > hc->interval) {
         return apr_psprintf(cmd->pool,
