@@ -643,6 +643,10 @@ const command_rec rpx_cmds[] = {
                      RSRC_CONF,
                      "GET|HEAD|OPTIONS /path [status=200-399] [interval=5s] "
                      "[timeout=2s] [passes=2] [fails=3]"),
+    AP_INIT_TAKE1("RProxyStatusStateFile", rpx_status_state_file, NULL,
+                  RSRC_CONF,
+                  "file keeping drained/disabled members across full "
+                  "restarts (status.c)"),
     {NULL}};
 
 /* One context per https route, from the settings of the route's server

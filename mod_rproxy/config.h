@@ -77,6 +77,8 @@ const char *rpx_balancer_slow_start(cmd_parms *cmd, void *dconf, const char *a);
 const char *rpx_balancer_eject_5xx(cmd_parms *cmd, void *dconf, int on);
 const char *rpx_balancer_health_check(cmd_parms *cmd, void *dconf,
                                       const char *a);
+/* RProxyStatusStateFile (status.c). */
+const char *rpx_status_state_file(cmd_parms *cmd, void *dconf, const char *arg);
 /* The balancers of this configuration, sorted by name (an array of
  * rpx_balancer_t *, in p). */
 apr_array_header_t *rpx_balancers_all(apr_pool_t *pconf, apr_pool_t *p);

@@ -494,6 +494,9 @@ static int rpx_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     if (rv == OK) {
         rv = rpx_balancers_post_config(pconf, ptemp, s);
     }
+    if (rv == OK) {
+        rv = rpx_status_state_load(pconf, ptemp, s);
+    }
     return rv == OK ? rpx_make_rule_tls(pconf, s) : rv;
 }
 

@@ -81,6 +81,10 @@ void rpx_health_child_init(apr_pool_t *pchild, server_rec *s);
 int rpx_status_handler(request_rec *r);
 void rpx_status_register_hooks(apr_pool_t *p);
 rp_transport_t *rpx_current_transport(void);
+/* RProxyStatusStateFile: apply the saved operator state in post_config
+ * (after the balancers' shared state is mapped); its path for dump.c. */
+const char *rpx_status_state_path(apr_pool_t *pconf);
+int rpx_status_state_load(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s);
 
 /* test_config hook: print routes and effective settings (dump.c). */
 void rpx_dump_config(apr_pool_t *p, server_rec *s);

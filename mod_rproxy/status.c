@@ -271,6 +271,158 @@ static int send_html(request_rec *r, apr_array_header_t *all)
     return OK;
 }
 
+/* ---- RProxyStatusStateFile ---------------------------------------------- */
+
+/* The path lives in pconf's userdata: a restart whose configuration drops
+ * the directive has none. */
+#define RPX_STATE_FILE "mod_rproxy:status-state-file"
+
+const char *rpx_status_state_file(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    const char *path;
+
+    if (err) {
+        return err;
+    }
+    path = ap_server_root_relative(cmd->pool, arg);
+    if (!path || !*arg) {
+        return apr_psprintf(cmd->pool, "%s: \"%s\" is not a valid path",
+                            cmd->cmd->name, arg);
+    }
+    apr_pool_userdata_set(path, RPX_STATE_FILE, apr_pool_cleanup_null,
+                          cmd->pool);
+    return NULL;
+}
+
+const char *rpx_status_state_path(apr_pool_t *pconf)
+{
+    void *path = NULL;
+
+    apr_pool_userdata_get(&path, RPX_STATE_FILE, pconf);
+    return path;
+}
+
+/* One line per operator flag set: "drain|disable balancer url". */
+static void state_write(apr_file_t *f, apr_array_header_t *all)
+{
+    int i, k;
+
+    apr_file_puts("# mod_rproxy operator state (RProxyStatusStateFile)\n", f);
+    for (i = 0; i < all->nelts; i++) {
+        rpx_balancer_t *b = APR_ARRAY_IDX(all, i, rpx_balancer_t *);
+        for (k = 0; k < b->lb.n; k++) {
+            apr_uint32_t fl = apr_atomic_read32(&b->lb.members[k].st->flags);
+            if (fl & RP_LB_F_DRAIN) {
+                apr_file_printf(f, "drain %s %s\n", b->lb.name,
+                                b->lb.members[k].url);
+            }
+            if (fl & RP_LB_F_DISABLED) {
+                apr_file_printf(f, "disable %s %s\n", b->lb.name,
+                                b->lb.members[k].url);
+            }
+        }
+    }
+}
+
+/* Written to a file of this process's own and renamed over the state file:
+ * a reader never sees half of it, and two children saving at once each
+ * write the whole state as they saw it after their own change. */
+static void state_save(request_rec *r)
+{
+    apr_pool_t *pconf = r->server->process->pconf;
+    const char *path = rpx_status_state_path(pconf), *tmp;
+    apr_file_t *f = NULL;
+    apr_status_t rv;
+
+    if (!path) {
+        return;
+    }
+    tmp = apr_psprintf(r->pool, "%s.%d.tmp", path, (int)getpid());
+    rv = apr_file_open(&f, tmp,
+                       APR_FOPEN_WRITE | APR_FOPEN_CREATE | APR_FOPEN_TRUNCATE |
+                           APR_FOPEN_BUFFERED,
+                       APR_FPROT_OS_DEFAULT, r->pool);
+    if (rv == APR_SUCCESS) {
+        state_write(f, rpx_balancers_all(pconf, r->pool));
+        rv = apr_file_close(f);
+    }
+    if (rv == APR_SUCCESS) {
+        rv = apr_file_rename(tmp, path, r->pool);
+    }
+    if (rv != APR_SUCCESS) {
+        apr_file_remove(tmp, r->pool);
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, rv, r,
+                      RPLOGNO(00407) "RProxyStatusStateFile %s: cannot save "
+                                     "the operator state (the change holds "
+                                     "until the next full restart)",
+                      path);
+    }
+}
+
+/* Sets member (balancer, url)'s flags from one line; unknown names (a
+ * member since removed) are skipped. */
+static void state_line(apr_pool_t *pconf, apr_pool_t *p, char *line)
+{
+    char *last = NULL;
+    char *what = apr_strtok(line, " \t\r\n", &last);
+    char *name = apr_strtok(NULL, " \t\r\n", &last);
+    char *url = apr_strtok(NULL, " \t\r\n", &last);
+    rpx_balancer_t *b;
+    int i;
+
+    (void)p;
+    if (!what || !name || !url || *what == '#') {
+        return;
+    }
+    b = rpx_balancer_find(pconf, name);
+    for (i = 0; b && i < b->lb.n; i++) {
+        if (!strcmp(b->lb.members[i].url, url)) {
+            rp_lb_set_flag(
+                &b->lb, i,
+                !strcmp(what, "drain") ? RP_LB_F_DRAIN : RP_LB_F_DISABLED, 1);
+        }
+    }
+}
+
+int rpx_status_state_load(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
+{
+    apr_array_header_t *all = rpx_balancers_all(pconf, ptemp);
+    const char *path = rpx_status_state_path(pconf);
+    apr_file_t *f = NULL;
+    apr_status_t rv;
+    char line[1024];
+    int i, k;
+
+    if (!path || all->nelts == 0) {
+        return OK;
+    }
+    rv = apr_file_open(&f, path, APR_FOPEN_READ | APR_FOPEN_BUFFERED,
+                       APR_FPROT_OS_DEFAULT, ptemp);
+    if (APR_STATUS_IS_ENOENT(rv)) {
+        return OK; /* nothing saved yet */
+    }
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, rv, s,
+                     RPLOGNO(00408) "RProxyStatusStateFile %s: cannot read "
+                                    "it: members keep their state",
+                     path);
+        return OK;
+    }
+    /* the file is the operator state: flags it does not list are cleared */
+    for (i = 0; i < all->nelts; i++) {
+        rpx_balancer_t *b = APR_ARRAY_IDX(all, i, rpx_balancer_t *);
+        for (k = 0; k < b->lb.n; k++) {
+            rp_lb_set_flag(&b->lb, k, RP_LB_F_DRAIN | RP_LB_F_DISABLED, 0);
+        }
+    }
+    while (apr_file_gets(line, sizeof(line), f) == APR_SUCCESS) {
+        state_line(pconf, ptemp, line);
+    }
+    apr_file_close(f);
+    return OK;
+}
+
 /* ---- POST --------------------------------------------------------------- */
 
 /* The host and port part of an Origin or Referer value. */
@@ -370,6 +522,7 @@ static int act(request_rec *r, rpx_balancer_t *b, int i, const post_t *f)
     ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r,
                   RPLOGNO(00405) "balancer %s: member %s: %s by %s", b->lb.name,
                   b->lb.members[i].url, f->action, r->useragent_ip);
+    state_save(r);
     return OK;
 }
 

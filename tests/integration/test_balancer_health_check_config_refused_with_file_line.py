@@ -66,3 +66,17 @@ def test_health_check_dumped_with_defaults(tester):
            "passes=2 fails=3" in out, out
     out = tester.configtest(section("# none"), defines=["DUMP_RPROXY"]).output
     assert "health check off" in out, out
+
+
+def test_status_state_file_global_only_and_dumped(tester):
+    res = tester.configtest("<VirtualHost 127.0.0.1:9>\n"
+                            "  RProxyStatusStateFile /tmp/x.state\n"
+                            "</VirtualHost>\n")
+    assert res.rc != 0 and "RProxyStatusStateFile" in res.output and \
+        re.search(r"\bline %d\b" % res.snippet_line(2), res.output), res.output
+    out = tester.configtest("RProxyStatusStateFile run/rp.state\n" +
+                            section("# none"), defines=["DUMP_RPROXY"]).output
+    assert re.search(r"status state file: /\S+/run/rp\.state\n", out), \
+        "a relative path is below the ServerRoot:\n%s" % out
+    out = tester.configtest(section("# none"), defines=["DUMP_RPROXY"]).output
+    assert "status state file: none" in out, out

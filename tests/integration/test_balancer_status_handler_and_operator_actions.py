@@ -5,6 +5,7 @@ the POST is refused with 403 and nothing changes. Changes live in shared
 memory: every child sees them, and a graceful restart keeps them. mod_status
 shows a short rproxy section."""
 
+import os
 import threading
 import time
 import urllib.parse
@@ -167,3 +168,31 @@ LoadModule status_module /usr/lib/apache2/modules/mod_status.so
                      % u for u in (a.url, b.url)], r.body.decode()[-800:]
     html = client.get(h.port, "/server-status").body.decode()
     assert "mod_rproxy balancers" in html
+
+
+def test_state_file_keeps_changes_across_full_restart(httpd_factory,
+                                                      backend_factory):
+    ha, hb = hclib.Health(), hclib.Health()
+    a = hclib.member(backend_factory, "a", ha)
+    b = hclib.member(backend_factory, "b", hb)
+    h = httpd_factory(start=False)
+    state_dir = os.path.join(h.workdir, "state")
+    os.makedirs(state_dir)
+    os.chmod(state_dir, 0o777)  # the children (User www-data) write it
+    path = os.path.join(state_dir, "rproxy.state")
+    h.snippet = "RProxyStatusStateFile %s\n" % path + config(a, b)
+    h.start()
+    assert action(h, hclib.member_status(h, "app", b.url), "drain").status == 303
+    assert action(h, hclib.member_status(h, "app", a.url), "disable").status == 303
+    with open(path) as f:
+        saved = f.read()
+    assert "drain app %s\n" % b.url in saved and \
+        "disable app %s\n" % a.url in saved, saved
+    h.stop()
+    h.start()
+    assert hclib.member_status(h, "app", b.url)["state"] == "draining", \
+        "a full restart reads the drained member back from the state file"
+    assert hclib.member_status(h, "app", a.url)["state"] == "disabled"
+    assert action(h, hclib.member_status(h, "app", a.url), "enable").status == 303
+    with open(path) as f:
+        assert f.read().count("\n") == 2, "enabled: the file keeps the drain only"
