@@ -47,7 +47,9 @@ APLOG_USE_MODULE(rproxy);
 #define RPX_SEGMENT "mod_rproxy:lb-segment"
 #define RPX_NAME_MAX 63
 #define RPX_URL_MAX 255
-#define RPX_SEG_MAGIC 0x72706c62 /* "rplb" */
+/* changes with the layout: a graceful restart into a build with another
+ * layout starts with a new segment instead of misreading the old one */
+#define RPX_SEG_MAGIC 0x72706c32 /* "rpl2": phase 2 (lease, secret) */
 #define RPX_SECRET_LEN 32
 
 typedef struct seg_head_t {
@@ -504,6 +506,18 @@ static const char *hc_option(cmd_parms *cmd, const char *w, rp_lb_hc_t *hc)
                         cmd->cmd->name, w);
 }
 
+/* Visible ASCII but '"', '\\' and '#': the path goes into the request
+ * line and, as it is, into the status handler's JSON. */
+static int path_ok(const char *w)
+{
+    for (; *w; w++) {
+        if (*w <= ' ' || *w >= 0x7f || strchr("\"\\#", *w)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 /* RProxyHealthCheck GET|HEAD|OPTIONS /path [key=value ...] */
 const char *rpx_balancer_health_check(cmd_parms *cmd, void *dconf,
                                       const char *args)
@@ -526,7 +540,7 @@ const char *rpx_balancer_health_check(cmd_parms *cmd, void *dconf,
     }
     hc->method = w;
     w = ap_getword_conf(cmd->pool, &args);
-    if (w[0] != '/' || strpbrk(w, " \t\r\n#")) {
+    if (w[0] != '/' || !path_ok(w)) {
         return apr_psprintf(cmd->pool,
                             "%s: \"%s\" is not a path starting with '/'",
                             cmd->cmd->name, w);
@@ -706,6 +720,9 @@ static apr_status_t seg_get(apr_pool_t *pconf, server_rec *s, seg_t **out)
     apr_status_t rv;
 
     apr_pool_userdata_get((void **)&seg, RPX_SEGMENT, pproc);
+    if (seg && seg->head->magic != RPX_SEG_MAGIC) {
+        seg = NULL; /* another build's layout: not copied, left as is */
+    }
     count_config(pconf, &ng, &ns);
     if (seg && ng <= seg->head->ngroups && ns <= seg->head->nslots) {
         *out = seg;

@@ -16,6 +16,7 @@ def section(line):
 BAD = {
     "method": ("RProxyHealthCheck POST /healthz", "POST"),
     "path": ("RProxyHealthCheck GET healthz", "healthz"),
+    "path-with-hash": ("RProxyHealthCheck GET /a#b", "/a#b"),
     "no-path": ("RProxyHealthCheck GET", "\"\""),
     "status-range": ("RProxyHealthCheck GET / status=399-200", "status=399-200"),
     "status-word": ("RProxyHealthCheck GET / status=ok", "status=ok"),
