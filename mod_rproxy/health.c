@@ -131,9 +131,8 @@ static void check_balancer(checker_t *ck, rp_balancer_t *b, apr_pool_t *p)
     rp_lb_lease(b->shared, me, apr_time_now(), lease_ttl(b));
 }
 
-static void *APR_THREAD_FUNC checker_main(apr_thread_t *th, void *arg)
+static void checker_loop(checker_t *ck)
 {
-    checker_t *ck = arg;
     apr_pool_t *scratch = NULL;
     int i;
 
@@ -151,7 +150,16 @@ static void *APR_THREAD_FUNC checker_main(apr_thread_t *th, void *arg)
             APR_ARRAY_IDX(ck->bals, i, rpx_balancer_t *)->lb.shared,
             (apr_uint32_t)getpid());
     }
-    apr_thread_exit(th, APR_SUCCESS);
+    apr_pool_destroy(scratch);
+}
+
+/* Returns instead of calling apr_thread_exit (the thread's pool goes with
+ * ck->pool): pthread_exit unwinds past the frames' epilogues, and under
+ * ASan their stale redzones then trip the thread's own teardown. */
+static void *APR_THREAD_FUNC checker_main(apr_thread_t *th, void *arg)
+{
+    (void)th;
+    checker_loop(arg);
     return NULL;
 }
 
