@@ -679,9 +679,16 @@ static int pid_gone(apr_uint32_t pid)
 int rp_lb_lease(rp_lb_shared_t *sh, apr_uint32_t me, apr_time_t now,
                 apr_interval_time_t ttl)
 {
-    apr_uint32_t owner;
+    apr_uint32_t owner = apr_atomic_read32(&sh->hc_owner);
     int mine = 0;
 
+    /* the common case for all but the holder, without the lock that
+     * round robin picks take */
+    if (owner != 0 && owner != me &&
+        (apr_time_t)apr_atomic_read64(&sh->hc_expiry) >= now &&
+        !pid_gone(owner)) {
+        return 0;
+    }
     rp_lb_lock(sh);
     owner = apr_atomic_read32(&sh->hc_owner);
     if (owner == 0 || owner == me ||

@@ -3,6 +3,8 @@ answers 503 is marked down after `fails` failed checks and gets no request;
 when it answers 200 again it is marked up after `passes` passes and serves
 again. Checks run once per server, not once per child."""
 
+import os
+import signal
 import time
 
 import client
@@ -92,3 +94,28 @@ def test_checks_stop_on_graceful_restart_and_resume(httpd_factory, backend_facto
     t0 = time.monotonic()
     h.stop()
     assert time.monotonic() - t0 < 8, "httpd stops without waiting for checks"
+
+
+def test_one_checker_child_and_takeover_when_it_dies(httpd_factory,
+                                                     backend_factory):
+    ha, hb = hclib.Health(), hclib.Health()
+    a = hclib.member(backend_factory, "a", ha)
+    b = hclib.member(backend_factory, "b", hb)
+    h = httpd_factory(config(a, b), extra_global=lbutil.two_children())
+    kids = h.child_pids()
+    assert len(kids) == 2, "httpd runs 2 children (%r)" % kids
+
+    def checker():
+        return hclib.status(h)["balancers"][0]["health_check"]["checker_pid"]
+    first = hclib.wait_for(checker, 10, "a child holds the checker lease")
+    assert first in kids
+    for _ in range(5):
+        time.sleep(0.2)
+        assert checker() == first, "the lease stays with one child"
+    os.kill(first, signal.SIGKILL)
+    second = hclib.wait_for(lambda: (lambda p: p if p not in (0, first) else None)(
+        checker()), 10, "another child takes the lease over")
+    assert second in h.child_pids()
+    n = ha.count()
+    hclib.wait_for(lambda: ha.count() >= n + 3, 10,
+                   "checks go on after the checker child died")
