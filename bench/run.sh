@@ -10,11 +10,12 @@ top=$(cd "$here/.." && pwd)
 
 usage() {
     cat <<'EOF'
-usage: bench/run.sh [load|mem|cost|all]
+usage: bench/run.sh [load|mem|cost|all|lb]
   load  wrk in alternating rounds: req/s, p99, CPU/request, RSS (default)
   mem   RSS growth of one httpd child: 1 GiB download and upload, slow reader
   cost  instructions (callgrind) and syscalls (strace) per request, apache2 -X
   all   the three in turn
+  lb    balancers with 1 slow member of 4: P2C, RR, least, mod_proxy_balancer
 BENCH_QUICK=1 for a short run; BENCH_DIR (default /tmp/rproxy-bench) holds the
 build, configs, logs and results. See bench/README.md.
 EOF
@@ -22,7 +23,7 @@ EOF
 
 what=${1:-load}
 case $what in
-load | mem | cost | all) ;;
+load | mem | cost | all | lb) ;;
 -h | --help | help)
     usage
     exit 0
@@ -164,7 +165,9 @@ on_signal() {
 trap on_signal INT TERM
 trap leftovers EXIT
 
-python3 "$here/bench.py" "$what" &
+script=bench.py
+[ "$what" = lb ] && script=lb.py # balancers (bench/lb.py)
+python3 "$here/$script" "$what" &
 bench_pid=$!
 rc=0
 wait "$bench_pid" || rc=$?

@@ -15,6 +15,9 @@
 #include <apr_atomic.h>
 #include <apr_lib.h>
 #include <apr_strings.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include "rp_balancer.h"
 
 #define BIT(i) ((apr_uint64_t)1 << (i))
@@ -595,4 +598,184 @@ const char *rp_lb_request_key(const rp_balancer_t *b, apr_pool_t *p,
         *klen = strlen(k);
     }
     return k;
+}
+
+/* ---- phase 2: active health, operator flags, status --------------------- */
+
+void rp_lb_hc_default(rp_lb_hc_t *hc)
+{
+    hc->method = "GET";
+    hc->path = "/";
+    hc->status_lo = 200;
+    hc->status_hi = 399;
+    hc->interval = apr_time_from_sec(5);
+    hc->timeout = apr_time_from_sec(2);
+    hc->passes = 2;
+    hc->fails = 3;
+}
+
+int rp_lb_hc_pass(const rp_lb_hc_t *hc, int status)
+{
+    return status >= hc->status_lo && status <= hc->status_hi;
+}
+
+apr_uint32_t rp_lb_set_flag(rp_balancer_t *b, int i, apr_uint32_t bit, int on)
+{
+    rp_lb_slot_t *st = b->members[i].st;
+    apr_uint32_t old, next;
+
+    do {
+        old = apr_atomic_read32(&st->flags);
+        next = on ? old | bit : old & ~bit;
+    } while (old != next && apr_atomic_cas32(&st->flags, next, old) != old);
+    return old;
+}
+
+/* Back from a health-check outage: the slow-start ramp runs from now,
+ * unless a passive ejection still runs (it keeps its own end). */
+static void hc_came_back(rp_balancer_t *b, rp_lb_slot_t *st, apr_time_t now)
+{
+    apr_uint64_t until = apr_atomic_read64(&st->ejected_until);
+
+    (void)b;
+    if ((apr_time_t)until <= now) {
+        apr_atomic_set64(&st->ejected_until, (apr_uint64_t)now);
+    }
+    apr_atomic_set32(&st->consec_fail, 0);
+}
+
+int rp_lb_hc_result(rp_balancer_t *b, int i, int status, apr_time_t now)
+{
+    rp_lb_slot_t *st = b->members[i].st;
+    apr_uint32_t flags = apr_atomic_read32(&st->flags), n;
+
+    apr_atomic_set32(&st->hc_status, (apr_uint32_t)(status > 0 ? status : 0));
+    apr_atomic_set64(&st->hc_last, (apr_uint64_t)now);
+    if (b->hc && rp_lb_hc_pass(b->hc, status)) {
+        apr_atomic_set32(&st->hc_fails, 0);
+        n = apr_atomic_inc32(&st->hc_passes) + 1;
+        if ((flags & RP_LB_F_HEALTH_DOWN) && n >= (apr_uint32_t)b->hc->passes) {
+            hc_came_back(b, st, now);
+            rp_lb_set_flag(b, i, RP_LB_F_HEALTH_DOWN, 0);
+            return RP_LB_HC_UP;
+        }
+        return 0;
+    }
+    apr_atomic_set32(&st->hc_passes, 0);
+    n = apr_atomic_inc32(&st->hc_fails) + 1;
+    if (b->hc && !(flags & RP_LB_F_HEALTH_DOWN) &&
+        n >= (apr_uint32_t)b->hc->fails) {
+        rp_lb_set_flag(b, i, RP_LB_F_HEALTH_DOWN, 1);
+        return RP_LB_HC_DOWN;
+    }
+    return 0;
+}
+
+static int pid_gone(apr_uint32_t pid)
+{
+    return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+}
+
+int rp_lb_lease(rp_lb_shared_t *sh, apr_uint32_t me, apr_time_t now,
+                apr_interval_time_t ttl)
+{
+    apr_uint32_t owner = apr_atomic_read32(&sh->hc_owner);
+    int mine = 0;
+
+    /* the common case for all but the holder, without the lock that
+     * round robin picks take */
+    if (owner != 0 && owner != me &&
+        (apr_time_t)apr_atomic_read64(&sh->hc_expiry) >= now &&
+        !pid_gone(owner)) {
+        return 0;
+    }
+    rp_lb_lock(sh);
+    owner = apr_atomic_read32(&sh->hc_owner);
+    if (owner == 0 || owner == me ||
+        (apr_time_t)apr_atomic_read64(&sh->hc_expiry) < now ||
+        pid_gone(owner)) {
+        apr_atomic_set32(&sh->hc_owner, me);
+        apr_atomic_set64(&sh->hc_expiry, (apr_uint64_t)(now + ttl));
+        mine = 1;
+    }
+    rp_lb_unlock(sh);
+    return mine;
+}
+
+void rp_lb_lease_drop(rp_lb_shared_t *sh, apr_uint32_t me)
+{
+    rp_lb_lock(sh);
+    if (apr_atomic_read32(&sh->hc_owner) == me) {
+        apr_atomic_set32(&sh->hc_owner, 0);
+        apr_atomic_set64(&sh->hc_expiry, 0);
+    }
+    rp_lb_unlock(sh);
+}
+
+/* Is any regular (not standby) member usable? */
+static int regular_usable(const rp_balancer_t *b, apr_time_t now)
+{
+    int k;
+
+    for (k = 0; k < b->n; k++) {
+        if (!b->members[k].standby && rp_lb_usable(b, k, now, 0)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+const char *rp_lb_state_str(const rp_balancer_t *b, int i, apr_time_t now)
+{
+    rp_lb_slot_t *st = b->members[i].st;
+    apr_uint32_t flags = apr_atomic_read32(&st->flags);
+
+    if (flags & RP_LB_F_DISABLED) {
+        return "disabled";
+    }
+    if (flags & RP_LB_F_HEALTH_DOWN) {
+        return "down";
+    }
+    if (flags & RP_LB_F_DRAIN) {
+        return "draining";
+    }
+    if ((apr_time_t)apr_atomic_read64(&st->ejected_until) > now) {
+        return "ejected";
+    }
+    if (b->members[i].standby && regular_usable(b, now)) {
+        return "standby";
+    }
+    return "up";
+}
+
+void rp_lb_token(const unsigned char *key, apr_size_t klen,
+                 const char *balancer, const char *member,
+                 char out[RP_LB_TOKEN_LEN + 1])
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int mlen = 0, k;
+    char msg[512];
+    int len;
+
+    len = apr_snprintf(msg, sizeof(msg), "%s %s", balancer, member);
+    HMAC(EVP_sha256(), key, (int)klen, (const unsigned char *)msg, (size_t)len,
+         mac, &mlen);
+    for (k = 0; k < 32 && k < mlen; k++) {
+        out[2 * k] = hex[mac[k] >> 4];
+        out[2 * k + 1] = hex[mac[k] & 0xf];
+    }
+    out[RP_LB_TOKEN_LEN] = '\0';
+}
+
+int rp_lb_token_ok(const unsigned char *key, apr_size_t klen,
+                   const char *balancer, const char *member, const char *token)
+{
+    char want[RP_LB_TOKEN_LEN + 1];
+
+    if (!token || strlen(token) != RP_LB_TOKEN_LEN) {
+        return 0;
+    }
+    rp_lb_token(key, klen, balancer, member, want);
+    return CRYPTO_memcmp(want, token, RP_LB_TOKEN_LEN) == 0;
 }

@@ -123,6 +123,14 @@ typedef struct rp_lb_shared_t {
     apr_uint32_t lock;  /* 0 free, else the holder's pid */
     apr_uint32_t seq;   /* bumps per pick: varies random draws */
     apr_uint64_t picks; /* picks made */
+    /* The health checker's lease (rp_lb_lease): the pid of the process
+     * that runs this balancer's active checks, until hc_expiry; and when
+     * its last round of checks began, so that a process taking the lease
+     * over keeps the rhythm instead of checking again at once. */
+    apr_uint32_t hc_owner;
+    apr_uint32_t _pad;
+    apr_uint64_t hc_expiry; /* apr_time_t */
+    apr_uint64_t hc_round;  /* apr_time_t */
 } rp_lb_shared_t;
 
 /* One member, as configured. */
@@ -154,6 +162,21 @@ typedef struct rp_lb_params_t {
 /* Defaults: 5 failures, 10 s, 5 min, 50 %, no slow start, 5xx counts. */
 void rp_lb_params_default(rp_lb_params_t *p);
 
+/* Active health checks of one balancer's members (rp_health.h sends
+ * them). */
+typedef struct rp_lb_hc_t {
+    const char *method;           /* borrowed: "GET" */
+    const char *path;             /* borrowed: origin-form, "/healthz" */
+    int status_lo, status_hi;     /* a pass: status in [lo, hi] */
+    apr_interval_time_t interval; /* between rounds */
+    apr_interval_time_t timeout;  /* connect, and request -> head */
+    int passes;                   /* passes in a row to mark a member up */
+    int fails;                    /* failures in a row to mark it down */
+} rp_lb_hc_t;
+
+/* Defaults: GET /, 200-399, every 5 s, 2 s timeout, 2 passes, 3 fails. */
+void rp_lb_hc_default(rp_lb_hc_t *hc);
+
 typedef struct rp_balancer_t {
     const char *name; /* borrowed */
     rp_lb_method_t method;
@@ -161,6 +184,7 @@ typedef struct rp_balancer_t {
     const char *key_name; /* header or cookie name; borrowed */
     const char *sticky;   /* sticky cookie name, or NULL; borrowed */
     rp_lb_params_t params;
+    const rp_lb_hc_t *hc;    /* borrowed: active checks, or NULL: none */
     rp_lb_member_t *members; /* borrowed: n of them */
     int n;
     rp_lb_shared_t *shared; /* borrowed: shared words */
@@ -228,6 +252,52 @@ int rp_lb_find_id(const rp_balancer_t *b, const char *id);
  * writers of several fields at once and for tests. */
 void rp_lb_lock(rp_lb_shared_t *sh);
 void rp_lb_unlock(rp_lb_shared_t *sh);
+
+/* ---- phase 2: active health, operator flags, status --------------------- */
+
+/* What one active check of member i found: status is the response's
+ * status, 0 when there was none (connect failed, timed out, bad answer).
+ * Records hc_status/hc_last and the runs of passes and failures; sets
+ * RP_LB_F_HEALTH_DOWN after hc->fails failures in a row and clears it
+ * after hc->passes passes in a row (the member then ramps up with slow
+ * start, as after an ejection). Returns RP_LB_HC_DOWN or RP_LB_HC_UP when
+ * this result changed the member's health, else 0. Members start up: a
+ * member is taken out by failing checks, not kept out until it passes. */
+#define RP_LB_HC_DOWN (-1)
+#define RP_LB_HC_UP 1
+int rp_lb_hc_result(rp_balancer_t *b, int i, int status, apr_time_t now);
+
+/* Is status a pass for b's checks? */
+int rp_lb_hc_pass(const rp_lb_hc_t *hc, int status);
+
+/* Set (on) or clear one RP_LB_F_* bit of member i; returns the flags as
+ * they were. */
+apr_uint32_t rp_lb_set_flag(rp_balancer_t *b, int i, apr_uint32_t bit, int on);
+
+/* The health checker's lease of one balancer, so that one process of all
+ * those mapping the state runs the checks: `me` (a pid) holds it after the
+ * call when it was free, already its own, past its expiry, or held by a
+ * pid that no longer exists; the holder's call extends it to now + ttl.
+ * Returns 1 when me holds it. rp_lb_lease_drop gives it up (a process that
+ * stops checking). Both under the balancer's lock. */
+int rp_lb_lease(rp_lb_shared_t *sh, apr_uint32_t me, apr_time_t now,
+                apr_interval_time_t ttl);
+void rp_lb_lease_drop(rp_lb_shared_t *sh, apr_uint32_t me);
+
+/* A member's state for people: "disabled", "down" (health checks),
+ * "draining", "ejected" (passive health), "standby" (a hot standby not in
+ * use because a regular member is usable) or "up", in that order. */
+const char *rp_lb_state_str(const rp_balancer_t *b, int i, apr_time_t now);
+
+/* The operator token of one member (the status handler's CSRF token):
+ * HMAC-SHA256 with key over "balancer member-url", as 64 hex digits and a
+ * NUL in out. rp_lb_token_ok compares in constant time. */
+#define RP_LB_TOKEN_LEN 64
+void rp_lb_token(const unsigned char *key, apr_size_t klen,
+                 const char *balancer, const char *member,
+                 char out[RP_LB_TOKEN_LEN + 1]);
+int rp_lb_token_ok(const unsigned char *key, apr_size_t klen,
+                   const char *balancer, const char *member, const char *token);
 
 #ifdef __cplusplus
 }

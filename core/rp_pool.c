@@ -734,6 +734,14 @@ void rp_transport_stats(rp_transport_t *t, rp_transport_stats_t *st)
     st->backend_errors = apr_atomic_read32(&t->stats.backend_errors);
 }
 
+void rp_backend_counts(rp_backend_t *be, apr_size_t *idle, apr_size_t *busy)
+{
+    apr_thread_mutex_lock(be->t->mutex);
+    *idle = be->nidle;
+    *busy = be->nconns - be->nidle;
+    apr_thread_mutex_unlock(be->t->mutex);
+}
+
 void rp_transport_set_log(rp_transport_t *t, rp_log_fn fn, void *baton)
 {
     t->log = fn;

@@ -95,6 +95,10 @@ rp_backend_t *rp_transport_backend_cached(rp_transport_t *t,
 
 void rp_transport_stats(rp_transport_t *t, rp_transport_stats_t *st);
 
+/* One backend's connections in this process now: idle ones, and the others
+ * (in use or dialing). For status pages; any thread. */
+void rp_backend_counts(rp_backend_t *be, apr_size_t *idle, apr_size_t *busy);
+
 /* Where the transport reports what concerns no single request (a failed
  * DNS refresh); msg starts with its RPLOGNO. Called from any thread. */
 typedef void (*rp_log_fn)(void *baton, int level, const char *msg);

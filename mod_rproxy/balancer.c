@@ -34,6 +34,7 @@
 #include "http_config.h"
 #include "http_core.h"
 #include "http_log.h"
+#include "apr_general.h"
 #include "apr_lib.h"
 #include "apr_shm.h"
 #include "apr_strings.h"
@@ -46,13 +47,19 @@ APLOG_USE_MODULE(rproxy);
 #define RPX_SEGMENT "mod_rproxy:lb-segment"
 #define RPX_NAME_MAX 63
 #define RPX_URL_MAX 255
-#define RPX_SEG_MAGIC 0x72706c62 /* "rplb" */
+/* changes with the layout: a graceful restart into a build with another
+ * layout starts with a new segment instead of misreading the old one */
+#define RPX_SEG_MAGIC 0x72706c32 /* "rpl2": phase 2 (lease, secret) */
+#define RPX_SECRET_LEN 32
 
 typedef struct seg_head_t {
     apr_uint32_t magic;
     apr_uint32_t ngroups; /* capacity */
     apr_uint32_t nslots;  /* capacity */
     apr_uint32_t epoch;   /* post_config runs so far */
+    /* random at the segment's creation (so per boot: it survives graceful
+     * restarts): the key of the status handler's CSRF tokens */
+    unsigned char secret[RPX_SECRET_LEN];
 } seg_head_t;
 
 typedef struct seg_group_t {
@@ -429,6 +436,133 @@ const char *rpx_balancer_slow_start(cmd_parms *cmd, void *dconf,
     return err ? err : parse_time(cmd, arg, 1, &cur->lb.params.slow_start);
 }
 
+/* One key=value option of RProxyHealthCheck: a count 1..100. */
+static const char *hc_count(cmd_parms *cmd, const char *w, const char *v,
+                            int *out)
+{
+    apr_int64_t n;
+    char *end;
+
+    errno = 0;
+    n = apr_strtoi64(v, &end, 10);
+    if (errno || end == v || *end || n < 1 || n > 100) {
+        return apr_psprintf(cmd->pool, "%s: \"%s\" is not a count 1..100",
+                            cmd->cmd->name, w);
+    }
+    *out = (int)n;
+    return NULL;
+}
+
+/* status=LO-HI or status=N (100..599). */
+static const char *hc_status(cmd_parms *cmd, const char *w, const char *v,
+                             rp_lb_hc_t *hc)
+{
+    apr_int64_t lo, hi;
+    char *end;
+
+    errno = 0;
+    lo = apr_strtoi64(v, &end, 10);
+    hi = lo;
+    if (!errno && end != v && *end == '-') {
+        v = end + 1;
+        hi = apr_strtoi64(v, &end, 10);
+    }
+    if (errno || end == v || *end || lo < 100 || hi > 599 || lo > hi) {
+        return apr_psprintf(cmd->pool,
+                            "%s: \"%s\" is not status=LO-HI (100..599)",
+                            cmd->cmd->name, w);
+    }
+    hc->status_lo = (int)lo;
+    hc->status_hi = (int)hi;
+    return NULL;
+}
+
+static const char *hc_option(cmd_parms *cmd, const char *w, rp_lb_hc_t *hc)
+{
+    const char *eq = strchr(w, '='), *v;
+    apr_size_t klen = eq ? (apr_size_t)(eq - w) : 0;
+
+    v = eq ? eq + 1 : "";
+#define HC_KEY(k) (klen == sizeof(k) - 1 && !strncasecmp(w, k, klen))
+    if (HC_KEY("status")) {
+        return hc_status(cmd, w, v, hc);
+    }
+    if (HC_KEY("interval")) {
+        return parse_time(cmd, v, 0, &hc->interval);
+    }
+    if (HC_KEY("timeout")) {
+        return parse_time(cmd, v, 0, &hc->timeout);
+    }
+    if (HC_KEY("passes")) {
+        return hc_count(cmd, w, v, &hc->passes);
+    }
+    if (HC_KEY("fails")) {
+        return hc_count(cmd, w, v, &hc->fails);
+    }
+#undef HC_KEY
+    return apr_psprintf(cmd->pool,
+                        "%s: \"%s\" is not status=, interval=, timeout=, "
+                        "passes= or fails=",
+                        cmd->cmd->name, w);
+}
+
+/* Visible ASCII but '"', '\\' and '#': the path goes into the request
+ * line and, as it is, into the status handler's JSON. */
+static int path_ok(const char *w)
+{
+    for (; *w; w++) {
+        if (*w <= ' ' || *w >= 0x7f || strchr("\"\\#", *w)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* RProxyHealthCheck GET|HEAD|OPTIONS /path [key=value ...] */
+const char *rpx_balancer_health_check(cmd_parms *cmd, void *dconf,
+                                      const char *args)
+{
+    const char *err = inside(cmd), *w;
+    char *given;
+    rp_lb_hc_t *hc;
+
+    if (err) {
+        return err;
+    }
+    given = apr_pstrcat(cmd->temp_pool, " ", args, NULL);
+    ap_str_tolower(given);
+    hc = apr_pcalloc(cmd->pool, sizeof(*hc));
+    rp_lb_hc_default(hc);
+    w = ap_getword_conf(cmd->pool, &args);
+    if (strcmp(w, "GET") && strcmp(w, "HEAD") && strcmp(w, "OPTIONS")) {
+        return apr_psprintf(cmd->pool, "%s: \"%s\" is not GET, HEAD or OPTIONS",
+                            cmd->cmd->name, w);
+    }
+    hc->method = w;
+    w = ap_getword_conf(cmd->pool, &args);
+    if (w[0] != '/' || !path_ok(w)) {
+        return apr_psprintf(cmd->pool,
+                            "%s: \"%s\" is not a path starting with '/'",
+                            cmd->cmd->name, w);
+    }
+    hc->path = w;
+    while (*(w = ap_getword_conf(cmd->pool, &args))) {
+        if ((err = hc_option(cmd, w, hc)) != NULL) {
+            return err;
+        }
+    }
+    if (hc->timeout > hc->interval && !ap_strstr_c(given, " timeout=")) {
+        hc->timeout = hc->interval; /* the default fits a short interval */
+    }
+    if (hc->timeout > hc->interval) {
+        return apr_psprintf(cmd->pool,
+                            "%s: the timeout is longer than the interval",
+                            cmd->cmd->name);
+    }
+    cur->lb.hc = hc;
+    return NULL;
+}
+
 const char *rpx_balancer_eject_5xx(cmd_parms *cmd, void *dconf, int on)
 {
     const char *err = inside(cmd);
@@ -539,6 +673,14 @@ static apr_status_t seg_make(apr_pool_t *pproc, seg_t *old, apr_uint32_t ng,
     ((seg_head_t *)apr_shm_baseaddr_get(seg->shm))->nslots = ns;
     seg_layout(seg);
     seg->head->magic = RPX_SEG_MAGIC;
+    if (old) {
+        memcpy(seg->head->secret, old->head->secret, RPX_SECRET_LEN);
+    }
+    else if ((rv = apr_generate_random_bytes(seg->head->secret,
+                                             RPX_SECRET_LEN)) != APR_SUCCESS) {
+        apr_shm_destroy(seg->shm);
+        return rv;
+    }
     for (i = 0; old && i < old->head->ngroups; i++) {
         seg->groups[i] = old->groups[i];
         seg->groups[i].sh.lock = 0;
@@ -578,6 +720,9 @@ static apr_status_t seg_get(apr_pool_t *pconf, server_rec *s, seg_t **out)
     apr_status_t rv;
 
     apr_pool_userdata_get((void **)&seg, RPX_SEGMENT, pproc);
+    if (seg && seg->head->magic != RPX_SEG_MAGIC) {
+        seg = NULL; /* another build's layout: not copied, left as is */
+    }
     count_config(pconf, &ng, &ns);
     if (seg && ng <= seg->head->ngroups && ns <= seg->head->nslots) {
         *out = seg;
@@ -729,6 +874,33 @@ int rpx_balancers_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
     return OK;
 }
 
+const unsigned char *rpx_balancers_secret(server_rec *s, apr_size_t *len)
+{
+    seg_t *seg = NULL;
+
+    apr_pool_userdata_get((void **)&seg, RPX_SEGMENT, s->process->pool);
+    *len = RPX_SECRET_LEN;
+    return seg ? seg->head->secret : NULL;
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp((*(rpx_balancer_t *const *)a)->lb.name,
+                  (*(rpx_balancer_t *const *)b)->lb.name);
+}
+
+apr_array_header_t *rpx_balancers_all(apr_pool_t *pconf, apr_pool_t *p)
+{
+    apr_array_header_t *a = apr_array_make(p, 8, sizeof(rpx_balancer_t *));
+    apr_hash_index_t *hi;
+
+    for (hi = apr_hash_first(p, registry(pconf)); hi; hi = apr_hash_next(hi)) {
+        *(rpx_balancer_t **)apr_array_push(a) = apr_hash_this_val(hi);
+    }
+    qsort(a->elts, (size_t)a->nelts, sizeof(rpx_balancer_t *), by_name);
+    return a;
+}
+
 /* ---- DUMP_RPROXY ----------------------------------------------------------
  */
 
@@ -767,6 +939,18 @@ static void dump_one(apr_file_t *out, apr_pool_t *p, const rpx_balancer_t *b)
     }
     apr_file_printf(out, "      slow start %s\n",
                     pr->slow_start ? secs(p, pr->slow_start) : "off");
+    if (lb->hc) {
+        apr_file_printf(out,
+                        "      health check %s %s status=%d-%d interval=%s "
+                        "timeout=%s passes=%d fails=%d\n",
+                        lb->hc->method, lb->hc->path, lb->hc->status_lo,
+                        lb->hc->status_hi, secs(p, lb->hc->interval),
+                        secs(p, lb->hc->timeout), lb->hc->passes,
+                        lb->hc->fails);
+    }
+    else {
+        apr_file_printf(out, "      health check off\n");
+    }
     for (i = 0; i < lb->n; i++) {
         const rp_lb_member_t *m = &lb->members[i];
         apr_file_printf(out, "      member %s weight %d%s id %s\n", m->url,

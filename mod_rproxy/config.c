@@ -639,6 +639,14 @@ const command_rec rpx_cmds[] = {
                   "time a returning member's weight ramps up (default 0)"),
     AP_INIT_FLAG("RProxyEjectOn5xx", rpx_balancer_eject_5xx, NULL, RSRC_CONF,
                  "Off: a member's 502/503/504 is not a failure (default On)"),
+    AP_INIT_RAW_ARGS("RProxyHealthCheck", rpx_balancer_health_check, NULL,
+                     RSRC_CONF,
+                     "GET|HEAD|OPTIONS /path [status=200-399] [interval=5s] "
+                     "[timeout=2s] [passes=2] [fails=3]"),
+    AP_INIT_TAKE1("RProxyStatusStateFile", rpx_status_state_file, NULL,
+                  RSRC_CONF,
+                  "file keeping drained/disabled members across full "
+                  "restarts (status.c)"),
     {NULL}};
 
 /* One context per https route, from the settings of the route's server

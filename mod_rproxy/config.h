@@ -75,6 +75,16 @@ const char *rpx_balancer_sticky(cmd_parms *cmd, void *dconf, const char *a);
 const char *rpx_balancer_eject(cmd_parms *cmd, void *dconf, const char *a);
 const char *rpx_balancer_slow_start(cmd_parms *cmd, void *dconf, const char *a);
 const char *rpx_balancer_eject_5xx(cmd_parms *cmd, void *dconf, int on);
+const char *rpx_balancer_health_check(cmd_parms *cmd, void *dconf,
+                                      const char *a);
+/* RProxyStatusStateFile (status.c). */
+const char *rpx_status_state_file(cmd_parms *cmd, void *dconf, const char *arg);
+/* The balancers of this configuration, sorted by name (an array of
+ * rpx_balancer_t *, in p). */
+apr_array_header_t *rpx_balancers_all(apr_pool_t *pconf, apr_pool_t *p);
+/* The key of the status handler's tokens (per boot, in the shared
+ * segment; NULL when there is no balancer), *len bytes. */
+const unsigned char *rpx_balancers_secret(server_rec *s, apr_size_t *len);
 /* The balancer of that name in this configuration, or NULL. */
 rpx_balancer_t *rpx_balancer_find(apr_pool_t *pconf, const char *name);
 /* check_config: every balancer:// target names a balancer. */

@@ -191,4 +191,8 @@ void rpx_dump_config(apr_pool_t *p, server_rec *main_server)
         print_locations(out, p, s, sc);
     }
     rpx_balancers_dump(out, p);
+    /* status handler (status.c) */
+    apr_file_printf(out, "status state file: %s\n",
+                    rpx_status_state_path(p) ? rpx_status_state_path(p)
+                                             : "none");
 }

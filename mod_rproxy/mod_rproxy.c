@@ -476,6 +476,12 @@ static void rpx_child_init(apr_pool_t *pchild, server_rec *s)
         return;
     }
     rp_transport_set_log(rpx_transport, transport_log, s);
+    rpx_health_child_init(pchild, s);
+}
+
+rp_transport_t *rpx_current_transport(void)
+{
+    return rpx_transport;
 }
 
 static int rpx_post_config(apr_pool_t *pconf, apr_pool_t *plog,
@@ -487,6 +493,9 @@ static int rpx_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     rv = rpx_make_tls_contexts(pconf, s);
     if (rv == OK) {
         rv = rpx_balancers_post_config(pconf, ptemp, s);
+    }
+    if (rv == OK) {
+        rv = rpx_status_state_load(pconf, ptemp, s);
     }
     return rv == OK ? rpx_make_rule_tls(pconf, s) : rv;
 }
@@ -518,6 +527,7 @@ static void rpx_register_hooks(apr_pool_t *p)
     ap_hook_handler(rpx_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(rpx_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_test_config(rpx_dump_config, NULL, NULL, APR_HOOK_MIDDLE);
+    rpx_status_register_hooks(p);
 }
 
 AP_DECLARE_MODULE(rproxy) = {

@@ -73,6 +73,19 @@ const char *rpx_rewritten_rest(request_rec *r, const rpx_req_t *rq,
 /* post_config: the TLS context of each server's https rule targets. */
 int rpx_make_rule_tls(apr_pool_t *pconf, server_rec *s);
 
+/* child_init: the balancers' health checker thread (health.c). */
+void rpx_health_child_init(apr_pool_t *pchild, server_rec *s);
+/* The rproxy-status handler and the mod_status section (status.c). The
+ * per-process transport is where pool sizes come from. */
+#define RPX_STATUS_HANDLER "rproxy-status"
+int rpx_status_handler(request_rec *r);
+void rpx_status_register_hooks(apr_pool_t *p);
+rp_transport_t *rpx_current_transport(void);
+/* RProxyStatusStateFile: apply the saved operator state in post_config
+ * (after the balancers' shared state is mapped); its path for dump.c. */
+const char *rpx_status_state_path(apr_pool_t *pconf);
+int rpx_status_state_load(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s);
+
 /* test_config hook: print routes and effective settings (dump.c). */
 void rpx_dump_config(apr_pool_t *p, server_rec *s);
 

@@ -466,6 +466,139 @@ static void lock_taken_over_from_a_dead_holder(void)
     rp_lb_unlock(&sh);
 }
 
+/* ---- phase 2: active health, flags, status, tokens ---------------------- */
+
+static rp_lb_hc_t hc_3_2(void)
+{
+    rp_lb_hc_t hc;
+
+    rp_lb_hc_default(&hc);
+    hc.fails = 3;
+    hc.passes = 2;
+    return hc;
+}
+
+static void health_down_after_fails_up_after_passes(void)
+{
+    lb_fixture_t *f = fixture(RP_LB_RR, 2, NULL);
+    rp_lb_hc_t hc = hc_3_2();
+    int i;
+
+    f->b.hc = &hc;
+    RP_EXPECT_INT(rp_lb_hc_result(&f->b, 1, 503, fake_now), 0);
+    RP_EXPECT_INT(rp_lb_hc_result(&f->b, 1, 0, fake_now), 0);
+    /* a pass in between starts the count again */
+    RP_EXPECT_INT(rp_lb_hc_result(&f->b, 1, 200, fake_now), 0);
+    RP_EXPECT_INT(rp_lb_hc_result(&f->b, 1, 500, fake_now), 0);
+    RP_EXPECT_INT(rp_lb_hc_result(&f->b, 1, 404, fake_now), 0);
+    RP_EXPECT_INT(rp_lb_hc_result(&f->b, 1, 0, fake_now), RP_LB_HC_DOWN);
+    RP_EXPECT_INT(rp_lb_hc_result(&f->b, 1, 0, fake_now), 0);
+    RP_EXPECT_INT(f->st[1].flags & RP_LB_F_HEALTH_DOWN, RP_LB_F_HEALTH_DOWN);
+    RP_EXPECT_INT(f->st[1].hc_status, 0);
+    RP_EXPECT_STR(rp_lb_state_str(&f->b, 1, fake_now), "down");
+    for (i = 0; i < 20; i++) {
+        RP_EXPECT_INT(pick(f), 0);
+    }
+    fake_now += apr_time_from_sec(5);
+    RP_EXPECT_INT(rp_lb_hc_result(&f->b, 1, 399, fake_now), 0);
+    RP_EXPECT_INT(rp_lb_hc_result(&f->b, 1, 200, fake_now), RP_LB_HC_UP);
+    RP_EXPECT_INT(f->st[1].flags, 0);
+    RP_EXPECT_INT(f->st[1].hc_status, 200);
+    RP_EXPECT_INT((apr_time_t)f->st[1].hc_last, fake_now);
+    RP_EXPECT_STR(rp_lb_state_str(&f->b, 1, fake_now), "up");
+}
+
+static void member_back_from_health_ramps_with_slow_start(void)
+{
+    lb_fixture_t *f = fixture(RP_LB_RR, 2, NULL);
+    rp_lb_hc_t hc = hc_3_2();
+
+    hc.fails = 1;
+    hc.passes = 1;
+    f->b.hc = &hc;
+    f->b.params.slow_start = apr_time_from_sec(100);
+    RP_EXPECT_INT(rp_lb_hc_result(&f->b, 0, 503, fake_now), RP_LB_HC_DOWN);
+    fake_now += apr_time_from_sec(1000);
+    RP_EXPECT_INT(rp_lb_hc_result(&f->b, 0, 200, fake_now), RP_LB_HC_UP);
+    RP_EXPECT_INT(rp_lb_effective_weight(&f->b, 0, fake_now), 100);
+    RP_EXPECT_INT(
+        rp_lb_effective_weight(&f->b, 0, fake_now + apr_time_from_sec(50)),
+        550);
+    /* a passive ejection still running keeps its own end */
+    f->st[1].ejected_until = (apr_uint64_t)(fake_now + apr_time_from_sec(30));
+    RP_EXPECT_INT(rp_lb_hc_result(&f->b, 1, 503, fake_now), RP_LB_HC_DOWN);
+    RP_EXPECT_INT(rp_lb_hc_result(&f->b, 1, 200, fake_now), RP_LB_HC_UP);
+    RP_EXPECT_INT((apr_time_t)f->st[1].ejected_until,
+                  fake_now + apr_time_from_sec(30));
+}
+
+static void flags_and_state_names(void)
+{
+    lb_fixture_t *f = fixture(RP_LB_RR, 2, NULL);
+
+    f->m[1].standby = 1;
+    RP_EXPECT_STR(rp_lb_state_str(&f->b, 0, fake_now), "up");
+    RP_EXPECT_STR(rp_lb_state_str(&f->b, 1, fake_now), "standby");
+    RP_EXPECT_INT(rp_lb_set_flag(&f->b, 0, RP_LB_F_DRAIN, 1), 0);
+    RP_EXPECT_STR(rp_lb_state_str(&f->b, 0, fake_now), "draining");
+    RP_EXPECT_STR(rp_lb_state_str(&f->b, 1, fake_now), "up");
+    RP_EXPECT_INT(rp_lb_set_flag(&f->b, 0, RP_LB_F_DISABLED, 1), RP_LB_F_DRAIN);
+    RP_EXPECT_STR(rp_lb_state_str(&f->b, 0, fake_now), "disabled");
+    rp_lb_set_flag(&f->b, 0, RP_LB_F_DISABLED, 0);
+    rp_lb_set_flag(&f->b, 0, RP_LB_F_DRAIN, 0);
+    RP_EXPECT_INT(f->st[0].flags, 0);
+    f->st[0].ejected_until = (apr_uint64_t)(fake_now + 1);
+    RP_EXPECT_STR(rp_lb_state_str(&f->b, 0, fake_now), "ejected");
+}
+
+static void lease_held_by_one_until_dropped_expired_or_dead(void)
+{
+    rp_lb_shared_t sh = {0};
+    apr_uint32_t me = (apr_uint32_t)getpid();
+    apr_uint32_t parent = (apr_uint32_t)getppid(); /* alive, not me */
+    apr_time_t now = apr_time_from_sec(1000);
+    apr_interval_time_t ttl = apr_time_from_sec(10);
+
+    RP_EXPECT_INT(rp_lb_lease(&sh, me, now, ttl), 1);
+    RP_EXPECT_INT(rp_lb_lease(&sh, parent, now + 1, ttl), 0);
+    RP_EXPECT_INT(rp_lb_lease(&sh, me, now + apr_time_from_sec(5), ttl), 1);
+    /* renewed: not expired at the first expiry */
+    RP_EXPECT_INT(rp_lb_lease(&sh, parent, now + apr_time_from_sec(11), ttl),
+                  0);
+    RP_EXPECT_INT(rp_lb_lease(&sh, parent, now + apr_time_from_sec(16), ttl),
+                  1);
+    RP_EXPECT_INT(sh.hc_owner, parent);
+    rp_lb_lease_drop(&sh, me); /* not mine: nothing */
+    RP_EXPECT_INT(sh.hc_owner, parent);
+    rp_lb_lease_drop(&sh, parent);
+    RP_EXPECT_INT(sh.hc_owner, 0);
+    RP_EXPECT_INT(rp_lb_lease(&sh, me, now, ttl), 1);
+    /* a holder that no longer exists loses it before its expiry */
+    sh.hc_owner = 0x7ffffff0;
+    RP_EXPECT_INT(rp_lb_lease(&sh, parent, now, ttl), 1);
+    RP_EXPECT_INT(sh.lock, 0);
+}
+
+static void operator_token_binds_balancer_and_member(void)
+{
+    const unsigned char key[] = "0123456789abcdef0123456789abcdef";
+    const unsigned char other[] = "fedcba9876543210fedcba9876543210";
+    char t[RP_LB_TOKEN_LEN + 1], t2[RP_LB_TOKEN_LEN + 1];
+
+    rp_lb_token(key, 32, "app", "http://a:80", t);
+    RP_EXPECT_INT((int)strlen(t), RP_LB_TOKEN_LEN);
+    RP_EXPECT_INT(rp_lb_token_ok(key, 32, "app", "http://a:80", t), 1);
+    RP_EXPECT_INT(rp_lb_token_ok(key, 32, "app", "http://b:80", t), 0);
+    RP_EXPECT_INT(rp_lb_token_ok(key, 32, "app2", "http://a:80", t), 0);
+    RP_EXPECT_INT(rp_lb_token_ok(other, 32, "app", "http://a:80", t), 0);
+    RP_EXPECT_INT(rp_lb_token_ok(key, 32, "app", "http://a:80", NULL), 0);
+    RP_EXPECT_INT(rp_lb_token_ok(key, 32, "app", "http://a:80", ""), 0);
+    rp_lb_token(key, 32, "app", "http://a:80", t2);
+    RP_EXPECT_STR(t2, t);
+    t2[0] = t2[0] == '0' ? '1' : '0';
+    RP_EXPECT_INT(rp_lb_token_ok(key, 32, "app", "http://a:80", t2), 0);
+}
+
 int main(void)
 {
     apr_initialize();
@@ -485,6 +618,11 @@ int main(void)
     RP_TEST_RUN(status_5xx_counts_as_failure_when_configured);
     RP_TEST_RUN(request_keys_from_client_header_cookie_path);
     RP_TEST_RUN(lock_taken_over_from_a_dead_holder);
+    RP_TEST_RUN(health_down_after_fails_up_after_passes);
+    RP_TEST_RUN(member_back_from_health_ramps_with_slow_start);
+    RP_TEST_RUN(flags_and_state_names);
+    RP_TEST_RUN(lease_held_by_one_until_dropped_expired_or_dead);
+    RP_TEST_RUN(operator_token_binds_balancer_and_member);
     apr_pool_destroy(pool);
     apr_terminate();
     return rp_test_done();
