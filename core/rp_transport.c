@@ -24,10 +24,14 @@
 #include "rp_pool.h"
 #include "rp_headers.h"
 
-/* Read blocks come from the exchange's bucket allocator, whose
- * apr_allocator keeps freed blocks for the next read (no malloc per read).
- * Its nodes are whole 4 KiB pages including two small headers, so a block
- * asks for a little less than a page multiple. */
+/* Read blocks come from malloc() and go back with free() when the last
+ * bucket pointing into them is gone. Not from the bucket allocator: its
+ * apr_allocator belongs to the client connection and keeps freed nodes (up
+ * to MaxMemFree each), and with a connection's few blocks of 64 KiB in
+ * flight that held 3-4x mod_proxy_http's RSS after a load of 1 MiB or
+ * chunked responses at 256 connections (bench/RESULTS.md); with malloc it
+ * is 0.94-0.96x. A block is a little less than a page multiple, so that
+ * the allocation with malloc's header still fits whole pages. */
 #define RP_BLOCK_SIZE(kib) ((kib)*1024 - 128)
 #define RP_HEAD_BLOCK RP_BLOCK_SIZE(16) /* first read: head, small body */
 #define RP_READ_BLOCK RP_BLOCK_SIZE(64) /* largest body read */
@@ -71,7 +75,7 @@ static apr_status_t conn_make_room(rp_conn_t *c, apr_bucket_alloc_t *ba)
         return APR_SUCCESS;
     }
     cap = block_size(c, unread);
-    nb = apr_bucket_alloc(cap, ba);
+    nb = malloc(cap);
     if (!nb) {
         return APR_ENOMEM;
     }
@@ -79,7 +83,7 @@ static apr_status_t conn_make_room(rp_conn_t *c, apr_bucket_alloc_t *ba)
         memcpy(nb, c->buf + c->pos, unread);
     }
     rp_conn_drop_buffer(c);
-    c->hb = apr_bucket_heap_create(nb, cap, apr_bucket_free, ba);
+    c->hb = apr_bucket_heap_create(nb, cap, free, ba);
     c->buf = nb;
     c->cap = cap;
     c->pos = 0;
