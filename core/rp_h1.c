@@ -882,13 +882,11 @@ static char *put(char *w, const char *s, apr_size_t n)
     return w + n;
 }
 
-/* Bytes of the serialized head, so that it is written with one palloc. */
-static apr_size_t request_head_size(const char *method, const char *target,
-                                    const apr_array_header_t *arr)
+/* Bytes of "name: value\r\n" for every field of arr (may be NULL). */
+static apr_size_t fields_size(const apr_array_header_t *arr)
 {
     const apr_table_entry_t *e;
-    apr_size_t total =
-        strlen(method) + 1 + strlen(target) + (sizeof(" HTTP/1.1\r\n") - 1) + 2;
+    apr_size_t total = 0;
     int i;
 
     for (i = 0; arr != NULL && i < arr->nelts; i++) {
@@ -900,19 +898,12 @@ static apr_size_t request_head_size(const char *method, const char *target,
     return total;
 }
 
-char *rp_h1_request_head(apr_pool_t *p, const char *method, const char *target,
-                         const apr_table_t *headers, apr_size_t *len)
+/* Write those lines at w; returns the end. */
+static char *put_fields(char *w, const apr_array_header_t *arr)
 {
-    const apr_array_header_t *arr = headers ? apr_table_elts(headers) : NULL;
-    apr_size_t total = request_head_size(method, target, arr);
-    char *out = apr_palloc(p, total + 1), *w = out;
     const apr_table_entry_t *e;
     int i;
 
-    w = put(w, method, strlen(method));
-    w = put(w, " ", 1);
-    w = put(w, target, strlen(target));
-    w = put(w, " HTTP/1.1\r\n", sizeof(" HTTP/1.1\r\n") - 1);
     for (i = 0; arr != NULL && i < arr->nelts; i++) {
         e = &((const apr_table_entry_t *)arr->elts)[i];
         if (e->key == NULL) {
@@ -923,6 +914,29 @@ char *rp_h1_request_head(apr_pool_t *p, const char *method, const char *target,
         w = put(w, e->val ? e->val : "", strlen(e->val ? e->val : ""));
         w = put(w, "\r\n", 2);
     }
+    return w;
+}
+
+/* A head or trailer section in one palloc: the n parts of its first line,
+ * the fields, the empty line. */
+static char *put_section(apr_pool_t *p, const char *const *parts, int n,
+                         const apr_table_t *fields, apr_size_t *len)
+{
+    const apr_array_header_t *arr = fields ? apr_table_elts(fields) : NULL;
+    apr_size_t plen[4], total = fields_size(arr) + 2;
+    char *out, *w;
+    int i;
+
+    RP_ASSERT(n <= 4);
+    for (i = 0; i < n; i++) {
+        plen[i] = strlen(parts[i]);
+        total += plen[i];
+    }
+    out = w = apr_palloc(p, total + 1);
+    for (i = 0; i < n; i++) {
+        w = put(w, parts[i], plen[i]);
+    }
+    w = put_fields(w, arr);
     w = put(w, "\r\n", 2);
     *w = '\0';
     RP_ASSERT((apr_size_t)(w - out) == total);
@@ -932,40 +946,20 @@ char *rp_h1_request_head(apr_pool_t *p, const char *method, const char *target,
     return out;
 }
 
+char *rp_h1_request_head(apr_pool_t *p, const char *method, const char *target,
+                         const apr_table_t *headers, apr_size_t *len)
+{
+    const char *const line[4] = {method, " ", target, " HTTP/1.1\r\n"};
+
+    return put_section(p, line, 4, headers, len);
+}
+
 /* ---- last chunk with trailers -------------------------------------- */
 
 char *rp_h1_last_chunk(apr_pool_t *p, const apr_table_t *trailers,
                        apr_size_t *len)
 {
-    const apr_array_header_t *arr = trailers ? apr_table_elts(trailers) : NULL;
-    const apr_table_entry_t *e;
-    apr_size_t total = 3 + 2; /* "0\r\n" ... "\r\n" */
-    char *out, *w;
-    int i;
+    const char *const line[1] = {"0\r\n"};
 
-    for (i = 0; arr != NULL && i < arr->nelts; i++) {
-        e = &((const apr_table_entry_t *)arr->elts)[i];
-        if (e->key != NULL) {
-            total += strlen(e->key) + 2 + strlen(e->val ? e->val : "") + 2;
-        }
-    }
-    out = w = apr_palloc(p, total + 1);
-    w = put(w, "0\r\n", 3);
-    for (i = 0; arr != NULL && i < arr->nelts; i++) {
-        e = &((const apr_table_entry_t *)arr->elts)[i];
-        if (e->key == NULL) {
-            continue;
-        }
-        w = put(w, e->key, strlen(e->key));
-        w = put(w, ": ", 2);
-        w = put(w, e->val ? e->val : "", strlen(e->val ? e->val : ""));
-        w = put(w, "\r\n", 2);
-    }
-    w = put(w, "\r\n", 2);
-    *w = '\0';
-    RP_ASSERT((apr_size_t)(w - out) == total);
-    if (len != NULL) {
-        *len = total;
-    }
-    return out;
+    return put_section(p, line, 1, trailers, len);
 }
