@@ -5,8 +5,9 @@ set -eu
 PKGS="build-essential autoconf automake libtool pkg-config apache2 apache2-dev
 libapr1-dev libaprutil1-dev libssl-dev python3 python3-pytest nginx-light curl
 clang-format procps openssl tinyproxy"
-# tests/fuzz: libFuzzer comes with clang (-fsanitize=fuzzer).
-PKGS="$PKGS clang"
+# tests/fuzz: clang, and its compiler-rt runtimes (libFuzzer, ASan, UBSan
+# for clang), which Debian 12 ships apart in libclang-rt-14-dev.
+PKGS="$PKGS clang libclang-rt-14-dev"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
