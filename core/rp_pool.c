@@ -796,10 +796,9 @@ static rp_fault_t dial_fault(apr_status_t rv, const char *why)
  * queue timeout: a request that cannot get a connection soon is better
  * answered 503 than left to pile up behind a saturated backend. */
 apr_status_t rp_pool_acquire(rp_backend_t *be, const rp_rt_opts_t *opts,
-                             int flags, rp_conn_t **out, const char **why,
+                             int fresh, rp_conn_t **out, const char **why,
                              rp_fault_t *fault, apr_pool_t *p)
 {
-    int fresh = flags & RP_ACQ_FRESH;
     apr_time_t deadline = apr_time_now() + be->opts.queue_timeout;
     apr_status_t rv;
 

@@ -101,15 +101,13 @@ void rp_conn_close(rp_conn_t *c);
  * caller has read the response to its end and keep-alive allowed it. */
 void rp_pool_put(rp_conn_t *c);
 
-/* Flags of rp_pool_acquire(). */
-#define RP_ACQ_FRESH 0x0001 /* dial: no pooled connection */
-
-/* A connection for one attempt: a live pooled one unless RP_ACQ_FRESH, else
+/* A connection for one attempt: a live pooled one (after the readability
+ * check of pool_take) unless fresh is set, else
  * a new one once a slot is free (RP_EPOOL_FULL after the queue timeout);
  * RP_EBACKEND_UNREACHABLE or RP_ETLS with *why (in p) when dialing fails.
  * On failure *fault names it: DNS, refused, timed out, TLS, certificate. */
 apr_status_t rp_pool_acquire(rp_backend_t *be, const rp_rt_opts_t *opts,
-                             int flags, rp_conn_t **out, const char **why,
+                             int fresh, rp_conn_t **out, const char **why,
                              rp_fault_t *fault, apr_pool_t *p);
 
 #endif /* RP_POOL_H */

@@ -285,15 +285,16 @@ static apr_status_t check_request_line(rp_exchange_t *ex)
 static apr_status_t frame_request(rp_exchange_t *ex)
 {
     apr_table_t *h = ex->out.headers;
-    const char *te =
-        apr_table_getm(ex->pool, ex->in_headers, "Transfer-Encoding");
-    const char *bad;
+    const char *te = NULL, *bad;
 
     /* The front hands over the body decoded of its chunked framing only:
      * with another coding ("gzip, chunked", which httpd lets through) the
      * body would reach the backend with that coding dropped. RFC 9112 6.1
      * suggests 501; a 400 like every request this proxy will not forward. */
-    if (ex->body_length < 0 && te != NULL && !only_chunked(te)) {
+    if (ex->body_length < 0) {
+        te = apr_table_getm(ex->pool, ex->in_headers, "Transfer-Encoding");
+    }
+    if (te != NULL && !only_chunked(te)) {
         ex->error_detail = apr_psprintf(
             ex->pool, "transfer coding other than chunked (\"%s\")", te);
         return RP_EBAD_REQUEST;

@@ -668,15 +668,6 @@ static int may_retry(const head_ctx_t *h, apr_status_t rv, int client_side)
            h->c->reused && !h->got_bytes && rv == RP_EBACKEND_UNREACHABLE;
 }
 
-/* A retry dials. A first attempt takes a pooled connection only after
- * rp_pool's readability check, for every request: the retry would cover a
- * connection the backend closed, but not bytes it sent while the connection
- * was idle, which would be read as this request's answer. */
-static int acquire_flags(int attempt)
-{
-    return attempt > 0 ? RP_ACQ_FRESH : 0;
-}
-
 /* The request head; through an upstream proxy (not tunnelled) the target
  * is in absolute form and the proxy gets its credentials. */
 static char *request_head(const rp_backend_t *be, const rp_request_t *req,
@@ -717,8 +708,7 @@ apr_status_t rp_transport_round_trip(rp_transport_t *t, rp_backend_t *be,
         h.resp = apr_pcalloc(p, sizeof(*h.resp));
         h.resp->_pool = p;
         h.resp->_ba = ba;
-        rv = rp_pool_acquire(be, opts, acquire_flags(attempt), &h.c, why, fault,
-                             p);
+        rv = rp_pool_acquire(be, opts, attempt > 0, &h.c, why, fault, p);
         if (rv != APR_SUCCESS) {
             apr_atomic_inc32(&t->stats.backend_errors);
             return rv;
