@@ -16,6 +16,7 @@
 #include <apr_strings.h>
 #include <apr_atomic.h>
 #include <apr_poll.h>
+#include "rp_block.h"
 #include "rp_pool.h"
 
 /* ---- connections ------------------------------------------------------ */
@@ -555,6 +556,7 @@ static void reap(rp_transport_t *t, int all)
         next = dead->next;
         rp_conn_close(dead);
     }
+    rp_block_trim(all);
 }
 
 /* Wakes twice a second so that an idle timeout of N seconds closes a

@@ -21,20 +21,22 @@
 #include <string.h>
 #include <apr_strings.h>
 #include <apr_atomic.h>
+#include "rp_block.h"
 #include "rp_pool.h"
 #include "rp_headers.h"
 
-/* Read blocks come from malloc() and go back with free() when the last
- * bucket pointing into them is gone. Not from the bucket allocator: its
- * apr_allocator belongs to the client connection and keeps freed nodes (up
- * to MaxMemFree each), and with a connection's few blocks of 64 KiB in
- * flight that held 3-4x mod_proxy_http's RSS after a load of 1 MiB or
- * chunked responses at 256 connections (bench/RESULTS.md); with malloc it
- * is 0.94-0.96x. A block is a little less than a page multiple, so that
- * the allocation with malloc's header still fits whole pages. */
+/* Read blocks come from malloc() (rp_block.h) and go back when the last
+ * bucket pointing into them is gone; body-sized ones through a small cache.
+ * Not from the bucket allocator: its apr_allocator belongs to the client
+ * connection and keeps freed nodes (up to MaxMemFree each), and with a
+ * connection's few blocks of 64 KiB in flight that held 3-4x
+ * mod_proxy_http's RSS after a load of 1 MiB or chunked responses at 256
+ * connections (bench/RESULTS.md); with malloc it is 0.94-0.96x. A block is
+ * a little less than a page multiple, so that the allocation with malloc's
+ * header still fits whole pages. */
 #define RP_BLOCK_SIZE(kib) ((kib)*1024 - 128)
 #define RP_HEAD_BLOCK RP_BLOCK_SIZE(16) /* first read: head, small body */
-#define RP_READ_BLOCK RP_BLOCK_SIZE(64) /* largest body read */
+#define RP_READ_BLOCK RP_BLOCK_CACHED   /* largest body read: 64 KiB */
 #define RP_MIN_READ 4096                /* a smaller tail gets a fresh block */
 #define RP_BATCH (256 * 1024) /* body bytes one rp_response_read may gather */
 #define RP_MAX_HEAD 65536     /* response head size limit */
@@ -75,7 +77,7 @@ static apr_status_t conn_make_room(rp_conn_t *c, apr_bucket_alloc_t *ba)
         return APR_SUCCESS;
     }
     cap = block_size(c, unread);
-    nb = malloc(cap);
+    nb = rp_block_get(cap);
     if (!nb) {
         return APR_ENOMEM;
     }
@@ -83,7 +85,7 @@ static apr_status_t conn_make_room(rp_conn_t *c, apr_bucket_alloc_t *ba)
         memcpy(nb, c->buf + c->pos, unread);
     }
     rp_conn_drop_buffer(c);
-    c->hb = apr_bucket_heap_create(nb, cap, free, ba);
+    c->hb = apr_bucket_heap_create(nb, cap, rp_block_free_fn_for(cap), ba);
     c->buf = nb;
     c->cap = cap;
     c->pos = 0;
