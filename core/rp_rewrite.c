@@ -388,6 +388,32 @@ static const char *map_cookie_path(apr_pool_t *p, const cookie_attr_t *a,
     return NULL;
 }
 
+int rp_rewrite_cookie_domain_ok(const char *s)
+{
+    if (!*s || !strcmp(s, ".")) {
+        return 0;
+    }
+    for (; *s; s++) {
+        if (!apr_isalnum(*s) && !strchr("-._", *s)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+int rp_rewrite_cookie_path_ok(const char *s)
+{
+    if (*s != '/') {
+        return 0;
+    }
+    for (; *s; s++) {
+        if (*s == ';' || *s == ' ' || apr_iscntrl(*s) || (*s & 0x80)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 /* The cookie's own name=value comes first and is never an attribute, even
  * when the cookie is called "Path". Only the value bytes of a matched
  * attribute change. */

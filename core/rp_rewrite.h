@@ -95,6 +95,14 @@ const char *rp_rewrite_set_cookie(apr_pool_t *p, const char *value,
                                   const apr_array_header_t *domains,
                                   const apr_array_header_t *paths);
 
+/* Values a cookie rule (RProxyCookieDomain / RProxyCookiePath) may hold,
+ * from and to alike, so that a rewritten attribute stays well formed: a
+ * Domain is a host name (letters, digits, '-', '.', '_'), optionally with a
+ * leading '.'; a Path starts with '/' and holds no ';', space, control or
+ * non-ASCII byte (RFC 6265 section 4.1.1, path-value). */
+int rp_rewrite_cookie_domain_ok(const char *s);
+int rp_rewrite_cookie_path_ok(const char *s);
+
 /* Apply the above to a response head in place: Location, Content-Location
  * and Refresh when m is not NULL, every Set-Cookie field when a rule array
  * is not empty. Fields keep their order; new values come from p. */

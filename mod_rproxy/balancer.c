@@ -575,8 +575,10 @@ const char *rpx_balancer_eject_5xx(cmd_parms *cmd, void *dconf, int on)
 
 /* ---- check_config: balancer:// targets --------------------------------- */
 
-static int resolve(apr_pool_t *pconf, server_rec *s, rpx_route_t *route)
+static int resolve(apr_pool_t *pconf, server_rec *s, rpx_route_t *route,
+                   const rp_conf_t *conf)
 {
+    (void)conf;
     if (!route->target || !route->balancer_name) {
         return OK;
     }
@@ -594,27 +596,7 @@ static int resolve(apr_pool_t *pconf, server_rec *s, rpx_route_t *route)
 
 int rpx_balancers_check(apr_pool_t *pconf, server_rec *main_server)
 {
-    server_rec *s;
-    int i, rv = OK;
-
-    for (s = main_server; s && rv == OK; s = s->next) {
-        rpx_server_conf_t *sc =
-            ap_get_module_config(s->module_config, &rproxy_module);
-        core_server_config *core = ap_get_core_module_config(s->module_config);
-        ap_conf_vector_t **sec = (ap_conf_vector_t **)core->sec_url->elts;
-        rpx_route_t *routes = (rpx_route_t *)sc->routes->elts;
-
-        for (i = 0; i < sc->routes->nelts && rv == OK; i++) {
-            rv = resolve(pconf, s, &routes[i]);
-        }
-        for (i = 0; i < core->sec_url->nelts && rv == OK; i++) {
-            rpx_dir_conf_t *dc = ap_get_module_config(sec[i], &rproxy_module);
-            if (dc && dc->route) {
-                rv = resolve(pconf, s, dc->route);
-            }
-        }
-    }
-    return rv;
+    return rpx_for_each_route(pconf, main_server, resolve);
 }
 
 /* ---- post_config: TLS contexts ------------------------------------------ */

@@ -435,36 +435,6 @@ static const char *set_flag(cmd_parms *cmd, void *dconf, int on)
 
 /* ---- response rewriting (RProxyRewriteLocation, RProxyCookie*) ---- */
 
-/* Is s fit for a cookie's Domain: a host name (letters, digits, '-', '.',
- * '_'), optionally with a leading '.'? */
-static int cookie_domain_ok(const char *s)
-{
-    if (!*s || !strcmp(s, ".")) {
-        return 0;
-    }
-    for (; *s; s++) {
-        if (!apr_isalnum(*s) && !strchr("-._", *s)) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
-/* Is s fit for a cookie's Path: starts with '/', and holds no ';', space
- * or control character (RFC 6265 section 4.1.1, path-value)? */
-static int cookie_path_ok(const char *s)
-{
-    if (*s != '/') {
-        return 0;
-    }
-    for (; *s; s++) {
-        if (*s == ';' || *s == ' ' || apr_iscntrl(*s) || (*s & 0x80)) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
 /* RProxyCookieDomain / RProxyCookiePath from to | off. Rules add up in
  * order within one context; "off" empties the list, so that a <Location>
  * or virtual host can drop the rules it would inherit. */
@@ -474,9 +444,10 @@ static const char *set_cookie_rule(cmd_parms *cmd, void *dconf,
     rp_conf_t *c = target_conf(cmd, dconf);
     const apr_array_header_t **list =
         (const apr_array_header_t **)((char *)c + (int)(long)cmd->info);
-    int (*ok)(const char *) =
-        list == &c->cookie_domains ? cookie_domain_ok : cookie_path_ok;
-    const char *what = ok == cookie_domain_ok ? "domain" : "path";
+    int (*ok)(const char *) = list == &c->cookie_domains
+                                  ? rp_rewrite_cookie_domain_ok
+                                  : rp_rewrite_cookie_path_ok;
+    const char *what = ok == rp_rewrite_cookie_domain_ok ? "domain" : "path";
     apr_array_header_t *a;
     rp_rewrite_pair_t *r;
 
@@ -491,9 +462,10 @@ static const char *set_cookie_rule(cmd_parms *cmd, void *dconf,
                             cmd->cmd->name, what, what, from);
     }
     if (!ok(from) || !ok(to)) {
-        return apr_psprintf(cmd->pool, "%s: \"%s\" is not a cookie %s%s",
-                            cmd->cmd->name, ok(from) ? to : from, what,
-                            ok == cookie_path_ok ? " (starting with /)" : "");
+        return apr_psprintf(
+            cmd->pool, "%s: \"%s\" is not a cookie %s%s", cmd->cmd->name,
+            ok(from) ? to : from, what,
+            ok == rp_rewrite_cookie_path_ok ? " (starting with /)" : "");
     }
     /* A copy: the configured list stays read-only once made. */
     a = *list ? apr_array_copy(cmd->pool, *list)
@@ -682,7 +654,8 @@ static int make_ctx(apr_pool_t *pconf, server_rec *s, rpx_route_t *route,
     return OK;
 }
 
-int rpx_make_tls_contexts(apr_pool_t *pconf, server_rec *main_server)
+int rpx_for_each_route(apr_pool_t *pconf, server_rec *main_server,
+                       rpx_route_fn fn)
 {
     server_rec *s;
     int i, rv = OK;
@@ -695,18 +668,29 @@ int rpx_make_tls_contexts(apr_pool_t *pconf, server_rec *main_server)
         rpx_route_t *routes = (rpx_route_t *)sc->routes->elts;
 
         for (i = 0; i < sc->routes->nelts && rv == OK; i++) {
-            if (!routes[i].tls) {
-                rv = make_ctx(pconf, s, &routes[i], &sc->conf);
-            }
+            rv = fn(pconf, s, &routes[i], &sc->conf);
         }
         for (i = 0; i < core->sec_url->nelts && rv == OK; i++) {
             rpx_dir_conf_t *dc = ap_get_module_config(sec[i], &rproxy_module);
-            if (dc && dc->route && !dc->route->tls) {
+            if (dc && dc->route) {
                 rp_conf_t c;
                 rp_conf_merge(&c, &sc->conf, &dc->conf);
-                rv = make_ctx(pconf, s, dc->route, &c);
+                rv = fn(pconf, s, dc->route, &c);
             }
         }
     }
     return rv;
+}
+
+/* A route shared by several servers (inherited by a virtual host) gets
+ * its context from the first. */
+static int route_tls(apr_pool_t *pconf, server_rec *s, rpx_route_t *route,
+                     const rp_conf_t *conf)
+{
+    return route->tls ? OK : make_ctx(pconf, s, route, conf);
+}
+
+int rpx_make_tls_contexts(apr_pool_t *pconf, server_rec *main_server)
+{
+    return rpx_for_each_route(pconf, main_server, route_tls);
 }

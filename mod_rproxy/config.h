@@ -61,6 +61,15 @@ typedef struct rpx_dir_conf_t {
 
 extern const command_rec rpx_cmds[];
 
+/* Call fn for every route of the configuration: each server's RProxyPass
+ * routes with the server's settings, then each <Location> route with the
+ * server's settings merged with the location's (conf lives only during
+ * the call). Stops at, and returns, the first result other than OK. */
+typedef int (*rpx_route_fn)(apr_pool_t *pconf, server_rec *s,
+                            rpx_route_t *route, const rp_conf_t *conf);
+int rpx_for_each_route(apr_pool_t *pconf, server_rec *main_server,
+                       rpx_route_fn fn);
+
 /* post_config: a TLS context for every https route; refuses the start
  * (returns non-OK after logging why) when one cannot be made. */
 int rpx_make_tls_contexts(apr_pool_t *pconf, server_rec *s);

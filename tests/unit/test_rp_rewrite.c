@@ -541,6 +541,46 @@ static void test_identity_mapping_returns_same_pointer(void)
     apr_pool_destroy(p);
 }
 
+/* The values a cookie rule may hold (RFC 6265 4.1.1): what config.c
+ * refuses at startup and the fuzz target's rules are drawn from. */
+static void test_cookie_rule_values_rfc6265_4_1_1(void)
+{
+    static const struct {
+        const char *v;
+        int domain_ok, path_ok;
+    } cases[] = {
+        {"example.com", 1, 0},
+        {".example.com", 1, 0},
+        {"a-b_c.d9", 1, 0},
+        {"", 0, 0},
+        {".", 0, 0},
+        {"exa mple.com", 0, 0},
+        {"example.com;", 0, 0},
+        {"ex\xc3\xa9.com", 0, 0},
+        {"/", 0, 1},
+        {"/app/v1", 0, 1},
+        {"/a.b-c_d~e", 0, 1},
+        {"app", 1, 0},
+        {"/a;b", 0, 0},
+        {"/a b", 0, 0},
+        {"/a\tb", 0, 0},
+        {"/a\x7f", 0, 0},
+        {"/caf\xc3\xa9", 0, 0},
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        if (rp_rewrite_cookie_domain_ok(cases[i].v) != cases[i].domain_ok) {
+            RP_FAIL_CASE(cases[i].v, "domain ok %d, expected %d",
+                         !cases[i].domain_ok, cases[i].domain_ok);
+        }
+        if (rp_rewrite_cookie_path_ok(cases[i].v) != cases[i].path_ok) {
+            RP_FAIL_CASE(cases[i].v, "path ok %d, expected %d",
+                         !cases[i].path_ok, cases[i].path_ok);
+        }
+    }
+}
+
 int main(void)
 {
     apr_initialize();
@@ -553,6 +593,7 @@ int main(void)
     RP_TEST_RUN(test_response_fields_rewritten_in_place_order_kept);
     RP_TEST_RUN(test_response_without_map_or_rules);
     RP_TEST_RUN(test_identity_mapping_returns_same_pointer);
+    RP_TEST_RUN(test_cookie_rule_values_rfc6265_4_1_1);
     apr_terminate();
     return rp_test_done();
 }

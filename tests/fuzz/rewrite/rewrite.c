@@ -29,33 +29,6 @@
 #include "rp_headers.h"
 #include "rp_rewrite.h"
 
-/* The checks of mod_rproxy/config.c for RProxyCookieDomain/-Path. */
-static int cookie_domain_ok(const char *s)
-{
-    if (!*s || !strcmp(s, ".")) {
-        return 0;
-    }
-    for (; *s; s++) {
-        if (!apr_isalnum(*s) && !strchr("-._", *s)) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
-static int cookie_path_ok(const char *s)
-{
-    if (*s != '/') {
-        return 0;
-    }
-    for (; *s; s++) {
-        if (*s == ';' || *s == ' ' || apr_iscntrl(*s) || (*s & 0x80)) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
 static apr_array_header_t *rules(fuzz_in_t *in, int (*ok)(const char *))
 {
     apr_array_header_t *a =
@@ -142,14 +115,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     unsigned tls = fuzz_take_byte(&in) & 1;
     const char *loc = fuzz_take_str(&in), *refresh = fuzz_take_str(&in);
     const char *cookie = fuzz_take_str(&in);
-    apr_array_header_t *d = rules(&in, cookie_domain_ok);
-    apr_array_header_t *p = rules(&in, cookie_path_ok);
+    apr_array_header_t *d = rules(&in, rp_rewrite_cookie_domain_ok);
+    apr_array_header_t *p = rules(&in, rp_rewrite_cookie_path_ok);
     rp_rewrite_map_t map, *m = NULL;
     rp_url_t url;
 
     memset(&map, 0, sizeof(map));
     if (rp_url_parse(fuzz_pool, target, &url, NULL) == APR_SUCCESS &&
-        (*prefix == '\0' || cookie_path_ok(prefix))) {
+        (*prefix == '\0' || rp_rewrite_cookie_path_ok(prefix))) {
         map.target = &url;
         map.backend_host =
             rp_headers_valid_value(bhost) && *bhost ? bhost : NULL;
