@@ -89,7 +89,17 @@ def workdir(request):
         .replace("]", "")[:80]
     d = tempfile.mkdtemp(prefix=name + "-", dir=base)
     os.chmod(d, 0o755)
-    return d
+    yield d
+    # Everything the test started is stopped by now (the factories' own
+    # teardowns ran first): a process still running from this directory
+    # is a leak. It is killed by its PID, and the test fails.
+    leaked = ["%d (%s)" % (pid, rphttpd.cmdline_of(pid))
+              for pid in rphttpd.processes_mentioning(d + os.sep)]
+    for what in leaked:
+        rphttpd.kill_pid(int(what.split()[0]), signal.SIGKILL)
+    if leaked:
+        pytest.fail("processes left running: " + ", ".join(leaked),
+                    pytrace=False)
 
 
 def _require_module():
@@ -115,8 +125,9 @@ def httpd_factory(workdir):
         n[0] += 1
         d = os.path.join(workdir, "httpd%d" % n[0])
         h = rphttpd.Httpd(d, snippet, **kw)
+        # stopped at teardown also when the test starts it itself
+        started.append(h)
         if start:
-            started.append(h)
             h.start()
         return h
 

@@ -127,6 +127,35 @@ def rss_kb_of(pid):
     return 0
 
 
+def processes_mentioning(path):
+    """PIDs of the processes whose command line names something under
+    path (a test's work directory): what a test started and must have
+    stopped by the time it ends."""
+    out = []
+    me = os.getpid()
+    needle = path.encode()
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or int(name) == me:
+            continue
+        try:
+            with open("/proc/%s/cmdline" % name, "rb") as f:
+                cmd = f.read()
+        except OSError:
+            continue
+        if needle in cmd:
+            out.append(int(name))
+    return out
+
+
+def cmdline_of(pid):
+    """pid's command line as text, or "" when it is gone."""
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            return f.read().replace(b"\0", b" ").decode("latin-1").strip()
+    except OSError:
+        return ""
+
+
 def kill_pid(pid, sig):
     try:
         os.kill(pid, sig)
