@@ -302,10 +302,11 @@ static apr_status_t send_last_chunk(rp_conn_t *c, const rp_request_t *req,
 /* Stream the client's body after the head: first what a previous attempt
  * kept (on a retry), then fresh data from the client. *client_side tells
  * a failure to read from the client apart from a failure to write to the
- * backend. */
+ * backend; *why then says what was wrong with the client's body. */
 static apr_status_t send_body(rp_conn_t *c, const rp_request_t *req,
                               replay_t *rp, apr_pool_t *p,
-                              apr_bucket_alloc_t *ba, int *client_side)
+                              apr_bucket_alloc_t *ba, int *client_side,
+                              const char **why)
 {
     apr_bucket_brigade *bb = apr_brigade_create(p, ba);
     int chunked = req->body_length < 0, eos = rp->eos;
@@ -319,6 +320,9 @@ static apr_status_t send_body(rp_conn_t *c, const rp_request_t *req,
         rv = req->body_fn(req->body_baton, bb, &eos);
         if (rv != APR_SUCCESS) {
             *client_side = 1;
+            *why = chunked ? "the request body could not be read (bad "
+                             "chunked framing, or over a size limit)"
+                           : "the request body could not be read";
             break;
         }
         len = 0;
@@ -326,6 +330,7 @@ static apr_status_t send_body(rp_conn_t *c, const rp_request_t *req,
         sent += len;
         if (!chunked && sent > req->body_length) {
             *client_side = 1; /* more than announced: never forward it */
+            *why = "the request body is longer than its Content-Length";
             rv = RP_EBAD_REQUEST;
             break;
         }
@@ -335,6 +340,7 @@ static apr_status_t send_body(rp_conn_t *c, const rp_request_t *req,
     }
     if (rv == APR_SUCCESS && !chunked && sent != req->body_length) {
         *client_side = 1; /* the client's body ended early */
+        *why = "the request body ended before its Content-Length";
         rv = RP_EBAD_REQUEST;
     }
     if (rv == APR_SUCCESS && chunked) {
@@ -633,7 +639,7 @@ static apr_status_t exchange(head_ctx_t *h, const char *head, apr_size_t len,
     }
     if (rv == APR_SUCCESS && req->body_length != 0) {
         rv = send_body(c, req, h->replay, h->resp->_pool, h->resp->_ba,
-                       client_side);
+                       client_side, &h->why);
     }
     if (rv != APR_SUCCESS) {
         if (*client_side) {

@@ -28,8 +28,7 @@ static int client_left(request_rec *r, apr_status_t rv)
 {
     return r->connection->aborted || APR_STATUS_IS_ECONNABORTED(rv) ||
            APR_STATUS_IS_ECONNRESET(rv) || APR_STATUS_IS_EOF(rv) ||
-           APR_STATUS_IS_INCOMPLETE(rv) || APR_STATUS_IS_TIMEUP(rv) ||
-           rv == AP_FILTER_ERROR;
+           APR_STATUS_IS_INCOMPLETE(rv) || APR_STATUS_IS_TIMEUP(rv);
 }
 
 /* Moves data buckets to bb; EOS ends the body. */
@@ -47,6 +46,12 @@ static apr_status_t front_read_body(void *ctx, apr_bucket_brigade *bb, int *eos)
                         APR_BLOCK_READ, RPX_READ_MAX);
     if (rv != APR_SUCCESS) {
         apr_brigade_cleanup(f->bb);
+        if (rv == AP_FILTER_ERROR && !r->connection->aborted) {
+            /* HTTP_IN refused the body (bad chunked framing, over
+             * LimitRequestBody) and has sent its error response itself */
+            f->answered = 1;
+            return RP_EBAD_REQUEST;
+        }
         return client_left(r, rv) ? RP_ECLIENT_GONE : RP_EBAD_REQUEST;
     }
     while ((b = APR_BRIGADE_FIRST(f->bb)) != APR_BRIGADE_SENTINEL(f->bb)) {
@@ -59,8 +64,13 @@ static apr_status_t front_read_body(void *ctx, apr_bucket_brigade *bb, int *eos)
             apr_bucket_destroy(b);
         }
         else {
+            f->body_read += b->length;
             APR_BRIGADE_INSERT_TAIL(bb, b);
         }
+    }
+    if (f->body_limit > 0 && f->body_read > f->body_limit) {
+        f->too_large = 1; /* a chunked body: the handler answers 413 */
+        return RP_EBAD_REQUEST;
     }
     return APR_SUCCESS;
 }

@@ -438,13 +438,39 @@ static int rpx_handler(request_rec *r)
     if (route == &rule) {
         ex.query = rule_query;
     }
+    /* LimitRequestBody: HTTP_IN leaves it to the proxy once r->proxyreq
+     * is set (as it does for mod_proxy), and r->proxyreq keeps the
+     * backend's Server and Date fields. A Content-Length over it is
+     * refused before the backend is asked; a chunked body when it gets
+     * there (front_read_body). */
+    front.body_limit = ap_get_limit_req_body(r);
+    if (front.body_limit > 0 && ex.body_length > front.body_limit) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      RPLOGNO(00296) "refusing to forward %s %s: a request "
+                                     "body of %" APR_OFF_T_FMT " bytes is over "
+                                     "LimitRequestBody %" APR_OFF_T_FMT,
+                      r->method, rest, ex.body_length, front.body_limit);
+        apr_table_setn(r->notes, "rproxy-status", "413");
+        return HTTP_REQUEST_ENTITY_TOO_LARGE;
+    }
     r->proxyreq = PROXYREQ_REVERSE;
     rv = rp_proxy_run(&ex);
+    if (front.too_large) {
+        ex.status = HTTP_REQUEST_ENTITY_TOO_LARGE;
+    }
     if (front.replaced) {
         /* The client never saw the backend's head (front_abort): for what
          * follows, the exchange failed before it. */
         ex.head_sent = 0;
         ex.status = HTTP_BAD_GATEWAY;
+    }
+    if (front.answered) {
+        /* The error response is out already (LimitRequestBody gives 413):
+         * the notes say what it was, and nothing more is sent. */
+        ex.status = r->status;
+        set_notes(r, &ex);
+        set_status_note(r, &ex, rv);
+        return AP_FILTER_ERROR;
     }
     set_notes(r, &ex);
     set_status_note(r, &ex, rv);

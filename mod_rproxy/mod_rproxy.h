@@ -45,6 +45,11 @@ typedef struct rpx_front_t {
     unsigned ended:1;       /* EOS (or the abort) was passed */
     unsigned replaced:1;    /* the body broke before the head reached the
                              * client: the handler answers 502 instead */
+    unsigned answered:1;    /* httpd's HTTP_IN refused the client's body
+                             * and sent its own error response */
+    unsigned too_large:1;   /* the body went over body_limit */
+    apr_off_t body_limit;   /* LimitRequestBody; 0: none */
+    apr_off_t body_read;    /* client body bytes read so far */
 } rpx_front_t;
 
 extern const rp_front_ops_t rpx_front_ops;

@@ -247,9 +247,18 @@ def test_rfc9112_6_bad_request_framing_never_reaches_backend(strict, case):
 @pytest.mark.parametrize("case", sorted(BROKEN_BODY))
 def test_broken_request_body_never_completes_at_backend(strict, case):
     n0 = len(ECHOED)
+    strict.httpd.mark_logs()
     r, heads = exchange(strict, BROKEN_BODY[case])
     assert r is not None and r.status in (400, 413), \
         "%s: the client gets 400 or 413 (%r)" % (case, r)
+    refused = [l for l in strict.httpd.error_log_since_mark().splitlines()
+               if "RP00101" in l]
+    if r.status == 400:
+        assert refused, "%s: the refusal is logged" % case
+    for line in refused:
+        why = line.split("refusing to forward", 1)[-1].split(": ", 1)
+        assert len(why) == 2 and why[1].strip(), \
+            "%s: the log line says what was wrong (%r)" % (case, line)
     for raw in heads:
         check_safe_head(raw, case)
         assert _framing_at_backend(raw) == "chunked", raw
