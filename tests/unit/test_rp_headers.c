@@ -16,45 +16,7 @@
 #include "rp_headers.h"
 #include "rp_addr.h"
 #include "rp_test.h"
-
-#define NELTS(a) (sizeof(a) / sizeof((a)[0]))
-
-static apr_pool_t *pool; /* per case: created and destroyed by run_one */
-static const void *cur_case;
-static void (*cur_fn)(const void *);
-
-static void run_one(void)
-{
-    apr_pool_create(&pool, NULL);
-    cur_fn(cur_case);
-    apr_pool_destroy(pool);
-    pool = NULL;
-}
-
-static void run_case(const char *name, void (*fn)(const void *), const void *tc)
-{
-    cur_fn = fn;
-    cur_case = tc;
-    rp_test_run(name, run_one);
-}
-
-/* A copy of s whose terminating NUL is the last byte before an unmapped
- * page: a scan that reads past the end of the string crashes. */
-typedef struct guarded_t {
-    const char *s;
-    void *map;
-    size_t maplen;
-} guarded_t;
-
-static void guard(guarded_t *g, const char *s)
-{
-    g->s = rp_test_guard(s, strlen(s) + 1, &g->map, &g->maplen);
-}
-
-static void unguard(guarded_t *g)
-{
-    rp_test_unguard(g->map, g->maplen);
-}
+#include "rp_test_table.h"
 
 /* "A: 1\nB: 2\n" -> table with A and B, in that order ("A:" is empty). */
 static apr_table_t *make_table(const char *lines)
@@ -585,14 +547,6 @@ static void check_keepalive(const void *arg)
     RP_EXPECT_INT(timeout, tc->timeout);
     RP_EXPECT_INT(max, tc->max);
 }
-
-#define RUN_TABLE(table, fn)                                                   \
-    do {                                                                       \
-        size_t i_;                                                             \
-        for (i_ = 0; i_ < NELTS(table); i_++) {                                \
-            run_case((table)[i_].name, fn, &(table)[i_]);                      \
-        }                                                                      \
-    } while (0)
 
 /* RFC 9110 6.5.1: a proxy forwards trailer fields, never hop-by-hop ones,
  * nor those a recipient must have before the content. */

@@ -13,52 +13,7 @@
 #include <apr_tables.h>
 #include "rp_rewrite.h"
 #include "rp_test.h"
-
-#define NELTS(a) (sizeof(a) / sizeof((a)[0]))
-
-static apr_pool_t *pool; /* per case: created and destroyed by run_one */
-static const void *cur_case;
-static void (*cur_fn)(const void *);
-
-static void run_one(void)
-{
-    apr_pool_create(&pool, NULL);
-    cur_fn(cur_case);
-    apr_pool_destroy(pool);
-    pool = NULL;
-}
-
-static void run_case(const char *name, void (*fn)(const void *), const void *tc)
-{
-    cur_fn = fn;
-    cur_case = tc;
-    rp_test_run(name, run_one);
-}
-
-#define RUN_TABLE(table, fn)                                                   \
-    do {                                                                       \
-        size_t i_;                                                             \
-        for (i_ = 0; i_ < NELTS(table); i_++) {                                \
-            run_case((table)[i_].name, fn, &(table)[i_]);                      \
-        }                                                                      \
-    } while (0)
-
-/* A copy of s whose NUL is the last byte before an unmapped page. */
-typedef struct guarded_t {
-    const char *s;
-    void *map;
-    size_t maplen;
-} guarded_t;
-
-static void guard(guarded_t *g, const char *s)
-{
-    g->s = rp_test_guard(s, strlen(s) + 1, &g->map, &g->maplen);
-}
-
-static void unguard(guarded_t *g)
-{
-    rp_test_unguard(g->map, g->maplen);
-}
+#include "rp_test_table.h"
 
 /* ---- rp_rewrite_map_path ---------------------------------------------- */
 

@@ -9,47 +9,7 @@
 #include <apr_pools.h>
 #include "rp_url.h"
 #include "rp_test.h"
-
-#define NELTS(a) (sizeof(a) / sizeof((a)[0]))
-
-static apr_pool_t *pool; /* per case: created and destroyed by run_one */
-static const void *cur_case;
-static void (*cur_fn)(const void *);
-
-static void run_one(void)
-{
-    apr_pool_create(&pool, NULL);
-    cur_fn(cur_case);
-    apr_pool_destroy(pool);
-    pool = NULL;
-}
-
-static void run_case(const char *name, void (*fn)(const void *), const void *tc)
-{
-    cur_fn = fn;
-    cur_case = tc;
-    rp_test_run(name, run_one);
-}
-
-/* A copy of s whose terminating NUL is the last byte before an unmapped
- * page: a scan that reads past the end of the string crashes. */
-typedef struct guarded_t {
-    const char *s;
-    void *map;
-    size_t maplen;
-} guarded_t;
-
-static void guard(guarded_t *g, const char *s)
-{
-    g->s = s ? rp_test_guard(s, strlen(s) + 1, &g->map, &g->maplen) : NULL;
-}
-
-static void unguard(guarded_t *g)
-{
-    if (g->s != NULL) {
-        rp_test_unguard(g->map, g->maplen);
-    }
-}
+#include "rp_test_table.h"
 
 /* ---- rp_url_parse: valid targets ---- */
 
@@ -305,14 +265,6 @@ static void check_escape(const void *arg)
                                : rp_url_escape_unsafe(pool, tc->in);
     RP_EXPECT_STR(got, tc->want);
 }
-
-#define RUN_TABLE(table, fn)                                                   \
-    do {                                                                       \
-        size_t i_;                                                             \
-        for (i_ = 0; i_ < NELTS(table); i_++) {                                \
-            run_case((table)[i_].name, fn, &(table)[i_]);                      \
-        }                                                                      \
-    } while (0)
 
 int main(void)
 {
