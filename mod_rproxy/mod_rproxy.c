@@ -465,15 +465,15 @@ static int rpx_handler(request_rec *r)
         ex.status = HTTP_BAD_GATEWAY;
     }
     if (front.answered) {
-        /* The error response is out already (LimitRequestBody gives 413):
-         * the notes say what it was, and nothing more is sent. */
+        /* The error response is out already (HTTP_IN's own): the notes say
+         * what it was, and nothing more is sent. */
         ex.status = r->status;
-        set_notes(r, &ex);
-        set_status_note(r, &ex, rv);
-        return AP_FILTER_ERROR;
     }
     set_notes(r, &ex);
     set_status_note(r, &ex, rv);
+    if (front.answered) {
+        return AP_FILTER_ERROR;
+    }
     set_proxy_status(r, &ex);
     if (rv == APR_SUCCESS || rv == RP_ECLIENT_GONE || ex.head_sent) {
         return OK;

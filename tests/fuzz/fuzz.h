@@ -95,4 +95,18 @@ static inline char *fuzz_exact_copy(const void *data, size_t len)
     return b;
 }
 
+/* Append len bytes of s to the malloc'd buffer *b of *n bytes (an oracle's
+ * output: data or trailer bytes in order). */
+static inline void fuzz_append(char **b, size_t *n, const char *s, size_t len)
+{
+    char *nb = realloc(*b, *n + len + 1);
+
+    if (nb == NULL) {
+        abort();
+    }
+    memcpy(nb + *n, s, len);
+    *b = nb;
+    *n += len;
+}
+
 #endif /* RP_FUZZ_H */

@@ -32,18 +32,6 @@ typedef struct outcome_t {
     apr_size_t trailer_len;
 } outcome_t;
 
-static void append(char **b, apr_size_t *n, const char *s, apr_size_t len)
-{
-    char *nb = realloc(*b, *n + len + 1);
-
-    if (nb == NULL) {
-        abort();
-    }
-    memcpy(nb + *n, s, len);
-    *b = nb;
-    *n += len;
-}
-
 /* ---- the reference decoder ------------------------------------------ */
 
 typedef struct ref_t {
@@ -177,8 +165,8 @@ static int ref_trailer(ref_t *r, apr_size_t max, outcome_t *o)
             bol = 0;
         }
     }
-    append(&o->trailer, &o->trailer_len, (const char *)r->p + start,
-           r->i - start);
+    fuzz_append(&o->trailer, &o->trailer_len, (const char *)r->p + start,
+                r->i - start);
     return v;
 }
 
@@ -204,7 +192,7 @@ static void ref_decode(const unsigned char *p, apr_size_t len, apr_size_t max,
             break;
         }
         n = (apr_uint64_t)(len - r.i) < size ? len - r.i : (apr_size_t)size;
-        append(&o->data, &o->data_len, (const char *)p + r.i, n);
+        fuzz_append(&o->data, &o->data_len, (const char *)p + r.i, n);
         r.i += n;
         if (n < size) {
             v = V_MORE;
@@ -248,10 +236,11 @@ static apr_ssize_t decode_once(rp_h1_chunked_t *dec, const char *buf,
                    "span %zu+%zu, consumed %ld", (size_t)span.off,
                    (size_t)span.len, (long)rv);
         if (span.kind == RP_H1_SPAN_DATA) {
-            append(&o->data, &o->data_len, copy + span.off, span.len);
+            fuzz_append(&o->data, &o->data_len, copy + span.off, span.len);
         }
         else {
-            append(&o->trailer, &o->trailer_len, copy + span.off, span.len);
+            fuzz_append(&o->trailer, &o->trailer_len, copy + span.off,
+                        span.len);
         }
     }
     *done = span.kind == RP_H1_SPAN_DONE;

@@ -47,18 +47,6 @@ typedef struct outcome_t {
     apr_size_t trailer_fields;
 } outcome_t;
 
-static void append(char **b, apr_size_t *n, const char *s, apr_size_t len)
-{
-    char *nb = realloc(*b, *n + len + 1);
-
-    if (nb == NULL) {
-        abort();
-    }
-    memcpy(nb + *n, s, len);
-    *b = nb;
-    *n += len;
-}
-
 /* The head on a buffer that grows to cuts[0], cuts[1], ...; returns the
  * index of the cut that completed it (ncuts when none did). */
 static int read_head(const char *msg, const apr_size_t *cuts, int ncuts,
@@ -122,10 +110,10 @@ static apr_ssize_t decode_step(rp_h1_chunked_t *dec, const char *msg,
     apr_ssize_t rv = rp_h1_chunked_decode(dec, copy, have - pos, &span, &err);
 
     if (rv >= 0 && span.kind == RP_H1_SPAN_DATA) {
-        append(&o->body, &o->body_len, copy + span.off, span.len);
+        fuzz_append(&o->body, &o->body_len, copy + span.off, span.len);
     }
     else if (rv >= 0 && span.kind == RP_H1_SPAN_TRAILER) {
-        append(&o->trailer, &o->trailer_len, copy + span.off, span.len);
+        fuzz_append(&o->trailer, &o->trailer_len, copy + span.off, span.len);
     }
     if (rv < 0) {
         o->error = err;
@@ -160,21 +148,33 @@ static void read_chunked(const char *msg, apr_size_t pos,
     }
 }
 
-/* Is "close" an element of the list v (RFC 9110 5.6.1: OWS around
- * elements; a connection-option is a bare token, so "close;x" is not it)? */
+/* The next element of the list v[0..n) from *i (RFC 9110 5.6.1: OWS
+ * around elements): [*s, *e), and *i moved past its comma. 0 once the
+ * list is done. */
+static int next_elem(const char *v, apr_size_t n, apr_size_t *i, apr_size_t *s,
+                     apr_size_t *e)
+{
+    if (*i > n) {
+        return 0;
+    }
+    for (*s = *i; *s < n && (v[*s] == ' ' || v[*s] == '\t'); (*s)++) {
+    }
+    for (*e = *s; *e < n && v[*e] != ','; (*e)++) {
+    }
+    *i = *e + 1;
+    while (*e > *s && (v[*e - 1] == ' ' || v[*e - 1] == '\t')) {
+        (*e)--;
+    }
+    return 1;
+}
+
+/* Is "close" an element of the list v (a connection-option is a bare
+ * token, so "close;x" is not it)? */
 static int lists_close(const char *v, apr_size_t n)
 {
     apr_size_t i = 0, s, e;
 
-    while (i <= n) {
-        for (s = i; s < n && (v[s] == ' ' || v[s] == '\t'); s++) {
-        }
-        for (e = s; e < n && v[e] != ','; e++) {
-        }
-        i = e + 1;
-        while (e > s && (v[e - 1] == ' ' || v[e - 1] == '\t')) {
-            e--;
-        }
+    while (next_elem(v, n, &i, &s, &e)) {
         if (e - s == 5 && !strncasecmp(v + s, "close", 5)) {
             return 1;
         }
@@ -188,15 +188,7 @@ static int all_equal(const char *v, apr_size_t n, apr_uint64_t want)
     apr_size_t i = 0, s, e, d;
     apr_uint64_t x;
 
-    while (i <= n) {
-        for (s = i; s < n && (v[s] == ' ' || v[s] == '\t'); s++) {
-        }
-        for (e = s; e < n && v[e] != ','; e++) {
-        }
-        i = e + 1;
-        while (e > s && (v[e - 1] == ' ' || v[e - 1] == '\t')) {
-            e--;
-        }
+    while (next_elem(v, n, &i, &s, &e)) {
         for (x = 0, d = s; d < e && v[d] >= '0' && v[d] <= '9'; d++) {
             x = x * 10 + (apr_uint64_t)(v[d] - '0'); /* < 2^63: accepted */
         }
@@ -275,12 +267,12 @@ static void read_message(const char *msg, apr_size_t len, const char *method,
         if (o->framing.length < avail) {
             avail = (apr_size_t)o->framing.length;
         }
-        append(&o->body, &o->body_len, msg + pos, avail);
+        fuzz_append(&o->body, &o->body_len, msg + pos, avail);
         o->body_state = avail == o->framing.length;
         o->end = o->body_state ? pos + avail : 0;
         break;
     case RP_H1_BODY_CLOSE:
-        append(&o->body, &o->body_len, msg + pos, avail);
+        fuzz_append(&o->body, &o->body_len, msg + pos, avail);
         break;
     default:
         o->body_state = 1;
