@@ -47,8 +47,9 @@ static apr_status_t front_read_body(void *ctx, apr_bucket_brigade *bb, int *eos)
     if (rv != APR_SUCCESS) {
         apr_brigade_cleanup(f->bb);
         if (rv == AP_FILTER_ERROR && !r->connection->aborted) {
-            /* HTTP_IN refused the body (bad chunked framing, over
-             * LimitRequestBody) and has sent its error response itself */
+            /* HTTP_IN refused the body (bad chunked framing) and has sent
+             * its error response itself. (LimitRequestBody it leaves to
+             * us for proxied requests: see body_limit.) */
             f->answered = 1;
             return RP_EBAD_REQUEST;
         }
