@@ -48,6 +48,8 @@ def env_num(name, default, kind=int):
 QUICK = os.environ.get("BENCH_QUICK", "") not in ("", "0")
 DIR = os.path.abspath(env_str("BENCH_DIR", "/tmp/rproxy-bench"))
 RPROXY_SO = os.environ.get("RPROXY_SO", "")
+# target rproxy_b: a second build of the module, for A/B rounds in one run
+RPROXY_B_SO = os.environ.get("BENCH_RPROXY_B", "")
 TRIVIAL_SO = os.environ.get("TRIVIAL_SO", "")
 COMMIT = env_str("BENCH_COMMIT", "unknown")
 
@@ -77,7 +79,8 @@ if COST_N2 <= COST_N1:
 SIZE_BYTES = {"1k": 1024, "64k": 65536, "1m": 1048576}
 NAMES = {"rproxy": "mod_rproxy", "proxy_http": "mod_proxy_http",
          "nginx": "nginx proxy_pass", "direct": "direct backend",
-         "trivial": "httpd trivial handler"}
+         "trivial": "httpd trivial handler",
+         "rproxy_b": "mod_rproxy (B)"}
 
 
 def size_path(size):
@@ -666,8 +669,11 @@ def httpd_conf(impl, name, port, backend_port, mpm, sink_port=None,
         lines += ["User www-data", "Group www-data"]
     be = "http://%s:%d/" % (LOOP, backend_port)
     sink = "http://%s:%d/" % (LOOP, sink_port) if sink_port else None
-    if impl == "rproxy":
-        lines.append("LoadModule rproxy_module %s" % RPROXY_SO)
+    if impl in ("rproxy", "rproxy_b"):
+        so = RPROXY_SO if impl == "rproxy" else RPROXY_B_SO
+        if not so:
+            raise SystemExit("target rproxy_b needs BENCH_RPROXY_B=<.so>")
+        lines.append("LoadModule rproxy_module %s" % so)
         if sink:
             lines.append("RProxyPass /sink/ %s" % sink)
         lines.append("RProxyPass / %s" % be)
@@ -695,6 +701,9 @@ def httpd_conf(impl, name, port, backend_port, mpm, sink_port=None,
 def start_httpd(impl, name, backend_port, mpm, sink_port=None):
     port = free_port()
     d, conf = httpd_conf(impl, name, port, backend_port, mpm, sink_port)
+    # a fresh error log: check_error_log() reports this run's lines only
+    if os.path.exists(os.path.join(d, "error.log")):
+        os.unlink(os.path.join(d, "error.log"))
     p = Proc(name, [APACHE, "-f", conf, "-DFOREGROUND"],
              os.path.join(d, "stdout.log"), cwd=d)
     p.port = port
@@ -790,7 +799,7 @@ def bench_load():
             servers[t] = None
         elif t == "nginx":
             servers[t] = start_nginx_proxy(backend.port)
-        elif t in ("rproxy", "proxy_http", "trivial"):
+        elif t in ("rproxy", "rproxy_b", "proxy_http", "trivial"):
             servers[t] = start_httpd(t, "load-" + t, backend.port, "load")
         else:
             raise SystemExit("unknown target %r (BENCH_TARGETS)" % t)
@@ -835,6 +844,12 @@ def bench_load():
                 rounds[t].append(w)
                 log("%-7s %3d conns  %-11s round %d: %9.0f req/s  p99 %s ms"
                     % (size, conns, t, r + 1, w["rps"], fmt(w["p99_ms"], 2)))
+        # RSS again once every server has been idle for 2 s or more: memory
+        # a server keeps only while busy (mod_rproxy's block cache, trimmed
+        # after half a second unused) is gone; what a load left behind stays
+        time.sleep(2)
+        settled = {t: server_rss_kb(servers[t]) if servers[t] else None
+                   for t in TARGETS}
         row = {"size": size, "conns": conns, "targets": {}}
         for t in TARGETS:
             rs = rounds[t]
@@ -851,6 +866,7 @@ def bench_load():
                     / sum(x["steady_reqs"] for x in rs)
                     if all(x["steady_reqs"] for x in rs) else None),
                 "rss_kb": rs[-1]["rss_kb"],
+                "rss_idle_kb": settled[t],
                 "requests": reqs,
                 "errors": sum(x["errors"] for x in rs),
                 "backend_conns": sum(x["backend_conns"] for x in rs),
@@ -884,17 +900,19 @@ def load_table(results):
            "higher is better; the others: lower is better). CPU = utime + "
            "stime of all the server's processes over the round / requests, "
            "sys = the kernel's share of it; RSS = sum of the worker "
-           "processes after the last round; backend conns = connections the "
+           "processes at the end of the last round (end) and after every "
+           "server has been idle for 2 s or more (idle); backend conns = "
+           "connections the "
            "backend nginx accepted per 10,000 requests, over whole rounds "
            "(all) and from 2 s after the start to 1 s before the end of each "
            "round (steady: without the responses cut when wrk stops and the "
            "ramp-up; needs rounds of 4 s or more)."
            % (ROUNDS, DURATION, WRK_THREADS), ""]
     out.append("| body | conns | server | req/s | ×mph | spread | p99 ms | ×mph "
-               "| CPU µs/req | ×mph | sys | RSS MB | ×mph | backend conns/10k: "
-               "steady | all | errors |")
+               "| CPU µs/req | ×mph | sys | RSS MB end | ×mph | RSS MB idle | ×mph "
+               "| backend conns/10k: steady | all | errors |")
     out.append("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:"
-               "|---:|---:|---:|")
+               "|---:|---:|---:|---:|---:|")
     for row in results:
         ref = row["targets"].get(ref_t, {})
         for t, v in row["targets"].items():
@@ -902,9 +920,12 @@ def load_table(results):
                       if v["rps"] else None)
             rss = v["rss_kb"] / 1024.0 if v["rss_kb"] is not None else None
             ref_rss = (ref.get("rss_kb") or 0) / 1024.0
+            idle = (v["rss_idle_kb"] / 1024.0
+                    if v.get("rss_idle_kb") is not None else None)
+            ref_idle = (ref.get("rss_idle_kb") or 0) / 1024.0
             sys_share = v.get("sys_share")
             out.append("| %s | %d | %s | %s | %s | %s%% | %s | %s | %s | %s "
-                       "| %s | %s | %s | %s | %s | %d |" % (
+                       "| %s | %s | %s | %s | %s | %s | %s | %d |" % (
                            size_label(row["size"]), row["conns"], NAMES[t],
                            fmt(v["rps"]), ratio(v["rps"], ref.get("rps")),
                            fmt(spread), fmt(v["p99_ms"], 2),
@@ -914,6 +935,7 @@ def load_table(results):
                            "%.0f%%" % (sys_share * 100)
                            if sys_share is not None else "-",
                            fmt(rss, 1), ratio(rss, ref_rss),
+                           fmt(idle, 1), ratio(idle, ref_idle),
                            fmt(v.get("steady_per_10k"), 1),
                            fmt(v["conns_per_10k"], 1), v["errors"]))
     return "\n".join(out)

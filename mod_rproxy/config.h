@@ -49,8 +49,15 @@ typedef struct rpx_route_t {
 typedef struct rpx_server_conf_t {
     apr_array_header_t *routes; /* rpx_route_t, first match wins */
     rp_conf_t conf;
-    rp_tls_ctx_t *rule_tls; /* borrowed (pconf): https targets named by
-                             * rules (rewrite.c), set in post_config */
+    rp_tls_ctx_t *rule_tls; /* borrowed (pconf, or the child's pool when
+                             * deferred): https targets named by rules
+                             * (rewrite.c), set in post_config */
+    /* default TLS settings and no https route: the server whose rule_tls
+     * is made on the child's first https rule target (this one, or the
+     * main server with the same settings); NULL: rule_tls is final */
+    struct rpx_server_conf_t *rule_tls_from;
+    int rule_tls_failed; /* making it on first use failed (under the lock
+                          * of rewrite.c) */
 } rpx_server_conf_t;
 
 /* <Location> record. */

@@ -502,6 +502,12 @@ static void rpx_child_init(apr_pool_t *pchild, server_rec *s)
         return;
     }
     rp_transport_set_log(rpx_transport, transport_log, s);
+    rv = rpx_rule_tls_child_init(pchild);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
+                     RPLOGNO(00299) "cannot create the lock of the TLS "
+                                    "contexts made on first use");
+    }
     rpx_health_child_init(pchild, s);
 }
 

@@ -77,6 +77,8 @@ const char *rpx_rewritten_rest(request_rec *r, const rpx_req_t *rq,
                                const char *uri, const char *prefix);
 /* post_config: the TLS context of each server's https rule targets. */
 int rpx_make_rule_tls(apr_pool_t *pconf, server_rec *s);
+/* child_init: the lock and pool of the contexts made on first use. */
+apr_status_t rpx_rule_tls_child_init(apr_pool_t *pchild);
 
 /* child_init: the balancers' health checker thread (health.c). */
 void rpx_health_child_init(apr_pool_t *pchild, server_rec *s);

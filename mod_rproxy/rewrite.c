@@ -28,10 +28,14 @@
 #include "http_config.h"
 #include "http_core.h"
 #include "http_log.h"
+#include "apr_atomic.h"
 #include "apr_strings.h"
+#include "apr_thread_mutex.h"
 #include "mod_rproxy.h"
 
 APLOG_USE_MODULE(rproxy);
+
+static rp_tls_ctx_t *rule_tls(request_rec *r, rpx_server_conf_t *sc);
 
 /* ---- rules that name a backend ----------------------------------------- */
 
@@ -91,15 +95,6 @@ static rp_url_t *rule_target(request_rec *r, const rpx_server_conf_t *sc)
                       ap_escape_logitem(r->pool, raw), why);
         return NULL;
     }
-    if (u->tls && !sc->rule_tls) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      RPLOGNO(00242) RPX_TARGET_ENV
-                      " %s://%s: no TLS "
-                      "context for https rule targets in "
-                      "this server (see the startup log)",
-                      u->scheme, u->hostport);
-        return NULL;
-    }
     return u;
 }
 
@@ -109,9 +104,20 @@ int rpx_rule_route(request_rec *r, rpx_route_t *route, const char **path,
     rpx_server_conf_t *sc =
         ap_get_module_config(r->server->module_config, &rproxy_module);
     rp_url_t *u = rule_target(r, sc);
+    rp_tls_ctx_t *tls = NULL;
 
     if (!u) {
         return HTTP_INTERNAL_SERVER_ERROR; /* never a half-proxied request */
+    }
+    if (u->tls && !(tls = rule_tls(r, sc))) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      RPLOGNO(00242) RPX_TARGET_ENV
+                      " %s://%s: no TLS "
+                      "context for https rule targets in "
+                      "this server (see the error log of the start-up "
+                      "or of the first such request)",
+                      u->scheme, u->hostport);
+        return HTTP_INTERNAL_SERVER_ERROR;
     }
     /* The path and query go as written: the target keeps only the
      * origin, so the core joins nothing to them (and still refuses a dot
@@ -123,7 +129,7 @@ int rpx_rule_route(request_rec *r, rpx_route_t *route, const char **path,
     memset(route, 0, sizeof(*route));
     route->prefix = "";
     route->target = u;
-    route->tls = u->tls ? sc->rule_tls : NULL;
+    route->tls = tls;
     if (!strcmp(u->scheme, "balancer")) {
         route->balancer = rpx_balancer_find(r->server->process->pconf, u->host);
         if (!route->balancer) {
@@ -239,6 +245,16 @@ static rp_tls_ctx_t *own_ctx(apr_pool_t *pconf, server_rec *s,
     return ctx;
 }
 
+/* Settings that name no file and no list can only give a working context:
+ * that one waits for its first use. Loading the system's CA store costs
+ * about 1.4 MB of heap in every process (and the time at each start),
+ * which a server that never names an https rule target should not pay. */
+static int may_defer(const rp_tls_conf_t *c)
+{
+    return c->verify != 0 && !c->ca_file && !c->ca_path && !c->cert_file &&
+           !c->key_file && !c->ciphers && !c->ciphersuites;
+}
+
 int rpx_make_rule_tls(apr_pool_t *pconf, server_rec *main_server)
 {
     rpx_server_conf_t *msc =
@@ -249,14 +265,81 @@ int rpx_make_rule_tls(apr_pool_t *pconf, server_rec *main_server)
         rpx_server_conf_t *sc =
             ap_get_module_config(s->module_config, &rproxy_module);
 
+        sc->rule_tls_from = NULL;
         sc->rule_tls = route_ctx(sc);
         if (!sc->rule_tls && s != main_server &&
             same_tls(&sc->conf.tls, &msc->conf.tls)) {
             sc->rule_tls = msc->rule_tls;
+            sc->rule_tls_from = msc->rule_tls_from;
         }
-        if (!sc->rule_tls) {
-            sc->rule_tls = own_ctx(pconf, s, sc);
+        if (!sc->rule_tls && !sc->rule_tls_from) {
+            if (may_defer(&sc->conf.tls)) {
+                sc->rule_tls_from = sc;
+            }
+            else {
+                sc->rule_tls = own_ctx(pconf, s, sc);
+            }
         }
     }
     return OK;
+}
+
+/* Contexts made on first use live in a pool of the child's, made and used
+ * under the lock only. */
+static apr_thread_mutex_t *deferred_lock;
+static apr_pool_t *deferred_pool;
+
+apr_status_t rpx_rule_tls_child_init(apr_pool_t *pchild)
+{
+    apr_status_t rv;
+
+    deferred_lock = NULL;
+    rv = apr_pool_create(&deferred_pool, pchild);
+    if (rv == APR_SUCCESS) {
+        apr_pool_tag(deferred_pool, "rproxy_rule_tls");
+        rv = apr_thread_mutex_create(&deferred_lock, APR_THREAD_MUTEX_DEFAULT,
+                                     pchild);
+    }
+    return rv;
+}
+
+/* The context of sc's https rule targets, made now if it waited for its
+ * first use; NULL when there is none (logged once, when making it failed).
+ * The pointer is published with an atomic store: readers that find it set
+ * take no lock. */
+static rp_tls_ctx_t *rule_tls(request_rec *r, rpx_server_conf_t *sc)
+{
+    rpx_server_conf_t *from = sc->rule_tls_from;
+    rp_tls_ctx_t *ctx;
+    const char *why = NULL;
+
+    if (!from) {
+        return sc->rule_tls;
+    }
+    ctx = apr_atomic_casptr((void *)&from->rule_tls, NULL, NULL);
+    if (ctx || !deferred_lock) {
+        return ctx;
+    }
+    apr_thread_mutex_lock(deferred_lock);
+    ctx = from->rule_tls;
+    if (!ctx && !from->rule_tls_failed) {
+        if (rp_tls_ctx_create(deferred_pool, &from->conf.tls, &ctx, &why) ==
+            APR_SUCCESS) {
+            apr_atomic_casptr((void *)&from->rule_tls, ctx, NULL);
+            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                          RPLOGNO(00297) "made the TLS context for https "
+                                         "rule targets (" RPX_TARGET_ENV
+                                         ") of this process");
+        }
+        else {
+            from->rule_tls_failed = 1; /* no second try, no second line */
+            ctx = NULL;
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                          RPLOGNO(00298) "no TLS context for https rule "
+                                         "targets (" RPX_TARGET_ENV "): %s",
+                          why ? why : "unknown reason");
+        }
+    }
+    apr_thread_mutex_unlock(deferred_lock);
+    return ctx;
 }

@@ -14,6 +14,7 @@ goes to a backend. An RProxyPass route still wins: it is decided before
 mod_rewrite runs. Works in server and per-directory (<Directory>,
 <Location>) context."""
 
+import concurrent.futures
 import os
 
 import client
@@ -211,3 +212,41 @@ def test_https_rule_target_is_verified(httpd_factory, pki, nginx_factory):
     r = client.get(h.port, "/s/x", timeout=15)
     assert r.status == 502, "a backend certificate from an untrusted CA is refused (%r)" % r
     assert "certificate verify failed" in h.error_log, "and logged:\n%s" % h.error_log
+
+
+def test_default_tls_context_made_on_first_https_rule_target(httpd_factory, pki,
+                                                             nginx_factory, echo_backend,
+                                                             monkeypatch):
+    """With default RProxyTLS* settings and no https route, the context of
+    https rule targets (the system's CA store, about 1.4 MB in each process)
+    is made on the first request that needs it, once per process, also when
+    that first request comes from many threads at once; a virtual host with
+    the same settings uses the same one. SSL_CERT_FILE points OpenSSL's
+    default store at the test CA."""
+    monkeypatch.setenv("SSL_CERT_FILE", pki.ca)
+    ng = tls_nginx(nginx_factory, pki, echo=echo_backend)
+    rule = ('RewriteRule "^/s/(.*)$" - [E=rproxy-target:https://localhost:%d/echo/$1,'
+            'H=rproxy]\n' % ng.port)
+    vhost = ("<VirtualHost 127.0.0.1:*>\n"
+             "    ServerName %s\n"
+             "    RewriteEngine On\n"
+             "    " + rule + "</VirtualHost>\n")
+    h = httpd_factory(REWRITE + "LogLevel rproxy:debug\n" +
+                      vhost % "a.test" + vhost % "b.test")
+    r = client.get(h.port, "/plain", timeout=15)
+    assert "RP00297" not in h.error_log, \
+        "nothing is made at start-up or for other requests:\n%s" % h.error_log
+
+    def one(i):
+        return client.get(h.port, "/s/%d" % i, timeout=30,
+                          host="b.test" if i % 2 else "a.test")
+
+    with concurrent.futures.ThreadPoolExecutor(16) as ex:
+        results = list(ex.map(one, range(16)))
+    assert [x.status for x in results] == [200] * 16, \
+        "concurrent first https rule targets all pass verification with the " \
+        "default store (%r)\n%s" % ([x.status for x in results], h.error_log)
+    assert all(x.json()["target"] == "/%d" % i for i, x in enumerate(results))
+    assert h.error_log.count("RP00297") == 1, \
+        "one context in the process, shared by the virtual hosts with the " \
+        "main server's settings:\n%s" % h.error_log
