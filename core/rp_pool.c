@@ -350,8 +350,8 @@ static apr_status_t conn_dial(rp_backend_t *be, apr_interval_time_t timeout,
         }
     }
     if (be->opts.tls) {
-        rv = rp_tls_connect(be->opts.tls, p, s, be->host, be->opts.tls_timeout,
-                            &c->tls, why);
+        rv = rp_tls_connect(be->opts.tls, p, s, be->host, be->port,
+                            be->opts.tls_timeout, &c->tls, why);
         if (rv != APR_SUCCESS) {
             /* why lives in the connection's pool, about to go */
             *why = rv == APR_TIMEUP ? "TLS handshake timed out"

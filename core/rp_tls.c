@@ -5,7 +5,7 @@
 /* rp_tls.c: TLS client connections to backends over OpenSSL.
  *
  *   rp_tls_ctx_create ──► SSL_CTX (trust, client cert, floor, ALPN)
- *                              │ one saved session (mutex)
+ *                              │ a saved session per name (mutex)
  *                              ▼        ▲ new-session callback
  *   rp_tls_connect ──► SSL on the socket's fd ──► handshake ──► conn
  *   rp_tls_read / rp_tls_write: SSL_*_ex, and on WANT_READ / WANT_WRITE
@@ -37,17 +37,29 @@
 
 #define RP_TLS_GATHER 16384 /* one full TLS record of plaintext */
 #define RP_TLS_NAME_MAX 256 /* longest DNS name (253) and then some */
+#define RP_TLS_SESSIONS 16  /* names a context keeps a session for */
 
 /* ALPN in wire format: one protocol, length-prefixed. A proxy that speaks
  * HTTP/1.1 to the backend must not let it pick h2. */
 static const unsigned char alpn_http11[] = "\x08http/1.1";
 #define ALPN_HTTP11_LEN (sizeof(alpn_http11) - 1)
 
+/* The newest session verified for one backend. */
+typedef struct saved_session_t {
+    SSL_SESSION *session;          /* owned reference, or NULL: free */
+    apr_uint64_t stored;           /* ctx->stores when it was saved */
+    char backend[RP_TLS_NAME_MAX]; /* "name:port": the name it was verified
+                                    * for and the port it came from */
+} saved_session_t;
+
+/* A context serves every backend with the same settings (the adapter
+ * shares it), so it keeps a session per backend: with one, two backends
+ * would take turns replacing each other's and neither would resume. */
 struct rp_tls_ctx_t {
-    SSL_CTX *ssl_ctx;          /* owned: freed by ctx_cleanup */
-    apr_thread_mutex_t *mutex; /* guards session and session_name */
-    SSL_SESSION *session;      /* owned reference, or NULL; under mutex */
-    char session_name[RP_TLS_NAME_MAX]; /* name session was verified for */
+    SSL_CTX *ssl_ctx;                       /* owned: freed by ctx_cleanup */
+    apr_thread_mutex_t *mutex;              /* guards saved and stores */
+    saved_session_t saved[RP_TLS_SESSIONS]; /* the oldest goes first */
+    apr_uint64_t stores;                    /* sessions saved so far */
     const char *server_name; /* owned: copy in the ctx pool, or NULL */
     unsigned verify:1;       /* verify chain and name */
 };
@@ -59,6 +71,7 @@ struct rp_tls_conn_t {
     apr_pool_t *pool;     /* borrowed: holds this struct and our cleanup */
     apr_os_sock_t fd;     /* sock's descriptor, for OpenSSL and poll */
     const char *name;     /* owned: SNI / verified name, in pool */
+    const char *backend;  /* owned: "name:port", whose session is saved */
     const char *version;  /* static (OpenSSL's table) */
     apr_status_t fail_rv; /* what made the connection unusable */
     char err[200];        /* last read/write failure, "" if none */
@@ -114,10 +127,13 @@ static const char *file_error(apr_pool_t *p, const char *what, const char *path)
 static apr_status_t ctx_cleanup(void *data)
 {
     rp_tls_ctx_t *ctx = data;
+    int i;
 
-    if (ctx->session) {
-        SSL_SESSION_free(ctx->session);
-        ctx->session = NULL;
+    for (i = 0; i < RP_TLS_SESSIONS; i++) {
+        if (ctx->saved[i].session) {
+            SSL_SESSION_free(ctx->saved[i].session);
+            ctx->saved[i].session = NULL;
+        }
     }
     if (ctx->ssl_ctx) {
         SSL_CTX_free(ctx->ssl_ctx);
@@ -133,18 +149,56 @@ static int no_passphrase(char *buf, int size, int rwflag, void *u)
     return 0;
 }
 
-/* Keep the newest session of a verified handshake for the next connection.
- * Called after each full handshake (TLS 1.2) and for each ticket (TLS 1.3,
- * after the handshake, from inside SSL_read). Returning 1 keeps the
- * reference OpenSSL handed us. */
+/* The slot of backend, or NULL; under the mutex. */
+static saved_session_t *saved_for(rp_tls_ctx_t *ctx, const char *backend)
+{
+    int i;
+
+    for (i = 0; i < RP_TLS_SESSIONS; i++) {
+        if (ctx->saved[i].session &&
+            strcmp(ctx->saved[i].backend, backend) == 0) {
+            return &ctx->saved[i];
+        }
+    }
+    return NULL;
+}
+
+/* Where a session for backend goes: its own slot, else a free one, else
+ * the one saved longest ago; under the mutex. */
+static saved_session_t *slot_for(rp_tls_ctx_t *ctx, const char *backend)
+{
+    saved_session_t *slot = saved_for(ctx, backend);
+    int i;
+
+    for (i = 0; !slot && i < RP_TLS_SESSIONS; i++) {
+        if (!ctx->saved[i].session) {
+            slot = &ctx->saved[i];
+        }
+    }
+    if (!slot) {
+        slot = &ctx->saved[0];
+        for (i = 1; i < RP_TLS_SESSIONS; i++) {
+            if (ctx->saved[i].stored < slot->stored) {
+                slot = &ctx->saved[i];
+            }
+        }
+    }
+    return slot;
+}
+
+/* Keep the newest session of a verified handshake for the next connection
+ * to the same backend. Called after each full handshake (TLS 1.2) and for
+ * each ticket (TLS 1.3, after the handshake, from inside SSL_read).
+ * Returning 1 keeps the reference OpenSSL handed us. */
 static int on_new_session(SSL *ssl, SSL_SESSION *sess)
 {
     rp_tls_conn_t *c = SSL_get_app_data(ssl);
     rp_tls_ctx_t *ctx;
+    saved_session_t *slot;
     SSL_SESSION *old;
 
     if (!c || !SSL_SESSION_is_resumable(sess) ||
-        strlen(c->name) >= RP_TLS_NAME_MAX) {
+        strlen(c->backend) >= RP_TLS_NAME_MAX) {
         return 0;
     }
     ctx = c->ctx;
@@ -152,9 +206,11 @@ static int on_new_session(SSL *ssl, SSL_SESSION *sess)
         return 0;
     }
     apr_thread_mutex_lock(ctx->mutex);
-    old = ctx->session;
-    ctx->session = sess;
-    apr_cpystrn(ctx->session_name, c->name, sizeof(ctx->session_name));
+    slot = slot_for(ctx, c->backend);
+    old = slot->session;
+    slot->session = sess;
+    slot->stored = ++ctx->stores;
+    apr_cpystrn(slot->backend, c->backend, sizeof(slot->backend));
     apr_thread_mutex_unlock(ctx->mutex);
     if (old) {
         SSL_SESSION_free(old);
@@ -348,15 +404,17 @@ static apr_status_t wait_io(apr_os_sock_t fd, int for_write,
 
 /* ---- connections ------------------------------------------------------ */
 
-/* The session to offer: the saved one, if it was verified for this name. */
+/* The session to offer: the one saved for this backend (name and port). */
 static void offer_session(rp_tls_conn_t *c)
 {
     rp_tls_ctx_t *ctx = c->ctx;
+    saved_session_t *slot;
     SSL_SESSION *s = NULL;
 
     apr_thread_mutex_lock(ctx->mutex);
-    if (ctx->session && strcmp(ctx->session_name, c->name) == 0) {
-        s = ctx->session;
+    slot = saved_for(ctx, c->backend);
+    if (slot) {
+        s = slot->session;
         SSL_SESSION_up_ref(s); /* ours until SSL_set_session took its own */
     }
     apr_thread_mutex_unlock(ctx->mutex);
@@ -493,8 +551,8 @@ static apr_status_t handshake(rp_tls_conn_t *c, apr_interval_time_t timeout,
 
 apr_status_t rp_tls_connect(rp_tls_ctx_t *ctx, apr_pool_t *p,
                             apr_socket_t *sock, const char *host,
-                            apr_interval_time_t timeout, rp_tls_conn_t **out,
-                            const char **why)
+                            apr_port_t port, apr_interval_time_t timeout,
+                            rp_tls_conn_t **out, const char **why)
 {
     rp_tls_conn_t *c = apr_pcalloc(p, sizeof(*c));
     apr_status_t rv;
@@ -506,6 +564,7 @@ apr_status_t rp_tls_connect(rp_tls_ctx_t *ctx, apr_pool_t *p,
     c->name = apr_pstrdup(p, ctx->server_name ? ctx->server_name
                              : host           ? host
                                               : "");
+    c->backend = apr_psprintf(p, "%s:%u", c->name, (unsigned)port);
     rv = apr_os_sock_get(&c->fd, sock);
     if (rv == APR_SUCCESS) {
         rv = apr_socket_timeout_set(sock, 0); /* O_NONBLOCK */

@@ -6,15 +6,17 @@
  * OpenSSL; nothing of OpenSSL shows through this header.
  *
  * A context holds what one set of settings needs (trust store, client
- * certificate, protocol floor) and the last session a backend gave us, so
- * that the next connection can resume instead of running a full handshake.
- * A connection wraps a connected apr_socket_t: the handshake, reads and
- * writes run over the socket's descriptor in non-blocking mode and wait with
- * poll(2), each wait bounded by the caller's timeout.
+ * certificate, protocol floor) and, for each of up to 16 backends (name and
+ * port), the last session that backend gave us, so that the next connection to
+ * it can resume instead of running a full handshake. One context can serve
+ * every backend that uses the same settings. A connection wraps a connected
+ * apr_socket_t: the handshake, reads and writes run over the socket's
+ * descriptor in non-blocking mode and wait with poll(2), each wait bounded by
+ * the caller's timeout.
  *
  * Lifetimes:
  *   rp_tls_ctx_t:  the pool given to rp_tls_ctx_create() (process lifetime);
- *                  its SSL_CTX and saved session are freed when that pool is
+ *                  its SSL_CTX and saved sessions are freed when that pool is
  *                  cleared. It must outlive every connection made from it.
  *   rp_tls_conn_t: the pool given to rp_tls_connect() (the connection's
  *                  pool); rp_tls_close() or that pool's cleanup frees it.
@@ -26,7 +28,7 @@
  *                  the next call on it).
  *
  * Threads: a context may be shared by any number of threads (the saved
- * session sits behind a mutex). A connection is used by one thread at a
+ * sessions sit behind a mutex). A connection is used by one thread at a
  * time. OpenSSL's error queue is per thread; every call here clears it
  * before and after use, so no error leaks into other code on the thread.
  *
@@ -94,7 +96,8 @@ apr_status_t rp_tls_ctx_create(apr_pool_t *p, const rp_tls_conf_t *conf,
  * conf->server_name does. Sends SNI unless the name is an IP literal,
  * offers ALPN "http/1.1" only, verifies the certificate against the name
  * (DNS name, or IP address for a literal; no partial wildcards), and offers
- * the context's saved session for resumption.
+ * the session the context saved for that name and port (the backend's, as
+ * in the URL) for resumption.
  *
  * Leaves sock in non-blocking mode (APR timeout 0); the socket must not be
  * read or written except through this layer afterwards.
@@ -108,8 +111,8 @@ apr_status_t rp_tls_ctx_create(apr_pool_t *p, const rp_tls_conf_t *conf,
  * handshake is over: a refusal shows up as RP_ETLS from the first read. */
 apr_status_t rp_tls_connect(rp_tls_ctx_t *ctx, apr_pool_t *p,
                             apr_socket_t *sock, const char *host,
-                            apr_interval_time_t timeout, rp_tls_conn_t **conn,
-                            const char **why);
+                            apr_port_t port, apr_interval_time_t timeout,
+                            rp_tls_conn_t **conn, const char **why);
 
 /* Write all of vec. Small vectors are gathered into records of up to 16 KiB.
  * Each wait for the socket is bounded by timeout. Returns APR_SUCCESS,

@@ -610,7 +610,7 @@ static int member_tls(apr_pool_t *pconf, rpx_balancer_t *b, rp_lb_member_t *m)
     if (!m->origin->tls || m->tls) {
         return OK;
     }
-    if (rp_tls_ctx_create(pconf, &sc->conf.tls, &m->tls, &why) != APR_SUCCESS) {
+    if (rpx_tls_ctx(pconf, &sc->conf.tls, &m->tls, &why) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, b->s,
                      RPLOGNO(00291) "<RProxyBalancer %s> member %s: TLS "
                                     "settings refused: %s",

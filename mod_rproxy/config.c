@@ -621,7 +621,94 @@ const command_rec rpx_cmds[] = {
                   "restarts (status.c)"),
     {NULL}};
 
-/* One context per https route, from the settings of the route's server
+/* ---- TLS contexts ----------------------------------------------------- */
+
+static int same_str(const char *a, const char *b)
+{
+    return a == b || (a && b && !strcmp(a, b));
+}
+
+int rpx_same_tls(const rp_tls_conf_t *a, const rp_tls_conf_t *b)
+{
+    return a->verify == b->verify && a->min_version == b->min_version &&
+           same_str(a->ca_file, b->ca_file) &&
+           same_str(a->ca_path, b->ca_path) &&
+           same_str(a->cert_file, b->cert_file) &&
+           same_str(a->key_file, b->key_file) &&
+           same_str(a->server_name, b->server_name) &&
+           same_str(a->ciphers, b->ciphers) &&
+           same_str(a->ciphersuites, b->ciphersuites);
+}
+
+/* The contexts made for this configuration, in pconf's user data (gone
+ * with pconf at a restart). */
+typedef struct made_ctx_t {
+    rp_tls_conf_t conf; /* strings in pconf */
+    rp_tls_ctx_t *ctx;
+} made_ctx_t;
+
+#define RPX_MADE_CTX_KEY "rproxy-tls-contexts"
+
+static apr_array_header_t *made_ctxs(apr_pool_t *pconf)
+{
+    void *made = NULL;
+
+    apr_pool_userdata_get(&made, RPX_MADE_CTX_KEY, pconf);
+    if (!made) {
+        made = apr_array_make(pconf, 4, sizeof(made_ctx_t));
+        apr_pool_userdata_setn(made, RPX_MADE_CTX_KEY, NULL, pconf);
+    }
+    return made;
+}
+
+rp_tls_ctx_t *rpx_tls_ctx_find(apr_pool_t *pconf, const rp_tls_conf_t *conf)
+{
+    apr_array_header_t *made = made_ctxs(pconf);
+    int i;
+
+    for (i = 0; i < made->nelts; i++) {
+        made_ctx_t *m = &APR_ARRAY_IDX(made, i, made_ctx_t);
+        if (rpx_same_tls(&m->conf, conf)) {
+            return m->ctx;
+        }
+    }
+    return NULL;
+}
+
+static const char *dup_or_null(apr_pool_t *p, const char *s)
+{
+    return s ? apr_pstrdup(p, s) : NULL;
+}
+
+apr_status_t rpx_tls_ctx(apr_pool_t *pconf, const rp_tls_conf_t *conf,
+                         rp_tls_ctx_t **ctx, const char **why)
+{
+    made_ctx_t *m;
+    apr_status_t rv;
+
+    *why = NULL;
+    *ctx = rpx_tls_ctx_find(pconf, conf);
+    if (*ctx) {
+        return APR_SUCCESS;
+    }
+    rv = rp_tls_ctx_create(pconf, conf, ctx, why);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    m = apr_array_push(made_ctxs(pconf));
+    m->conf = *conf;
+    m->conf.ca_file = dup_or_null(pconf, conf->ca_file);
+    m->conf.ca_path = dup_or_null(pconf, conf->ca_path);
+    m->conf.cert_file = dup_or_null(pconf, conf->cert_file);
+    m->conf.key_file = dup_or_null(pconf, conf->key_file);
+    m->conf.server_name = dup_or_null(pconf, conf->server_name);
+    m->conf.ciphers = dup_or_null(pconf, conf->ciphers);
+    m->conf.ciphersuites = dup_or_null(pconf, conf->ciphersuites);
+    m->ctx = *ctx;
+    return APR_SUCCESS;
+}
+
+/* The context of an https route, from the settings of the route's server
  * (and <Location>), made in the configuration pool: children inherit it. */
 static int make_ctx(apr_pool_t *pconf, server_rec *s, rpx_route_t *route,
                     const rp_conf_t *conf)
@@ -631,8 +718,7 @@ static int make_ctx(apr_pool_t *pconf, server_rec *s, rpx_route_t *route,
     if (!route->target || !route->target->tls) {
         return OK;
     }
-    if (rp_tls_ctx_create(pconf, &conf->tls, &route->tls, &why) !=
-        APR_SUCCESS) {
+    if (rpx_tls_ctx(pconf, &conf->tls, &route->tls, &why) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, s,
                      RPLOGNO(00203) "RProxyPass %s %s://%s%s: TLS settings "
                                     "refused: %s",

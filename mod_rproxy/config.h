@@ -68,6 +68,17 @@ typedef struct rpx_dir_conf_t {
 
 extern const command_rec rpx_cmds[];
 
+/* TLS contexts are shared: every route, balancer member and rule target
+ * with the same RProxyTLS* settings uses one (a context keeps a session
+ * per backend name), so that N https routes do not parse the CA store N
+ * times. rpx_tls_ctx() returns the configuration's context for conf,
+ * making it in pconf if there is none yet (failures: as
+ * rp_tls_ctx_create(), not remembered); rpx_tls_ctx_find() only looks. */
+int rpx_same_tls(const rp_tls_conf_t *a, const rp_tls_conf_t *b);
+apr_status_t rpx_tls_ctx(apr_pool_t *pconf, const rp_tls_conf_t *conf,
+                         rp_tls_ctx_t **ctx, const char **why);
+rp_tls_ctx_t *rpx_tls_ctx_find(apr_pool_t *pconf, const rp_tls_conf_t *conf);
+
 /* Call fn for every route of the configuration: each server's RProxyPass
  * routes with the server's settings, then each <Location> route with the
  * server's settings merged with the location's (conf lives only during

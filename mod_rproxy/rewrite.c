@@ -183,23 +183,6 @@ const char *rpx_rewritten_rest(request_rec *r, const rpx_req_t *rq,
 
 /* ---- TLS for https rule targets ---------------------------------------- */
 
-static int same_str(const char *a, const char *b)
-{
-    return a == b || (a && b && !strcmp(a, b));
-}
-
-static int same_tls(const rp_tls_conf_t *a, const rp_tls_conf_t *b)
-{
-    return a->verify == b->verify && a->min_version == b->min_version &&
-           same_str(a->ca_file, b->ca_file) &&
-           same_str(a->ca_path, b->ca_path) &&
-           same_str(a->cert_file, b->cert_file) &&
-           same_str(a->key_file, b->key_file) &&
-           same_str(a->server_name, b->server_name) &&
-           same_str(a->ciphers, b->ciphers) &&
-           same_str(a->ciphersuites, b->ciphersuites);
-}
-
 /* A context made for one of the server's https routes: RProxyTLS* are
  * server-wide settings, so it is the one a rule target needs too, and
  * sharing it lets rules and routes share pooled connections. Only the
@@ -228,7 +211,7 @@ static rp_tls_ctx_t *own_ctx(apr_pool_t *pconf, server_rec *s,
     rp_tls_ctx_t *ctx = NULL;
     const char *why = NULL;
 
-    if (rp_tls_ctx_create(pconf, &sc->conf.tls, &ctx, &why) != APR_SUCCESS) {
+    if (rpx_tls_ctx(pconf, &sc->conf.tls, &ctx, &why) != APR_SUCCESS) {
         if (reported) {
             ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
                          RPLOGNO(00243) "no TLS context for https rule "
@@ -267,8 +250,12 @@ int rpx_make_rule_tls(apr_pool_t *pconf, server_rec *main_server)
 
         sc->rule_tls_from = NULL;
         sc->rule_tls = route_ctx(sc);
+        if (!sc->rule_tls) {
+            /* one made for a route or member elsewhere, same settings */
+            sc->rule_tls = rpx_tls_ctx_find(pconf, &sc->conf.tls);
+        }
         if (!sc->rule_tls && s != main_server &&
-            same_tls(&sc->conf.tls, &msc->conf.tls)) {
+            rpx_same_tls(&sc->conf.tls, &msc->conf.tls)) {
             sc->rule_tls = msc->rule_tls;
             sc->rule_tls_from = msc->rule_tls_from;
         }

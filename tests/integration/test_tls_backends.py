@@ -105,6 +105,31 @@ def test_trusted_backend_get_post_and_pooled_tls_reuse(httpd_factory, pki,
         "backend (nginx connection numbers %r)" % conns
 
 
+def test_routes_with_same_settings_share_context_and_each_resumes(
+        httpd_factory, pki, nginx_factory):
+    """Three https routes with the same RProxyTLS* settings share one TLS
+    context (one parsed trust store, not three), and the context keeps a
+    session per backend: with a new backend connection for every request,
+    requests that alternate between two backends each resume their own
+    backend's session. Two routes to the same backend share it too."""
+    ng1 = tls_nginx(nginx_factory, pki)
+    ng2 = tls_nginx(nginx_factory, pki)
+    h = httpd_factory(
+        ca_file(pki) + "RProxyMaxRequestsPerConnection 1\n"
+        "RProxyPass /one https://localhost:%d/\n"
+        "RProxyPass /two https://localhost:%d/\n"
+        "RProxyPass /also-one https://localhost:%d/\n" % (ng1.port, ng2.port, ng1.port))
+    seen = []
+    for path in ["/one", "/two", "/one", "/two", "/also-one", "/two"]:
+        r = client.get(h.port, path + "/x", timeout=15)
+        assert r.status == 200, "%s answers 200 (%r)\n%s" % (path, r, h.error_log)
+        seen.append((path, r.header("X-TLS-Reused"), r.header("X-TLS-Conn")))
+    assert [s[1] for s in seen] == [".", ".", "r", "r", "r", "r"], \
+        "the first connection to each backend is a full handshake, every " \
+        "later one resumes that backend's session (path, nginx's " \
+        "$ssl_session_reused, connection): %r" % seen
+
+
 def test_ca_certificate_path_is_a_trust_store(httpd_factory, pki,
                                               nginx_factory):
     ng = tls_nginx(nginx_factory, pki)

@@ -109,16 +109,23 @@ static void cx_dial(fx_t *fx, cx_t *cx, int port)
     }
 }
 
-/* Dial the test server and run the handshake for host. */
-static apr_status_t cx_open(fx_t *fx, cx_t *cx, const char *host)
+/* Dial the test server and run the handshake for host, telling the layer
+ * that the backend's port is port (the session is saved for host:port). */
+static apr_status_t cx_open_as(fx_t *fx, cx_t *cx, const char *host, int port)
 {
     cx_dial(fx, cx, fx->ts->port);
-    cx->rv = rp_tls_connect(fx->ctx, cx->pool, cx->sock, host, HS_TIMEOUT,
-                            &cx->tls, &cx->why);
+    cx->rv = rp_tls_connect(fx->ctx, cx->pool, cx->sock, host, (apr_port_t)port,
+                            HS_TIMEOUT, &cx->tls, &cx->why);
     if (cx->rv != APR_SUCCESS) {
         cx->tls = NULL;
     }
     return cx->rv;
+}
+
+/* Dial the test server and run the handshake for host. */
+static apr_status_t cx_open(fx_t *fx, cx_t *cx, const char *host)
+{
+    return cx_open_as(fx, cx, host, fx->ts->port);
 }
 
 /* Destroy the connection's pool: close_notify, SSL freed, socket closed. */
@@ -508,6 +515,68 @@ static void test_session_not_offered_for_another_name(void)
     fx_close(&fx);
 }
 
+/* One context serves backends with the same settings: connections to two
+ * names in turn each resume their own name's session (a single saved
+ * session would be replaced by the other name's every time). */
+static void test_session_kept_per_name_for_alternating_backends(void)
+{
+    static const char *const names[] = {"localhost", "127.0.0.1", "localhost",
+                                        "127.0.0.1"};
+    ts_conf_t sc = server_with(pki.server, pki.server_key);
+    char buf[6];
+    cx_t cx;
+    fx_t fx;
+    int i;
+
+    fx_open(&fx, &sc);
+    if (fx_ctx(&fx)) {
+        for (i = 0; i < 4; i++) {
+            RP_EXPECT_INT(cx_open(&fx, &cx, names[i]), APR_SUCCESS);
+            if (cx.rv != APR_SUCCESS) {
+                printf("    why: %s\n", cx.why);
+                break;
+            }
+            RP_EXPECT_INT(rp_tls_resumed(cx.tls), i >= 2);
+            RP_EXPECT_INT(cx_read_n(&cx, buf, 6), APR_SUCCESS);
+            cx_close(&cx);
+            RP_EXPECT(ts_wait_done(fx.ts, i, 2000));
+            RP_EXPECT_INT(ts_rec(fx.ts, i).resumed, i >= 2);
+        }
+    }
+    fx_close(&fx);
+}
+
+/* Two backends with the same name on two ports are two backends: the
+ * session of one is not offered to the other, and neither replaces the
+ * other's. (One test server plays both; the layer knows only the port it
+ * is told.) */
+static void test_session_kept_per_backend_port(void)
+{
+    ts_conf_t sc = server_with(pki.server, pki.server_key);
+    char buf[6];
+    cx_t cx;
+    fx_t fx;
+    int i, port, resumed[3];
+
+    fx_open(&fx, &sc);
+    if (fx_ctx(&fx)) {
+        for (i = 0; i < 3; i++) {
+            /* port P, then P + 1, then P again */
+            port = fx.ts->port + (i == 1);
+            resumed[i] = -1;
+            if (cx_open_as(&fx, &cx, "localhost", port) == APR_SUCCESS) {
+                resumed[i] = rp_tls_resumed(cx.tls);
+                RP_EXPECT_INT(cx_read_n(&cx, buf, 6), APR_SUCCESS);
+            }
+            cx_close(&cx);
+        }
+        RP_EXPECT_INT(resumed[0], 0);
+        RP_EXPECT_INT(resumed[1], 0); /* nothing saved for port P + 1 */
+        RP_EXPECT_INT(resumed[2], 1); /* P's session is still there */
+    }
+    fx_close(&fx);
+}
+
 static void test_min_version_13_against_tls12_only_server_fails(void)
 {
     ts_conf_t sc = server_with(pki.server, pki.server_key);
@@ -706,7 +775,8 @@ static void test_handshake_against_silent_peer_is_timeup(void)
         cx_dial(&fx, &cx, ntohs(sa.sin_port));
         t0 = apr_time_now();
         RP_EXPECT_INT(rp_tls_connect(fx.ctx, cx.pool, cx.sock, "localhost",
-                                     MS(300), &cx.tls, &cx.why),
+                                     ntohs(sa.sin_port), MS(300), &cx.tls,
+                                     &cx.why),
                       APR_TIMEUP);
         RP_EXPECT(apr_time_now() - t0 >= MS(290));
         RP_EXPECT(apr_time_now() - t0 < MS(2000));
@@ -827,8 +897,9 @@ static void *par_main(void *arg)
         apr_socket_create(&cx.sock, APR_INET, SOCK_STREAM, APR_PROTO_TCP, p);
         apr_socket_timeout_set(cx.sock, MS(5000));
         if (apr_socket_connect(cx.sock, sa) == APR_SUCCESS &&
-            rp_tls_connect(pa->fx->ctx, p, cx.sock, "localhost", MS(8000),
-                           &cx.tls, &cx.why) == APR_SUCCESS) {
+            rp_tls_connect(pa->fx->ctx, p, cx.sock, "localhost",
+                           (apr_port_t)pa->fx->ts->port, MS(8000), &cx.tls,
+                           &cx.why) == APR_SUCCESS) {
             cx.rv = cx_read_n(&cx, buf, 6);
             pa->ok += cx.rv == APR_SUCCESS;
             pa->resumed += rp_tls_resumed(cx.tls);
@@ -1002,6 +1073,8 @@ int main(void)
     TB_RUN(test_rfc7301_alpn_offers_exactly_http11);
     TB_RUN(test_rfc5077_tls12_session_resumed_on_second_connection);
     TB_RUN(test_rfc8446_4_6_1_tls13_ticket_resumed_on_second_connection);
+    TB_RUN(test_session_kept_per_name_for_alternating_backends);
+    TB_RUN(test_session_kept_per_backend_port);
     TB_RUN(test_session_not_offered_for_another_name);
     TB_RUN(test_min_version_13_against_tls12_only_server_fails);
     TB_RUN(test_default_min_version_negotiates_tls12_with_12_only_server);
