@@ -13,6 +13,7 @@
 #include <string.h>
 #include <signal.h>
 #include <pthread.h>
+#include <arpa/inet.h>
 #include <apr_strings.h>
 #include <apr_atomic.h>
 #include <apr_poll.h>
@@ -98,6 +99,25 @@ static int same_answer(const rp_backend_t *be, const char **ips, int n)
     return 1;
 }
 
+/* The family of an IP literal, APR_UNSPEC for a name. Given a family, APR
+ * asks getaddrinfo() without AI_ADDRCONFIG, whose check of the local
+ * addresses costs glibc a netlink socket and 7 syscalls per call: at every
+ * dial, since the answer is kept as text. */
+static apr_int32_t literal_family(const char *host)
+{
+    unsigned char a[16];
+
+    if (inet_pton(AF_INET, host, a) == 1) {
+        return APR_INET;
+    }
+#if APR_HAVE_IPV6
+    if (inet_pton(AF_INET6, host, a) == 1) {
+        return APR_INET6;
+    }
+#endif
+    return APR_UNSPEC;
+}
+
 /* Resolve the backend's name into a fresh pool: all A and AAAA answers. */
 static apr_status_t resolve(rp_backend_t *be, apr_pool_t **np,
                             const char ***ips, int *n)
@@ -107,8 +127,9 @@ static apr_status_t resolve(rp_backend_t *be, apr_pool_t **np,
     int cnt = 0;
 
     apr_pool_create_unmanaged_ex(np, NULL, NULL);
-    rv = apr_sockaddr_info_get(&sa, be->dial_host, APR_UNSPEC, be->dial_port, 0,
-                               *np);
+    rv =
+        apr_sockaddr_info_get(&sa, be->dial_host, literal_family(be->dial_host),
+                              be->dial_port, 0, *np);
     if (rv != APR_SUCCESS) {
         apr_pool_destroy(*np);
         return rv;
@@ -193,7 +214,7 @@ static apr_status_t dial_one(const char *ip, apr_port_t port,
     apr_sockaddr_t *sa;
     apr_status_t rv;
 
-    rv = apr_sockaddr_info_get(&sa, ip, APR_UNSPEC, port, 0, p);
+    rv = apr_sockaddr_info_get(&sa, ip, literal_family(ip), port, 0, p);
     if (rv == APR_SUCCESS) {
         rv = apr_socket_create(s, sa->family, SOCK_STREAM, APR_PROTO_TCP, p);
     }

@@ -185,7 +185,7 @@ class Request(HeaderLookup):
             "headers": [list(h) for h in self.headers],
             "conn_id": self.conn.id,
             "conn_index": self.conn.index,
-            "peer": "%s:%d" % self.conn.peer,
+            "peer": "%s:%d" % self.conn.peer[:2],
         }
 
 
@@ -332,14 +332,17 @@ class Backend:
         self.name = name
         self.idle_timeout = idle_timeout
         self.io_timeout = io_timeout
-        self.lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        v6 = ":" in host  # "::1": an IPv6 literal
+        self.lsock = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET,
+                                   socket.SOCK_STREAM)
         self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.lsock.bind((host, port))
         self.lsock.listen(256)
         self.lsock.settimeout(0.2)
         self.port = self.lsock.getsockname()[1]
-        self.url = "http://%s:%d" % (host, self.port)
-        self.hostport = "%s:%d" % (host, self.port)
+        hp = "[%s]" % host if v6 else host
+        self.url = "http://%s:%d" % (hp, self.port)
+        self.hostport = "%s:%d" % (hp, self.port)
         self.stopping = False
         self.lock = threading.Lock()
         self.conns = {}  # id -> Conn (open ones)

@@ -3,6 +3,8 @@
 import backends
 import client
 
+import pytest
+
 
 def test_get_and_post_pass_through(httpd_factory, echo_backend):
     h = httpd_factory("RProxyPass /app %s/base\n" % echo_backend.url)
@@ -63,3 +65,24 @@ def test_head_has_no_body(httpd_factory, backend_factory):
     assert r1.status == 200 and r2.status == 200, \
         "HEAD then GET on one client connection both answer 200"
     assert r2.body == b"x" * 1000, "GET after HEAD gets its whole body"
+
+
+def test_ipv6_literal_backend_dialed_for_each_connection(httpd_factory, backend_factory):
+    """http://[::1]:port/ is dialed over IPv6 (the literal's own family, no
+    lookup of the machine's addresses), for each new connection."""
+    try:
+        b = backend_factory(backends.echo_handler, host="::1")
+    except OSError as e:
+        pytest.skip("no IPv6 loopback here: %s" % e)
+    h = httpd_factory("RProxyMaxRequestsPerConnection 1\n"
+                      "RProxyPass /v6 %s/base\n" % b.url)
+    conns = set()
+    for i in range(3):
+        r = client.get(h.port, "/v6/x%d" % i)
+        assert r.status == 200, "a request to an IPv6 literal backend answers 200 " \
+            "(%r)\n%s" % (r, h.error_log)
+        info = r.json()
+        assert info["target"] == "/base/x%d" % i
+        assert info["peer"].startswith("::1:"), "the backend saw an IPv6 peer (%r)" % info["peer"]
+        conns.add(info["conn_id"])
+    assert len(conns) == 3, "each request had a new backend connection (%r)" % conns
