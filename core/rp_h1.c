@@ -368,19 +368,26 @@ static int list_next(list_iter_t *it, const char **el, apr_size_t *el_len)
     return 1;
 }
 
-/* Is token an element of any field called name? Written here rather than
- * taken from rp_headers so that rp_h1 stays a leaf of core/. */
+/* Is token an element of any field called name? With params set, an
+ * element "token;..." counts too (its name, OWS trimmed before the ';').
+ * Written here rather than taken from rp_headers so that rp_h1 stays a
+ * leaf of core/. */
 static int has_token(const rp_h1_head_t *head, const char *name,
-                     const char *token)
+                     const char *token, int params)
 {
     int i = -1;
     list_iter_t it;
-    const char *el;
+    const char *el, *semi;
     apr_size_t n;
 
     while ((i = rp_h1_find_field(head, name, i + 1)) >= 0) {
         list_init(&it, &head->fields[i]);
         while (list_next(&it, &el, &n)) {
+            if (params && (semi = memchr(el, ';', n)) != NULL) {
+                for (n = (apr_size_t)(semi - el); n > 0 && is_ows(el[n - 1]);
+                     n--) {
+                }
+            }
             if (eq_nocase(el, n, token)) {
                 return 1;
             }
@@ -390,14 +397,18 @@ static int has_token(const rp_h1_head_t *head, const char *name,
 }
 
 /* RFC 9112 9.3: HTTP/1.1 persists unless "close"; HTTP/1.0 only with
- * "keep-alive" (the 1.0 extension RFC 9112 appendix C.2.2 describes). */
+ * "keep-alive" (the 1.0 extension RFC 9112 appendix C.2.2 describes).
+ * A connection option takes no parameters (RFC 9110 7.6.1), but
+ * "close;x=1" is read as close: rp_headers, which removes the fields
+ * that Connection names, reads the list that way, and closing is always
+ * safe where keeping the connection is not. */
 static int wants_keep_alive(const rp_h1_head_t *head)
 {
-    if (has_token(head, "Connection", "close")) {
+    if (has_token(head, "Connection", "close", 1)) {
         return 0;
     }
     return head->minor_version >= 1 ||
-           has_token(head, "Connection", "keep-alive");
+           has_token(head, "Connection", "keep-alive", 0);
 }
 
 /* 1-DIGIT decimal below 2^63. No sign, no inner space, no hex: anything

@@ -438,6 +438,21 @@ static const head_case_t response_cases[] = {
      .status = 200,
      .kind = CHUNKED,
      .keep_alive = 0},
+    {.name = "rfc9110-7.6.1-close-with-parameters-still-closes",
+     WIRE("HTTP/1.1 200 OK\r\nConnection: x-a, close ;ext=0\r\n"
+          "Content-Length: 1\r\n\r\n"),
+     .status = 200,
+     .kind = LENGTH,
+     .length = 1,
+     .keep_alive = 0},
+    {.name = "rfc9112-9.3-keep-alive-with-parameters-is-not-keep-alive-1.0",
+     WIRE("HTTP/1.0 200 OK\r\nConnection: keep-alive;x\r\n"
+          "Content-Length: 1\r\n\r\n"),
+     .http10 = 1,
+     .status = 200,
+     .kind = LENGTH,
+     .length = 1,
+     .keep_alive = 0},
     {.name = "rfc9110-7.6.1-close-needs-whole-token",
      WIRE("HTTP/1.1 200 OK\r\nConnection: closed, x-close\r\n"
           "Content-Length: 1\r\n\r\n"),
