@@ -357,6 +357,15 @@ static apr_status_t body_source(void *baton, apr_bucket_brigade *bb, int *eos)
     return rv;
 }
 
+/* RProxyVia: this proxy joins Via on a response the backend sent in
+ * HTTP/1.minor (RFC 9110 7.6.3: forwarded messages, 1xx included). */
+static void add_response_via(rp_exchange_t *ex, apr_table_t *headers, int minor)
+{
+    if (rp_conf_via(ex->conf) && ex->fwd.via_name) {
+        rp_headers_add_via(ex->pool, headers, 1000 + minor, ex->fwd.via_name);
+    }
+}
+
 /* 103 Early Hints go on to the client; other 1xx stop here. */
 static void on_interim(void *baton, int status, apr_table_t *headers)
 {
@@ -368,6 +377,7 @@ static void on_interim(void *baton, int status, apr_table_t *headers)
         return;
     }
     rp_headers_strip_hop(headers, 0);
+    add_response_via(ex, headers, 1); /* HTTP/1.0 has no 1xx */
     ex->front.ops->send_interim(ex->front.ctx, status, headers);
 }
 
@@ -621,10 +631,7 @@ static apr_status_t send_head(rp_exchange_t *ex)
      * announce them again when the body keeps a chunked framing and the
      * client side can deliver them. */
     rp_headers_strip_hop(resp->headers, 0);
-    if (rp_conf_via(ex->conf) && ex->fwd.via_name) {
-        rp_headers_add_via(ex->pool, resp->headers, 1000 + resp->minor_version,
-                           ex->fwd.via_name);
-    }
+    add_response_via(ex, resp->headers, resp->minor_version);
     if (announced && resp->framing.kind == RP_H1_BODY_CHUNKED &&
         (!ex->front.ops->trailers_ok ||
          ex->front.ops->trailers_ok(ex->front.ctx))) {
@@ -888,6 +895,7 @@ static apr_status_t switch_protocols(rp_exchange_t *ex, apr_time_t started)
     apr_status_t rv;
 
     rp_headers_strip_hop(resp->headers, 0);
+    add_response_via(ex, resp->headers, resp->minor_version);
     apr_table_setn(resp->headers, "Upgrade", up);
     apr_table_setn(resp->headers, "Connection", "Upgrade");
     ex->status = 101;

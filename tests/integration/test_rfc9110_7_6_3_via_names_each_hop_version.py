@@ -103,3 +103,58 @@ def test_via_off_by_default(httpd_factory, echo_backend):
         _via(r.json())
     assert r.header("Via") is None, \
         "without RProxyVia the response has no Via (got %r)" % r.header("Via")
+
+
+def _interim_backend(req, conn):
+    """A 103 before the final response, or a 101 for an upgrade (then
+    closes)."""
+    req.drain()
+    if (req.header("upgrade") or "").lower() == "websocket":
+        conn.send(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                  b"Connection: Upgrade\r\nVia: 1.1 ws-gateway\r\n\r\n")
+        conn._close()
+        return
+    conn.send(b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n")
+    conn.send_response(200, [("Content-Type", "text/plain")], b"final\n")
+
+
+def _raw(port, request):
+    """Everything the client receives until the proxy closes."""
+    s = client.connect(port)
+    s.sendall(request)
+    data = b""
+    s.settimeout(5)
+    try:
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        s.close()
+    return data.decode("latin-1")
+
+
+def test_via_on_forwarded_103_and_101(httpd_factory, backend_factory):
+    """1xx responses are forwarded messages too: a 103 Early Hints and the
+    101 of an upgrade get this proxy's entry (HTTP/1.1: 1xx exist only
+    there), after any the backend sent."""
+    b = backend_factory(_interim_backend)
+    h = httpd_factory("RProxyVia On\nRProxyPass /app %s/\n" % b.url)
+    name = "127.0.0.1:%d" % h.port
+    text = _raw(h.port, b"GET /app/x HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                b"Connection: close\r\n\r\n")
+    hints = text.split("\r\n\r\n")[0]
+    assert hints.startswith("HTTP/1.1 103"), "the 103 comes first (%r)" % text[:80]
+    assert "\r\nVia: 1.1 %s" % name in hints, "the 103 names this proxy in Via:\n%s" % hints
+    final = text.split("\r\n\r\n")[1]
+    assert final.startswith("HTTP/1.1 200") and "\r\nVia: 1.1 %s" % name in final, \
+        "and so does the final response:\n%s" % final
+    text = _raw(h.port, b"GET /app/ws HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                b"Connection: Upgrade\r\nUpgrade: websocket\r\n"
+                b"Sec-WebSocket-Version: 13\r\n"
+                b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+    head = text.split("\r\n\r\n")[0]
+    assert head.startswith("HTTP/1.1 101"), "the 101 reaches the client (%r)" % text[:80]
+    assert "\r\nVia: 1.1 ws-gateway, 1.1 %s" % name in head, \
+        "the 101 keeps the backend's Via entry and adds this proxy's:\n%s" % head
