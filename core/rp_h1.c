@@ -623,6 +623,42 @@ enum {
     CH_FAILED            /* an error was returned; nothing more is read */
 };
 
+const char *rp_h1_chunked_state_str(const rp_h1_chunked_t *dec)
+{
+    switch (dec->_state) {
+    case CH_SIZE:
+        return dec->_hex_digits ? "a chunk size" : "the start of a chunk";
+    case CH_SIZE_BWS:
+        return "whitespace after a chunk size";
+    case CH_EXT:
+        return "a chunk extension";
+    case CH_EXT_QUOTED:
+    case CH_EXT_ESCAPE:
+        return "a quoted string in a chunk extension";
+    case CH_SIZE_LF:
+        return "the line end of a chunk-size line";
+    case CH_DATA:
+        return "chunk data";
+    case CH_DATA_EOL:
+    case CH_DATA_LF:
+        return "the line end after chunk data";
+    case CH_TRAILER_FIRST:
+    case CH_TRAILER_FIRST_LF:
+        return "the start of the trailer section";
+    case CH_TRAILER_BOL:
+    case CH_TRAILER_BOL_CR:
+        return "the start of a trailer line";
+    case CH_TRAILER_LINE:
+    case CH_TRAILER_LINE_CR:
+        return "a trailer field line";
+    case CH_DONE:
+        return "nothing: the body is complete";
+    case CH_FAILED:
+        return "nothing: the decoder failed";
+    }
+    return "an unknown state";
+}
+
 static int hex_value(unsigned char c)
 {
     if (is_digit(c)) {

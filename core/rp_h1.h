@@ -158,6 +158,10 @@ apr_ssize_t rp_h1_chunked_decode(rp_h1_chunked_t *dec, const char *buf,
                                  apr_size_t len, rp_h1_span_t *span,
                                  const char **error);
 
+/* What the decoder was reading when it stopped, for logs: "the start of a
+ * chunk", "chunk data", "a trailer field line", ... (static strings). */
+const char *rp_h1_chunked_state_str(const rp_h1_chunked_t *dec);
+
 /* Find a field by case-insensitive name; returns its index or -1. */
 int rp_h1_find_field(const rp_h1_head_t *head, const char *name, int start);
 

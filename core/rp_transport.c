@@ -858,12 +858,28 @@ static void emit_plain(rp_response_t *resp, apr_bucket_brigade *bb,
     }
 }
 
-/* Why the body could not be read on: rv from conn_fill(). */
+/* Why the body could not be read on: rv from conn_fill(). A close says
+ * where in the body it came, for the log line. */
 static apr_status_t body_fault(rp_response_t *resp, apr_status_t rv)
 {
-    if (rv == APR_EOF) {
-        resp->error = "backend closed the connection before the end of the "
-                      "body";
+    static const char eof[] = "backend closed the connection before the end "
+                              "of the body";
+
+    if (rv != APR_EOF) {
+        return rv;
+    }
+    if (resp->framing.kind == RP_H1_BODY_LENGTH) {
+        resp->error = apr_psprintf(resp->_pool,
+                                   "%s (%" APR_UINT64_T_FMT
+                                   " of %" APR_UINT64_T_FMT " bytes missing)",
+                                   eof, resp->_remaining, resp->framing.length);
+    }
+    else if (resp->framing.kind == RP_H1_BODY_CHUNKED) {
+        resp->error = apr_psprintf(resp->_pool, "%s (while reading %s)", eof,
+                                   rp_h1_chunked_state_str(&resp->_chunked));
+    }
+    else {
+        resp->error = eof;
     }
     return rv;
 }

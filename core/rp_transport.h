@@ -151,7 +151,8 @@ typedef struct rp_response_t {
     apr_table_t *trailers; /* filled when a chunked body ends; or NULL */
     rp_h1_framing_t framing;
     const char *backend_addr; /* "ip:port" of the peer, for logs */
-    const char *error;        /* static text naming a body fault, or NULL */
+    const char *error;        /* naming a body fault, or NULL: static text
+                               * or a string in _pool */
     /* the transport's own */
     rp_conn_t *_conn;        /* borrowed from the pool until close */
     apr_pool_t *_pool;       /* borrowed: exchange pool */

@@ -80,10 +80,15 @@ CHUNK_FAULTS = {
                          "bad trailer section", PROTO),
     "trailer-bare-cr": (b"0\r\nX-T: a\rb\r\n\r\n", "bare CR in trailer",
                         PROTO),
-    "eof-in-size-line": (b"5", EOF_TEXT, CUT),
-    "eof-after-size-line": (b"5\r\n", EOF_TEXT, CUT),
-    "eof-before-last-chunk": (b"", EOF_TEXT, CUT),
-    "eof-in-trailers": (b"0\r\nX-T: 1\r\n", EOF_TEXT, CUT),
+    # a close names what the decoder was reading
+    "eof-in-size-line": (b"5", EOF_TEXT + " (while reading a chunk size)", CUT),
+    "eof-after-size-line": (b"5\r\n", EOF_TEXT + " (while reading chunk data)",
+                            CUT),
+    "eof-before-last-chunk": (
+        b"", EOF_TEXT + " (while reading the start of a chunk)", CUT),
+    "eof-in-trailers": (b"0\r\nX-T: 1\r\n",
+                        EOF_TEXT + " (while reading the start of a trailer line)",
+                        CUT),
 }
 
 LENGTH_HEAD = b"HTTP/1.1 200 OK\r\n" + M + b"Content-Length: 100\r\n\r\n"
@@ -148,8 +153,8 @@ FIRST = sorted(CHUNK_FAULTS) + ["length-short"]
 @pytest.mark.parametrize("case", FIRST)
 def test_fault_before_first_body_byte_is_502(setup, case):
     h, b = setup.httpd, setup.backend
-    fault, error = (EOF_TEXT, CUT) if case == "length-short" else \
-        CHUNK_FAULTS[case][1:]
+    fault, error = (EOF_TEXT + " (100 of 100 bytes missing)", CUT) \
+        if case == "length-short" else CHUNK_FAULTS[case][1:]
     h.mark_logs()
     r = client.get(h.port, "/app/first-" + case, timeout=10)
     assert r.status == 502, "%s before any body byte gives 502 (got %r)" % (
@@ -165,7 +170,8 @@ def test_fault_before_first_body_byte_is_502(setup, case):
 @pytest.mark.parametrize("case", FIRST)
 def test_fault_after_body_bytes_cuts_the_response_short(setup, case):
     h, b = setup.httpd, setup.backend
-    fault = EOF_TEXT if case == "length-short" else CHUNK_FAULTS[case][1]
+    fault = EOF_TEXT + " (%d of 100 bytes missing)" % (100 - len(GOOD)) \
+        if case == "length-short" else CHUNK_FAULTS[case][1]
     h.mark_logs()
     r = client.get(h.port, "/app/after-" + case, timeout=10)
     assert r.status == 200, "%s: the head went out first: 200 (got %r)" % (

@@ -1173,6 +1173,57 @@ static void test_chunked_call_contract(void)
     RP_EXPECT_STR(err, "chunked decoder used after an error");
 }
 
+/* What the decoder was reading, named for the log line of a backend that
+ * closes inside a chunked body: one prefix per place it can stop. */
+static void test_chunked_state_str_names_where_input_stopped(void)
+{
+    static const struct {
+        const char *wire;
+        const char *state;
+    } cases[] = {
+        {"", "the start of a chunk"},
+        {"1a", "a chunk size"},
+        {"5 ", "whitespace after a chunk size"},
+        {"5;name=v", "a chunk extension"},
+        {"5;name=\"a,b", "a quoted string in a chunk extension"},
+        {"5;n=\"\\", "a quoted string in a chunk extension"},
+        {"5\r", "the line end of a chunk-size line"},
+        {"5\r\nab", "chunk data"},
+        {"2\r\nab", "the line end after chunk data"},
+        {"2\r\nab\r", "the line end after chunk data"},
+        {"2\r\nab\r\n", "the start of a chunk"},
+        {"0\r\n", "the start of the trailer section"},
+        {"0\r\n\r", "the start of the trailer section"},
+        {"0\r\nX: 1\r\n", "the start of a trailer line"},
+        {"0\r\nX: 1", "a trailer field line"},
+        {"0\r\n\r\n", "nothing: the body is complete"},
+        {"zz", "nothing: the decoder failed"},
+    };
+    rp_h1_span_t span;
+    const char *err;
+    size_t i, off, len;
+    apr_ssize_t n;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        rp_h1_chunked_t dec = {0};
+        len = strlen(cases[i].wire);
+        /* feed everything; spans are consumed as they come */
+        for (off = 0;;) {
+            err = NULL;
+            n = rp_h1_chunked_decode(&dec, cases[i].wire + off, len - off,
+                                     &span, &err);
+            if (n < 0 || (n == 0 && span.kind != RP_H1_SPAN_TRAILER)) {
+                break;
+            }
+            off += (size_t)n;
+        }
+        if (strcmp(rp_h1_chunked_state_str(&dec), cases[i].state) != 0) {
+            printf("    wire \"%s\"\n", cases[i].wire);
+        }
+        RP_EXPECT_STR(rp_h1_chunked_state_str(&dec), cases[i].state);
+    }
+}
+
 /* ---- request head -------------------------------------------------- */
 
 static void test_request_head(void)
@@ -1293,6 +1344,7 @@ int main(void)
     run_chunked_table();
     RP_TEST_RUN(test_chunked_default_trailer_limit);
     RP_TEST_RUN(test_chunked_call_contract);
+    RP_TEST_RUN(test_chunked_state_str_names_where_input_stopped);
     RP_TEST_RUN(test_request_head);
     RP_TEST_RUN(test_request_head_round_trip_framing);
     RP_TEST_RUN(test_rfc9112_7_1_2_last_chunk_with_trailers);
