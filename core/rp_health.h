@@ -12,7 +12,8 @@
  *
  * Lifetimes: everything a check allocates is in the pool p given to it
  * (the caller clears it between checks). Threads: any thread; a balancer's
- * round is run by one thread (the lease holder's, see rp_lb_lease). */
+ * round is run by one process (the lease holder, see rp_lb_lease), with
+ * threads of its own for the checks. */
 
 #ifndef RP_HEALTH_H
 #define RP_HEALTH_H
@@ -35,8 +36,13 @@ typedef void (*rp_health_report_fn)(void *baton, rp_balancer_t *b, int i,
                                     int change, int status, const char *why);
 
 /* Check every member of b once, recording each result in the shared state
- * (rp_lb_hc_result). stop (may be NULL) is asked between members: a
- * non-zero answer ends the round early. Returns the members checked. */
+ * (rp_lb_hc_result). Up to 8 checks run at once: the calling thread and
+ * threads started for the round (signals blocked) and joined before it
+ * returns. stop and report (both may be NULL) are therefore called from
+ * any of those threads: stop before each member (a non-zero answer ends
+ * the round early; checks under way finish), report for each change.
+ * p is the calling thread's; the others use pools of their own. Returns
+ * the members checked. */
 int rp_health_round(rp_transport_t *t, rp_balancer_t *b, apr_pool_t *p,
                     int (*stop)(void *), void *stop_baton,
                     rp_health_report_fn report, void *report_baton);

@@ -616,20 +616,24 @@ static void free_answers(rp_transport_t *t)
     }
 }
 
-/* The reaper must never run a signal handler: the host's handlers may
- * tear the process pool down (httpd's child does on SIGTERM), which would
- * free the reaper's own state under it. A thread inherits its creator's
- * signal mask, so block everything around its creation. */
-static apr_status_t start_reaper(rp_transport_t *t, apr_pool_t *p)
+apr_status_t rp_thread_start(apr_thread_t **thd, apr_thread_start_t fn,
+                             void *data, apr_pool_t *p)
 {
     sigset_t all, old;
     apr_status_t rv;
 
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &old);
-    rv = apr_thread_create(&t->reaper, NULL, reaper_main, t, p);
+    rv = apr_thread_create(thd, NULL, fn, data, p);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     return rv;
+}
+
+/* The reaper must never run a signal handler: one that tears the process
+ * pool down would free the reaper's own state under it. */
+static apr_status_t start_reaper(rp_transport_t *t, apr_pool_t *p)
+{
+    return rp_thread_start(&t->reaper, reaper_main, t, p);
 }
 
 static apr_status_t transport_cleanup(void *data)

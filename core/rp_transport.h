@@ -28,6 +28,7 @@
 #include <apr_pools.h>
 #include <apr_tables.h>
 #include <apr_buckets.h>
+#include <apr_thread_proc.h>
 #include "rp_core.h"
 #include "rp_url.h"
 #include "rp_h1.h"
@@ -51,6 +52,13 @@ typedef struct rp_transport_stats_t {
     apr_uint32_t client_aborts;  /* exchanges ended by the client leaving */
     apr_uint32_t backend_errors; /* exchanges that failed at the backend */
 } rp_transport_stats_t;
+
+/* Start a thread with every signal blocked: the host's signal handlers may
+ * tear down pools (httpd's child does on SIGTERM) and must never run on a
+ * thread of ours. A thread inherits its creator's mask, so the mask is set
+ * around the creation. Arguments as apr_thread_create(). */
+apr_status_t rp_thread_start(apr_thread_t **thd, apr_thread_start_t fn,
+                             void *data, apr_pool_t *p);
 
 /* Create the transport in pool p (process lifetime). max_idle bounds each
  * backend's idle list (httpd: the MPM's threads per child). Starts the

@@ -203,7 +203,8 @@ void rpx_health_child_init(apr_pool_t *pchild, server_rec *s)
     }
     apr_allocator_owner_set(alloc, ck->pool);
     apr_pool_pre_cleanup_register(pchild, ck, checker_stop);
-    rv = apr_thread_create(&ck->thread, NULL, checker_main, ck, ck->pool);
+    /* no signal handler of httpd's may run on it (rp_thread_start) */
+    rv = rp_thread_start(&ck->thread, checker_main, ck, ck->pool);
     if (rv != APR_SUCCESS) {
         ck->thread = NULL;
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,

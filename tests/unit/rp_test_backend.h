@@ -121,6 +121,8 @@ struct tb_backend_t {
     int nscripts;
     tb_conn_t conns[TB_MAX_CONNS];
     int naccepted; /* under mu; counts also connections past the cap */
+    int open_now;  /* served connections open now; under mu */
+    int open_max;  /* most of them open at once; under mu */
     tb_req_t reqs[TB_MAX_REQS];
     int nreqs; /* under mu */
 };
@@ -399,6 +401,7 @@ TB_FN void tb_close_conn(tb_conn_t *c, int reset)
     pthread_mutex_lock(&c->tb->mu);
     c->fd = -1;
     c->done = 1;
+    c->tb->open_now--;
     pthread_mutex_unlock(&c->tb->mu);
 }
 
@@ -481,6 +484,9 @@ TB_FN void tb_serve(tb_backend_t *tb, int fd)
         tb_die("pthread_create");
     }
     tb->naccepted++;
+    if (++tb->open_now > tb->open_max) {
+        tb->open_max = tb->open_now;
+    }
     pthread_mutex_unlock(&tb->mu);
 }
 
@@ -605,6 +611,16 @@ TB_FN long tb_conn_fact(tb_backend_t *tb, int conn, int which)
     }
     pthread_mutex_unlock(&tb->mu);
     return v;
+}
+
+/* The most connections that were open at the same time. */
+TB_FN int tb_open_max(tb_backend_t *tb)
+{
+    int n;
+    pthread_mutex_lock(&tb->mu);
+    n = tb->open_max;
+    pthread_mutex_unlock(&tb->mu);
+    return n;
 }
 
 TB_FN int tb_peer_closed(tb_backend_t *tb, int conn)

@@ -153,6 +153,45 @@ static void rounds_mark_member_down_then_up(void)
     tb_stop(tb);
 }
 
+/* Members that take their time are checked at once, not one after the
+ * other: four members answering after 500 ms each see their checks' four
+ * connections open together, and every result is recorded. */
+static void round_checks_members_at_once(void)
+{
+    static const tb_step_t slow[] = {
+        {.delay_ms = 500, .send = RESP_200, .then = TB_CLOSE}, TB_END};
+    const tb_step_t *const sc[] = {slow, slow, slow, slow};
+    tb_backend_t *tb = tb_start(sc, 4);
+    rp_lb_member_t m[4];
+    rp_lb_slot_t st[4];
+    apr_pool_t *scratch;
+    seen_t seen = {{0}, 0};
+    hfx_t f;
+    int i;
+
+    hfx_open(&f, tb->port);
+    f.hc.timeout = apr_time_from_sec(3);
+    memset(st, 0, sizeof(st));
+    for (i = 0; i < 4; i++) {
+        m[i] = f.m;
+        m[i].st = &st[i];
+    }
+    f.b.members = m;
+    f.b.n = 4;
+    apr_pool_create(&scratch, f.p);
+    RP_EXPECT_INT(rp_health_round(f.t, &f.b, scratch, NULL, NULL, note, &seen),
+                  4);
+    RP_EXPECT_INT(tb_accepted(tb), 4);
+    RP_EXPECT(tb_open_max(tb) >= 3);
+    for (i = 0; i < 4; i++) {
+        RP_EXPECT_INT(st[i].hc_status, 200);
+        RP_EXPECT(st[i].hc_last != 0);
+    }
+    RP_EXPECT_INT(seen.n, 0); /* all up, as they started */
+    apr_pool_destroy(f.p);
+    tb_stop(tb);
+}
+
 static int always(void *baton)
 {
     (void)baton;
@@ -177,6 +216,7 @@ int main(void)
     RP_TEST_RUN(no_answer_is_status_0_with_a_reason);
     RP_TEST_RUN(rounds_mark_member_down_then_up);
     RP_TEST_RUN(round_stops_when_asked);
+    RP_TEST_RUN(round_checks_members_at_once);
     apr_pool_destroy(pool);
     apr_terminate();
     return rp_test_done();
