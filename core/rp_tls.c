@@ -26,6 +26,7 @@
 #include <poll.h>
 #include <string.h>
 #include <arpa/inet.h>
+#include <sys/socket.h>
 #include <apr_strings.h>
 #include <apr_file_info.h>
 #include <apr_portable.h>
@@ -80,6 +81,7 @@ struct rp_tls_conn_t {
     unsigned failed:1;    /* fatal error: no close_notify, no more I/O */
     unsigned eof:1;       /* the peer closed; reads return APR_EOF */
     unsigned unclean:1;   /* ... without close_notify */
+    unsigned write_closed:1; /* our close_notify and TCP FIN are sent */
 };
 
 /* ---- errors ----------------------------------------------------------- */
@@ -474,7 +476,7 @@ static void conn_free(rp_tls_conn_t *c)
     if (!c->ssl) {
         return;
     }
-    if (c->connected && !c->failed &&
+    if (c->connected && !c->failed && !c->write_closed &&
         apr_os_sock_get(&fd, c->sock) == APR_SUCCESS && fd == c->fd) {
         apr_socket_timeout_set(c->sock, 0); /* never wait here */
         ERR_clear_error();
@@ -733,6 +735,9 @@ apr_status_t rp_tls_write(rp_tls_conn_t *c, const struct iovec *vec, int nvec,
     if (!usable(c, &rv)) {
         return rv;
     }
+    if (c->write_closed) {
+        return APR_EPIPE; /* rp_tls_shutdown_write() ended this direction */
+    }
     apr_socket_timeout_set(c->sock, 0);
     /* Each SSL_write makes at least one record: copy small vectors (a chunk
      * header, a CRLF) together rather than sending a record for each. */
@@ -762,6 +767,42 @@ apr_status_t rp_tls_write(rp_tls_conn_t *c, const struct iovec *vec, int nvec,
         conn_fail(c, rv);
     }
     return rv;
+}
+
+apr_status_t rp_tls_shutdown_write(rp_tls_conn_t *c,
+                                   apr_interval_time_t timeout)
+{
+    apr_time_t deadline = apr_time_now() + (timeout > 0 ? timeout : 0);
+    apr_status_t rv;
+    int r, e, sys;
+
+    if (!usable(c, &rv) || c->write_closed) {
+        return rv;
+    }
+    apr_socket_timeout_set(c->sock, 0);
+    for (;;) {
+        ERR_clear_error();
+        errno = 0;
+        r = SSL_shutdown(c->ssl); /* 0: sent; the peer's is yet to come */
+        if (r >= 0) {
+            break;
+        }
+        e = SSL_get_error(c->ssl, r);
+        sys = errno;
+        if (e != SSL_ERROR_WANT_WRITE && e != SSL_ERROR_WANT_READ) {
+            err_drain(c->err, sizeof(c->err));
+            return conn_fail(c, sys ? APR_FROM_OS_ERROR(sys) : RP_ETLS);
+        }
+        rv = wait_io(c->fd, e == SSL_ERROR_WANT_WRITE, deadline);
+        if (rv != APR_SUCCESS) {
+            return conn_fail(c, rv);
+        }
+    }
+    ERR_clear_error();
+    c->write_closed = 1;
+    /* TCP too: a server that reads the socket below TLS sees the end */
+    shutdown(c->fd, SHUT_WR);
+    return APR_SUCCESS;
 }
 
 /* ---- small accessors -------------------------------------------------- */

@@ -135,6 +135,14 @@ apr_status_t rp_tls_read(rp_tls_conn_t *c, char *buf, apr_size_t *len,
  * not see them.) */
 int rp_tls_pending(rp_tls_conn_t *c);
 
+/* Half-close: send close_notify (waiting at most timeout for the socket to
+ * take it), then shut the TCP write side, while reads go on until the
+ * peer's own end (TLS 1.3 keeps the directions apart; a TLS 1.2 peer may
+ * answer with its close_notify at once). Later writes fail with
+ * APR_EPIPE. APR_SUCCESS, or an error that marks c failed. */
+apr_status_t rp_tls_shutdown_write(rp_tls_conn_t *c,
+                                   apr_interval_time_t timeout);
+
 /* Send close_notify if the socket takes it at once (never waits), then free
  * the TLS state. Idempotent; also run by the cleanup registered on the pool
  * given to rp_tls_connect(). Call it before closing the socket. */

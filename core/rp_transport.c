@@ -1024,7 +1024,15 @@ apr_status_t rp_response_write_raw(rp_response_t *resp, apr_bucket_brigade *bb)
 
 void rp_response_shutdown_write(rp_response_t *resp)
 {
-    if (resp->_conn && !resp->_conn->tls) {
-        apr_socket_shutdown(resp->_conn->sock, APR_SHUTDOWN_WRITE);
+    rp_conn_t *c = resp->_conn;
+
+    if (!c) {
+        return;
     }
+    if (c->tls) {
+        /* a failure marks the TLS connection failed: the next read says */
+        rp_tls_shutdown_write(c->tls, c->io_timeout);
+        return;
+    }
+    apr_socket_shutdown(c->sock, APR_SHUTDOWN_WRITE);
 }

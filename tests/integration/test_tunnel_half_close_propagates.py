@@ -263,3 +263,76 @@ def test_client_tls_close_notify_is_half_close(httpd_factory, backend_factory,
         "the backend's answer after the EOF reached the client whole " \
         "(%d of %d bytes), then the proxy's close_notify" % (len(got),
                                                              len(TAIL))
+
+
+def tls_tunnel_backend(pki, seen, after_eof):
+    """An https backend for one tunnel: 101, then read to the end of the
+    client's direction (the proxy's close_notify: recv gives b""), then
+    send after_eof and close with its own close_notify. Returns (port,
+    thread)."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(*pki.pair("good"))
+    lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(1)
+    lsock.settimeout(30)
+
+    def serve():
+        try:
+            raw, _ = lsock.accept()
+            raw.settimeout(30)
+            s = ctx.wrap_socket(raw, server_side=True)
+            head = b""
+            while b"\r\n\r\n" not in head:
+                chunk = s.recv(1)
+                if not chunk:
+                    raise OSError("no request")
+                head += chunk
+            s.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: raw\r\n"
+                      b"Connection: Upgrade\r\n\r\n")
+            while True:
+                data = s.recv(65536)
+                if not data:
+                    break
+                seen.received += data
+            seen.eof_at = time.monotonic()
+            s.sendall(after_eof)
+            try:
+                s.unwrap()  # our close_notify; the proxy's came already
+            except (OSError, ValueError):
+                pass
+            raw.close()
+        except (OSError, ssl.SSLError) as e:
+            seen.error = repr(e)
+        finally:
+            seen.done.set()
+            lsock.close()
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    return lsock.getsockname()[1], t
+
+
+def test_client_half_close_reaches_https_backend_which_still_answers(
+        httpd_factory, pki):
+    """The same over TLS to the backend: the proxy sends close_notify (and a
+    TCP FIN) for the client's half-close, and still relays what the backend
+    sends after it, to the backend's own end."""
+    seen = Seen()
+    port, t = tls_tunnel_backend(pki, seen, TAIL)
+    h = httpd_factory("RProxyTLSCACertificateFile %s\nRProxyUpgrade raw\n"
+                      "RProxyPass /t https://localhost:%d/\n" % (pki.ca, port))
+    s = upgrade(h)
+    s.sendall(b"last request")
+    s.shutdown(socket.SHUT_WR)
+    got = read_to_eof(s)
+    s.close()
+    t.join(15)
+    assert seen.done.is_set() and seen.error is None, \
+        "the https backend read the client's half-close as the end of the " \
+        "stream (%r)\n%s" % (seen.error, h.error_log)
+    assert seen.received == b"last request", \
+        "every byte before the half-close reached the backend (%r)" % seen.received[:40]
+    assert got == TAIL, \
+        "the backend's answer after the half-close reached the client whole " \
+        "(%d of %d bytes), then the end" % (len(got), len(TAIL))

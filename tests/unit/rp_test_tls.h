@@ -300,6 +300,9 @@ typedef struct ts_conf_t {
     const char *greet;      /* borrowed: sent after the handshake */
     size_t echo;            /* read this many pattern bytes, send them back */
     ts_end_t end;
+    const char *farewell; /* borrowed: with TS_WAIT_CLOSE, sent after the
+                           * client's close_notify (a half-close), then
+                           * the server's own close_notify */
 } ts_conf_t;
 
 /* What one connection showed; under the server's mutex. */
@@ -483,6 +486,11 @@ TS_FN void ts_serve(ts_server_t *s, int fd, ts_rec_t *r)
                 SSL_shutdown(ssl);
             }
             ts_wait_close(s, ssl, r);
+            if (s->conf.farewell && r->close_notify) {
+                SSL_write_ex(ssl, s->conf.farewell, strlen(s->conf.farewell),
+                             &k);
+                SSL_shutdown(ssl);
+            }
         }
     }
     SSL_free(ssl);

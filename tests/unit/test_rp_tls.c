@@ -577,6 +577,38 @@ static void test_session_kept_per_backend_port(void)
     fx_close(&fx);
 }
 
+/* A half-close over TLS (a tunnel whose client shut its write side): our
+ * close_notify reaches the server, which still answers, and we still read
+ * that answer and then its own close_notify; we write nothing more. */
+static void test_shutdown_write_is_a_half_close(void)
+{
+    ts_conf_t sc = server_with(pki.server, pki.server_key);
+    struct iovec one = {(void *)"x", 1};
+    char buf[8];
+    apr_size_t n = sizeof(buf);
+    cx_t cx;
+    fx_t fx;
+
+    sc.farewell = "BYE";
+    fx_open(&fx, &sc);
+    if (fx_ctx(&fx) && cx_open(&fx, &cx, "localhost") == APR_SUCCESS) {
+        RP_EXPECT_INT(rp_tls_shutdown_write(cx.tls, IO_TIMEOUT), APR_SUCCESS);
+        RP_EXPECT_INT(rp_tls_shutdown_write(cx.tls, IO_TIMEOUT), APR_SUCCESS);
+        RP_EXPECT_INT(rp_tls_write(cx.tls, &one, 1, IO_TIMEOUT), APR_EPIPE);
+        /* the greeting, sent before, then the answer to the half-close */
+        RP_EXPECT_INT(cx_read_n(&cx, buf, 6), APR_SUCCESS);
+        RP_EXPECT(memcmp(buf, "hello\n", 6) == 0);
+        RP_EXPECT_INT(cx_read_n(&cx, buf, 3), APR_SUCCESS);
+        RP_EXPECT(memcmp(buf, "BYE", 3) == 0);
+        RP_EXPECT_INT(rp_tls_read(cx.tls, buf, &n, IO_TIMEOUT), APR_EOF);
+        RP_EXPECT_INT(rp_tls_unclean_eof(cx.tls), 0);
+        cx_close(&cx);
+        RP_EXPECT(ts_wait_done(fx.ts, 0, 2000));
+        RP_EXPECT_INT(ts_rec(fx.ts, 0).close_notify, 1);
+    }
+    fx_close(&fx);
+}
+
 static void test_min_version_13_against_tls12_only_server_fails(void)
 {
     ts_conf_t sc = server_with(pki.server, pki.server_key);
@@ -1075,6 +1107,7 @@ int main(void)
     TB_RUN(test_rfc8446_4_6_1_tls13_ticket_resumed_on_second_connection);
     TB_RUN(test_session_kept_per_name_for_alternating_backends);
     TB_RUN(test_session_kept_per_backend_port);
+    TB_RUN(test_shutdown_write_is_a_half_close);
     TB_RUN(test_session_not_offered_for_another_name);
     TB_RUN(test_min_version_13_against_tls12_only_server_fails);
     TB_RUN(test_default_min_version_negotiates_tls12_with_12_only_server);
