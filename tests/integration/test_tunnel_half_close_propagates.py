@@ -36,6 +36,15 @@ class Seen:
         self.error = None  # how a send failed, when it did
         self.done = threading.Event()
 
+    def read_to_eof(self, sock):
+        """The backend's side: keep what comes until EOF, note when."""
+        while True:
+            data = sock.recv(65536)
+            if not data:
+                break
+            self.received += data
+        self.eof_at = time.monotonic()
+
 
 def tunnel_handler(seen, after_eof=b"", send_first=b"", stream=False):
     """101, then: send send_first; stream endlessly when `stream` (until
@@ -52,12 +61,7 @@ def tunnel_handler(seen, after_eof=b"", send_first=b"", stream=False):
                 chunk = b"z" * 65536
                 while True:
                     sock.sendall(chunk)
-            while True:
-                data = sock.recv(65536)
-                if not data:
-                    break
-                seen.received += data
-            seen.eof_at = time.monotonic()
+            seen.read_to_eof(sock)
             if after_eof:
                 sock.sendall(after_eof)
         except OSError as e:
@@ -290,12 +294,7 @@ def tls_tunnel_backend(pki, seen, after_eof):
                 head += chunk
             s.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: raw\r\n"
                       b"Connection: Upgrade\r\n\r\n")
-            while True:
-                data = s.recv(65536)
-                if not data:
-                    break
-                seen.received += data
-            seen.eof_at = time.monotonic()
+            seen.read_to_eof(s)
             s.sendall(after_eof)
             try:
                 s.unwrap()  # our close_notify; the proxy's came already
