@@ -61,7 +61,10 @@ ROUNDS = env_num("BENCH_ROUNDS", 3)
 DURATION = env_num("BENCH_DURATION", 2 if QUICK else 10)
 WARMUP = env_num("BENCH_WARMUP", 1 if QUICK else 2)
 WRK_THREADS = env_num("BENCH_WRK_THREADS", 2)
-BACKEND_WORKERS = env_num("BENCH_BACKEND_WORKERS", 1)
+# 2: what nginx's "worker_processes auto" gives on the bench's 2 cores; with
+# 1, that worker saturates at 1 MiB x 256 connections and its queue sets
+# both proxies' p99 (RESULTS.md, 2026-11-22)
+BACKEND_WORKERS = env_num("BENCH_BACKEND_WORKERS", 2)
 
 MEM_TARGETS = env_str("BENCH_MEM_TARGETS", "rproxy proxy_http").split()
 BIG_MB = env_num("BENCH_BIG_MB", 1024)
