@@ -4,7 +4,7 @@
 set -eu
 PKGS="build-essential autoconf automake libtool pkg-config apache2 apache2-dev
 libapr1-dev libaprutil1-dev libssl-dev python3 python3-pytest nginx-light curl
-clang-format procps openssl tinyproxy"
+clang-format procps openssl tinyproxy gdb"
 # tests/fuzz: clang, and its compiler-rt runtimes (libFuzzer, ASan, UBSan
 # for clang), which Debian 12 ships apart in libclang-rt-14-dev.
 PKGS="$PKGS clang libclang-rt-14-dev"

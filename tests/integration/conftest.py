@@ -27,6 +27,9 @@ DEFAULT_TEST_TIMEOUT = 60
 
 
 def pytest_configure(config):
+    # httpd children that crash leave a core (CoreDumpDirectory, rphttpd)
+    # for check_no_crash() to read; they inherit this limit
+    rphttpd.allow_core_dumps()
     base = tempfile.mkdtemp(prefix="rptest-")
     os.chmod(base, 0o755)
     config._rptest_base = base

@@ -16,6 +16,7 @@ behaviour may fail there.
 
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -37,6 +38,43 @@ CRASH_RE = re.compile(
     r"segfault|double free|heap-use-after-free|stack smashing|"
     r"Abort(ed)? \(core dumped\)",
     re.I)
+# A crash of httpd's own, not of the module under test: the event MPM's
+# ungraceful stop (SIGTERM, plain restart) closes the client sockets of busy
+# workers from the main thread (close_worker_sockets) while those workers
+# may be ending their connections and freeing the sockets' pools. It
+# happens without any proxy module loaded too (docs/internals/testing.md).
+# Recognised from the crashing thread's backtrace in the core: a socket
+# call of APR's, called from mod_mpm_event, with no mod_rproxy frame.
+KNOWN_MPM_RACE_RE = re.compile(
+    r"#[0-3] .*\b(apr_os_sock_get|apr_socket_close|apr_socket_opt_set|"
+    r"apr_socket_timeout_set|close_worker_sockets|abort_socket_nonblocking)"
+    r"\b(.|\n)*mod_mpm_event\.so")
+SEGV_LINE_RE = re.compile(r"child pid (\d+) exit signal Segmentation fault")
+
+
+def allow_core_dumps():
+    """Raise this process's core size limit (children inherit it)."""
+    try:
+        soft, hard = resource.getrlimit(resource.RLIMIT_CORE)
+        resource.setrlimit(resource.RLIMIT_CORE, (hard, hard))
+    except (ValueError, OSError):
+        pass
+
+
+def core_backtrace(core, timeout=90):
+    """The frames of the crashing thread in core (gdb's "#N ..." lines), or
+    None."""
+    try:
+        p = subprocess.run(["gdb", "-batch", "-nx", "-ex", "bt 12", APACHE,
+                            core], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=timeout)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    frames = [l for l in p.stdout.decode("utf-8", "replace").splitlines()
+              if l.startswith("#")]
+    return "\n".join(frames) or None
+
+
 # An error-log line at level error or above, e.g. "[proxy_http:error]".
 ERROR_LEVEL_RE = re.compile(r"\[[\w.-]*:(error|crit|alert|emerg)\]")
 
@@ -319,6 +357,10 @@ class Httpd:
             _make_readable(d)
         os.makedirs(self.asan_dir, exist_ok=True)
         os.chmod(self.asan_dir, 0o777)
+        # where a crashed child leaves its core (writable by its user)
+        self.cores_dir = os.path.join(workdir, "cores")
+        os.makedirs(self.cores_dir, exist_ok=True)
+        os.chmod(self.cores_dir, 0o777)
 
     # config ----------------------------------------------------------------
     def module_lines(self):
@@ -360,6 +402,7 @@ class Httpd:
             "DefaultRuntimeDir %s/run" % w,
             "Mutex file:%s/run default" % w,
             "ErrorLog %s" % self.error_log_path,
+            "CoreDumpDirectory %s" % self.cores_dir,
             "LogLevel %s" % level,
             "LogFormat %s rptest" % ACCESS_FORMAT,
             "CustomLog %s rptest" % self.access_log_path,
@@ -485,15 +528,44 @@ class Httpd:
             out[path] = self._read(path)
         return out
 
+    def known_mpm_races(self, bad):
+        """The backtraces that explain bad (crash lines) as the event MPM's
+        own race (KNOWN_MPM_RACE_RE), one core per crashed child; None when
+        any crash is something else, or has no core to show it."""
+        segv = [l for l in bad if SEGV_LINE_RE.search(l)]
+        if not segv or len(segv) != len(bad):
+            return None
+        cores = sorted(os.path.join(self.cores_dir, n)
+                       for n in os.listdir(self.cores_dir)
+                       if n.startswith("core"))
+        if len(cores) < len(segv):
+            return None
+        traces = [core_backtrace(c) for c in cores]
+        if not all(t and KNOWN_MPM_RACE_RE.search(t) and "mod_rproxy" not in t
+                   for t in traces):
+            self.core_traces = traces
+            return None
+        return traces
+
     def check_no_crash(self):
         reports = "\n".join(self.sanitizer_reports().values())
         bad = [l for l in (self.error_log + "\n" + self._read(self.stdout_path)
                            + "\n" + reports)
                .splitlines() if CRASH_RE.search(l)]
-        if bad:
-            raise AssertionError(
-                "httpd log shows a crash or sanitizer report (%s):\n%s" % (
-                    self.workdir, "\n".join(bad[:20])))
+        if not bad:
+            return
+        known = self.known_mpm_races(bad)
+        if known:
+            # reported, not failed: httpd's bug, not the module's
+            print("rptest: httpd's event MPM crashed in its ungraceful stop "
+                  "(close_worker_sockets race, not mod_rproxy; %s):\n%s\n%s"
+                  % (self.workdir, "\n".join(bad), "\n".join(known)))
+            return
+        raise AssertionError(
+            "httpd log shows a crash or sanitizer report (%s):\n%s%s" % (
+                self.workdir, "\n".join(bad[:20]),
+                "".join("\n--- core backtrace\n" + (t or "(none)")
+                        for t in getattr(self, "core_traces", []))))
 
     def __enter__(self):
         return self.start()
