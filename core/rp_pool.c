@@ -13,10 +13,10 @@
 #include <string.h>
 #include <signal.h>
 #include <pthread.h>
-#include <arpa/inet.h>
 #include <apr_strings.h>
 #include <apr_atomic.h>
 #include <apr_poll.h>
+#include "rp_addr.h"
 #include "rp_block.h"
 #include "rp_pool.h"
 
@@ -105,17 +105,18 @@ static int same_answer(const rp_backend_t *be, const char **ips, int n)
  * dial, since the answer is kept as text. */
 static apr_int32_t literal_family(const char *host)
 {
-    unsigned char a[16];
-
-    if (inet_pton(AF_INET, host, a) == 1) {
-        return APR_INET;
+    if (!rp_addr_valid(host, NULL)) {
+        return APR_UNSPEC;
     }
+    /* by its text: an IPv4-mapped IPv6 literal is still IPv6 to APR */
+    if (strchr(host, ':')) {
 #if APR_HAVE_IPV6
-    if (inet_pton(AF_INET6, host, a) == 1) {
         return APR_INET6;
-    }
+#else
+        return APR_UNSPEC;
 #endif
-    return APR_UNSPEC;
+    }
+    return APR_INET;
 }
 
 /* Resolve the backend's name into a fresh pool: all A and AAAA answers. */

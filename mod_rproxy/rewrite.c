@@ -183,24 +183,6 @@ const char *rpx_rewritten_rest(request_rec *r, const rpx_req_t *rq,
 
 /* ---- TLS for https rule targets ---------------------------------------- */
 
-/* A context made for one of the server's https routes: RProxyTLS* are
- * server-wide settings, so it is the one a rule target needs too, and
- * sharing it lets rules and routes share pooled connections. Only the
- * server's own copies of its routes count: a <Location> route is shared
- * by every virtual host and got the context of the first one. */
-static rp_tls_ctx_t *route_ctx(const rpx_server_conf_t *sc)
-{
-    const rpx_route_t *routes = (const rpx_route_t *)sc->routes->elts;
-    int i;
-
-    for (i = 0; i < sc->routes->nelts; i++) {
-        if (routes[i].tls) {
-            return routes[i].tls;
-        }
-    }
-    return NULL;
-}
-
 /* A context of its own for a server without https routes. A failure does
  * not stop httpd (no route needs it): https rule targets then get 500. */
 static rp_tls_ctx_t *own_ctx(apr_pool_t *pconf, server_rec *s,
@@ -248,24 +230,23 @@ int rpx_make_rule_tls(apr_pool_t *pconf, server_rec *main_server)
         rpx_server_conf_t *sc =
             ap_get_module_config(s->module_config, &rproxy_module);
 
+        /* RProxyTLS* are server-wide: the context of a route or member
+         * with these settings (made already) serves rule targets too, and
+         * shares its pooled connections with them */
         sc->rule_tls_from = NULL;
-        sc->rule_tls = route_ctx(sc);
-        if (!sc->rule_tls) {
-            /* one made for a route or member elsewhere, same settings */
-            sc->rule_tls = rpx_tls_ctx_find(pconf, &sc->conf.tls);
+        sc->rule_tls = rpx_tls_ctx_find(pconf, &sc->conf.tls);
+        if (sc->rule_tls) {
+            continue;
         }
-        if (!sc->rule_tls && s != main_server &&
-            rpx_same_tls(&sc->conf.tls, &msc->conf.tls)) {
-            sc->rule_tls = msc->rule_tls;
-            sc->rule_tls_from = msc->rule_tls_from;
+        if (!may_defer(&sc->conf.tls)) {
+            sc->rule_tls = own_ctx(pconf, s, sc);
         }
-        if (!sc->rule_tls && !sc->rule_tls_from) {
-            if (may_defer(&sc->conf.tls)) {
-                sc->rule_tls_from = sc;
-            }
-            else {
-                sc->rule_tls = own_ctx(pconf, s, sc);
-            }
+        else if (s != main_server &&
+                 rpx_same_tls(&sc->conf.tls, &msc->conf.tls)) {
+            sc->rule_tls_from = msc; /* made on first use, once for both */
+        }
+        else {
+            sc->rule_tls_from = sc;
         }
     }
     return OK;

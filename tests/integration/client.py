@@ -104,6 +104,34 @@ def connect(port, timeout=10.0, host=LOOPBACK):
     return s
 
 
+def read_to_close(sock, timeout=5.0, stop_at_error=False):
+    """Every byte until the peer closes. A reset or a timeout ends the
+    read with what came when stop_at_error is set; otherwise it raises."""
+    sock.settimeout(timeout)
+    data = b""
+    while True:
+        try:
+            chunk = sock.recv(65536)
+        except OSError:
+            if not stop_at_error:
+                raise
+            return data
+        if not chunk:
+            return data
+        data += chunk
+
+
+def exchange_raw(port, raw, timeout=5.0):
+    """Send raw bytes on a fresh connection; everything received until the
+    server closes (interim responses included)."""
+    s = connect(port)
+    try:
+        s.sendall(raw)
+        return read_to_close(s, timeout)
+    finally:
+        s.close()
+
+
 def build_request(method, target, headers=(), body=None, host=None,
                   chunked_body=False):
     """Bytes of a request head (+ body when given as bytes)."""

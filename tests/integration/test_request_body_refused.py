@@ -32,16 +32,7 @@ def _send(port, raw):
     try:
         s.sendall(raw)
         r = client.read_response(s, method="POST")
-        rest = b""
-        s.settimeout(2)
-        try:
-            while True:
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                rest += chunk
-        except OSError:
-            pass
+        rest = client.read_to_close(s, timeout=2, stop_at_error=True)
     finally:
         s.close()
     return r, rest

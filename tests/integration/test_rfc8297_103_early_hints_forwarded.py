@@ -25,17 +25,8 @@ def _endless_1xx(req, conn):
 
 def _get_raw(port):
     """Everything the client receives for one GET, interim responses too."""
-    s = client.connect(port)
-    s.sendall(b"GET /app/x HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
-    data = b""
-    s.settimeout(5)
-    while True:
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        data += chunk
-    s.close()
-    return data
+    return client.exchange_raw(
+        port, b"GET /app/x HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
 
 
 def test_early_hints_reach_client_first(httpd_factory, backend_factory):

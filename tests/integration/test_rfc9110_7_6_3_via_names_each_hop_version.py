@@ -120,19 +120,7 @@ def _interim_backend(req, conn):
 
 def _raw(port, request):
     """Everything the client receives until the proxy closes."""
-    s = client.connect(port)
-    s.sendall(request)
-    data = b""
-    s.settimeout(5)
-    try:
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-    finally:
-        s.close()
-    return data.decode("latin-1")
+    return client.exchange_raw(port, request).decode("latin-1")
 
 
 def test_via_on_forwarded_103_and_101(httpd_factory, backend_factory):
