@@ -355,6 +355,7 @@ static apr_status_t conn_dial(rp_backend_t *be, apr_interval_time_t timeout,
     c->ka_timeout = -1;
     c->ka_max = -1;
     c->sock_timeout = -1; /* the dial set its own; conn_timeout() sets */
+    c->lowat = 1;
     c->created = apr_time_now();
     c->ip = ips[i];
     c->addr = apr_psprintf(p, strchr(c->ip, ':') ? "[%s]:%u" : "%s:%u", c->ip,

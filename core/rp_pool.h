@@ -42,8 +42,9 @@ struct rp_conn_t {
     apr_uint64_t expect; /* bytes the message still needs; 0 unknown */
     apr_interval_time_t sock_timeout; /* last set on sock; -1 unknown */
     unsigned full:1;                  /* the last read filled all the room */
-    apr_time_t created;               /* when it was dialed */
-    apr_time_t idle_since;            /* when it went on the idle list */
+    int lowat; /* SO_RCVLOWAT set on sock; 1 (the default) when pooled */
+    apr_time_t created;     /* when it was dialed */
+    apr_time_t idle_since;  /* when it went on the idle list */
     apr_time_t retire_at;   /* before the backend's Keep-Alive timeout; 0 */
     long ka_timeout;        /* Keep-Alive timeout=, seconds; -1 unknown */
     long ka_max;            /* Keep-Alive max=, requests left; -1 unknown */

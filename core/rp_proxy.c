@@ -658,6 +658,11 @@ static apr_status_t send_head(rp_exchange_t *ex)
     return APR_SUCCESS;
 }
 
+/* Longest a read of a large Content-Length body waits for 256 KiB to be
+ * there before it takes what came (rp_response_t.gather). A backend that
+ * sends nothing for this long is read as it arrives from then on. */
+#define RP_GATHER_WAIT apr_time_from_msec(20)
+
 /* Flush state of copy_body(). */
 typedef struct flusher_t {
     int always;              /* flush after every write */
@@ -676,6 +681,11 @@ static void flusher_init(flusher_t *f, rp_exchange_t *ex)
     f->always = fi < 0 || ex->resp->framing.kind != RP_H1_BODY_LENGTH ||
                 is_event_stream(ex->resp->headers);
     f->max = fi > 0 ? fi : 0;
+    /* "Buffer as httpd likes" (0): a large body may wait a little in the
+     * backend socket so that it is read and passed on in larger parts. */
+    if (!f->always && fi == 0) {
+        ex->resp->gather = RP_GATHER_WAIT;
+    }
 }
 
 /* How long to wait for the backend before something has to happen: the

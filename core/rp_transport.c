@@ -19,8 +19,10 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <apr_strings.h>
 #include <apr_atomic.h>
+#include <apr_portable.h>
 #include "rp_block.h"
 #include "rp_pool.h"
 #include "rp_headers.h"
@@ -44,6 +46,8 @@
 #define RP_MAX_INTERIM 16     /* 1xx responses before the final one */
 #define RP_MAX_IOV 64
 #define RP_REPLAY_MAX (64 * 1024) /* request body kept for a retry */
+/* body bytes still to come for a gathered wait (rp_response_t.gather) */
+#define RP_GATHER_MIN RP_READ_BLOCK
 
 /* ---- reading ---------------------------------------------------------- */
 
@@ -91,6 +95,26 @@ static apr_status_t conn_make_room(rp_conn_t *c, apr_bucket_alloc_t *ba)
     c->pos = 0;
     c->last = unread;
     return APR_SUCCESS;
+}
+
+/* The socket's receive low-water mark: a wait for data ends once this many
+ * bytes are there (or the peer closed, or the receive window is full, so
+ * it cannot wait for more than the backend may send). A read still returns
+ * whatever is there. The last value is kept, as for the timeout; when the
+ * call fails, c->lowat stays as it was. */
+static void conn_lowat(rp_conn_t *c, int lowat)
+{
+#ifdef SO_RCVLOWAT
+    apr_os_sock_t fd;
+
+    if (lowat != c->lowat && apr_os_sock_get(&fd, c->sock) == APR_SUCCESS &&
+        setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof(lowat)) == 0) {
+        c->lowat = lowat;
+    }
+#else
+    (void)c;
+    (void)lowat;
+#endif
 }
 
 /* Every change of the socket's timeout goes through here: the last value
@@ -884,6 +908,57 @@ static apr_status_t body_fault(rp_response_t *resp, apr_status_t rv)
     return rv;
 }
 
+/* The low-water mark for the next wait on a body (see resp->gather): up to
+ * RP_BATCH, never more than the body still needs (the wait would then end
+ * only by its time limit), 1 when the body is not gathered. A mark that
+ * still fits is kept, so a body costs one call to set it, at most one to
+ * lower it for the last part, and one to clear it before pooling. */
+static int gather_mark(const rp_response_t *resp, const rp_conn_t *c)
+{
+    apr_uint64_t need = resp->_remaining;
+
+    if (resp->gather <= 0 || resp->_gather_off || c->tls ||
+        resp->framing.kind != RP_H1_BODY_LENGTH || c->last - c->pos >= need) {
+        return 1;
+    }
+    need -= c->last - c->pos;
+    if (c->lowat > 1 && (apr_uint64_t)c->lowat <= need) {
+        return c->lowat;
+    }
+    if (c->lowat <= 1 && need <= RP_GATHER_MIN) {
+        return 1;
+    }
+    return need < RP_BATCH ? (int)need : RP_BATCH;
+}
+
+/* Wait up to timeout for more body bytes. A gathered wait ends when the
+ * mark is reached or after resp->gather, whichever comes first; then what
+ * came is taken. When nothing came at all, the backend is slow or paused:
+ * the rest of this body is read as it arrives, as without gathering. */
+static apr_status_t fill_body(rp_response_t *resp, apr_interval_time_t timeout)
+{
+    rp_conn_t *c = resp->_conn;
+    apr_interval_time_t wait;
+    apr_status_t rv;
+
+    conn_lowat(c, gather_mark(resp, c));
+    if (c->lowat <= 1) {
+        return conn_fill(c, resp->_ba, timeout);
+    }
+    wait = timeout < resp->gather ? timeout : resp->gather;
+    rv = conn_fill(c, resp->_ba, wait);
+    if (rv != APR_TIMEUP) {
+        return rv;
+    }
+    rv = conn_fill(c, resp->_ba, 0);
+    if (rv != APR_TIMEUP) {
+        return rv;
+    }
+    resp->_gather_off = 1;
+    conn_lowat(c, 1);
+    return conn_fill(c, resp->_ba, timeout - wait);
+}
+
 /* Data is ready in bb. When the last read filled its block, more is likely
  * waiting in the socket: take it without waiting, up to RP_BATCH bytes, so
  * that fewer and larger brigades go down the output filters (one pass of
@@ -947,7 +1022,7 @@ apr_status_t rp_response_read(rp_response_t *resp, apr_bucket_brigade *bb,
             }
             continue;
         }
-        rv = conn_fill(c, resp->_ba, timeout);
+        rv = fill_body(resp, timeout);
         if (rv == APR_EOF && resp->framing.kind == RP_H1_BODY_CLOSE) {
             resp->_done = 1;
             break;
@@ -970,11 +1045,13 @@ void rp_response_close(rp_response_t *resp)
     resp->_conn = NULL;
     apr_pool_cleanup_kill(resp->_pool, resp, response_cleanup);
     if (resp->_done && resp->framing.keep_alive) {
-        rp_pool_put(c);
+        conn_lowat(c, 1); /* the pool's readability check sees every byte */
+        if (c->lowat == 1) {
+            rp_pool_put(c);
+            return;
+        }
     }
-    else {
-        rp_conn_close(c);
-    }
+    rp_conn_close(c);
 }
 
 /* ---- after a 101: the raw stream ----------------------------------- */

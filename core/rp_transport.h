@@ -161,6 +161,14 @@ typedef struct rp_response_t {
     const char *backend_addr; /* "ip:port" of the peer, for logs */
     const char *error;        /* naming a body fault, or NULL: static text
                                * or a string in _pool */
+    /* > 0: the caller passes body bytes on without flushing each part, so
+     * while more than 64 KiB of a Content-Length body are to come on a
+     * plain connection, a read waits for up to 256 KiB at once (the
+     * socket's SO_RCVLOWAT) instead of waking for every segment: fewer
+     * wake-ups, reads and passes. It waits so at most this long; what came
+     * by then is returned, and if nothing came the rest of the body is read
+     * as it arrives. 0 (the default): every read returns what is there. */
+    apr_interval_time_t gather;
     /* the transport's own */
     rp_conn_t *_conn;        /* borrowed from the pool until close */
     apr_pool_t *_pool;       /* borrowed: exchange pool */
@@ -172,7 +180,8 @@ typedef struct rp_response_t {
     char *_trailer_buf; /* collected raw trailer bytes */
     apr_size_t _trailer_len;
     apr_size_t _trailer_cap;
-    unsigned _done:1; /* body complete */
+    unsigned _done:1;       /* body complete */
+    unsigned _gather_off:1; /* a gathering wait saw nothing: no more */
 } rp_response_t;
 
 /* Send req to backend be and read the final response head (1xx answers go

@@ -419,6 +419,175 @@ static void test_response_read_timeout_is_timeup_and_response_stays_usable(void)
     fx_close(&fx);
 }
 
+/* ---- gathered reads (rp_response_t.gather) ----------------------------- */
+
+/* A body of GATHER_LEN bytes: 10 in the head's read, then GATHER_PART1,
+ * then the rest. Each byte is its offset mod 251, so any loss, repeat or
+ * reordering shows. */
+#define GATHER_PART1 50000
+#define GATHER_LEN 150010
+#define GATHER_HEAD "HTTP/1.1 200 OK\r\nContent-Length: 150010\r\n\r\n"
+
+static char gather_body[GATHER_LEN];
+static char gather_first[sizeof(GATHER_HEAD) + 10];
+
+static void gather_fill(void)
+{
+    int i;
+
+    for (i = 0; i < GATHER_LEN; i++) {
+        gather_body[i] = (char)(i % 251);
+    }
+    memcpy(gather_first, GATHER_HEAD, sizeof(GATHER_HEAD) - 1);
+    memcpy(gather_first + sizeof(GATHER_HEAD) - 1, gather_body, 10);
+}
+
+/* Read the body into buf (GATHER_LEN bytes) with reads of timeout each,
+ * until its end, offset upto or a failure; ends[] gets the offset reached
+ * after each read that returned data (up to nends). Returns the last
+ * status. */
+static apr_status_t read_ends(fx_t *fx, rp_response_t *resp, char *buf,
+                              apr_size_t upto, apr_size_t *got,
+                              apr_interval_time_t timeout, apr_size_t *ends,
+                              int nends, int *n)
+{
+    apr_bucket_brigade *bb = apr_brigade_create(fx->pool, fx->ba);
+    apr_status_t rv = APR_SUCCESS;
+    int eos = 0, i;
+
+    for (i = 0; i < 1000 && !eos && *got < upto; i++) {
+        apr_size_t len = GATHER_LEN - *got;
+
+        rv = rp_response_read(resp, bb, timeout, &eos);
+        if (rv != APR_SUCCESS) {
+            break;
+        }
+        apr_brigade_flatten(bb, buf + *got, &len);
+        apr_brigade_cleanup(bb);
+        *got += len;
+        if (len > 0 && *n < nends) {
+            ends[(*n)++] = *got;
+        }
+    }
+    apr_brigade_destroy(bb);
+    return rv;
+}
+
+/* While the body is gathered, a part smaller than the mark (50,000 bytes of
+ * the 150,000 still to come) does not end the wait: the read that returns
+ * it also returns the part that follows 300 ms later. Without gathering
+ * the read returns at the first part. After the body the low-water mark is
+ * cleared before the connection is pooled: a response nobody asked for,
+ * sent while the connection is idle, is smaller than any mark, and must
+ * still be seen by the pool's check (it is, the next request goes out on a
+ * new connection). */
+static void test_gathered_body_read_waits_for_the_mark(void)
+{
+    static const tb_step_t s0[] = {
+        {.send = gather_first,
+         .send_len = sizeof(gather_first) - 1,
+         .pause_ms = 100,
+         .send2 = gather_body + 10,
+         .send2_len = GATHER_PART1},
+        {.read = TB_READ_NOTHING,
+         .delay_ms = 300,
+         .send = gather_body + 10 + GATHER_PART1,
+         .send_len = GATHER_LEN - 10 - GATHER_PART1,
+         .pause_ms = 30,
+         .send2 = "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nforged"},
+        TB_END};
+    static const tb_step_t s1[] = {{.send = OK_HELLO}, TB_END};
+    const tb_step_t *const sc[] = {s0, s1};
+    rp_request_t req;
+    rp_response_t *resp;
+    apr_size_t ends[16], got = 0;
+    const char *why, *body;
+    char *buf;
+    int n = 0, i, status;
+    fx_t fx;
+
+    gather_fill();
+    fx_open(&fx, sc, 2);
+    buf = apr_palloc(fx.pool, GATHER_LEN);
+    req = request(&fx, "GET", "/big");
+    RP_EXPECT_INT(round_trip(&fx, &req, &resp, &why), APR_SUCCESS);
+    if (resp) {
+        resp->gather = MS(2000);
+        RP_EXPECT_INT(read_ends(&fx, resp, buf, GATHER_LEN, &got, READ_TIMEOUT,
+                                ends, 16, &n),
+                      APR_SUCCESS);
+        RP_EXPECT_INT(got, GATHER_LEN);
+        RP_EXPECT(memcmp(buf, gather_body, GATHER_LEN) == 0);
+        for (i = 0; i < n; i++) {
+            RP_EXPECT(ends[i] != 10 + GATHER_PART1);
+        }
+        rp_response_close(resp);
+    }
+    RP_EXPECT_INT(stats(&fx).conns_idle, 1);
+    usleep(200000); /* the unsolicited response lands in the socket */
+    req = request(&fx, "GET", "/2");
+    RP_EXPECT_INT(fetch(&fx, &req, &status, &body), APR_SUCCESS);
+    RP_EXPECT_STR(body, "hello");
+    RP_EXPECT_INT(tb_accepted(fx.tb), 2);
+    fx_close(&fx);
+}
+
+/* A gathered wait lasts at most resp->gather: then the read returns what
+ * came (the 50,000 bytes). When a wait then sees nothing at all, the rest
+ * is read as it arrives; the read's own timeout still ends it with
+ * APR_TIMEUP, and the response goes on when the backend does. */
+static void test_gathered_wait_bounded_then_plain_reads_and_timeout(void)
+{
+    static const tb_step_t s0[] = {{.send = gather_first,
+                                    .send_len = sizeof(gather_first) - 1,
+                                    .pause_ms = 50,
+                                    .send2 = gather_body + 10,
+                                    .send2_len = GATHER_PART1},
+                                   {.read = TB_READ_NOTHING,
+                                    .delay_ms = 700,
+                                    .send = gather_body + 10 + GATHER_PART1,
+                                    .send_len = GATHER_LEN - 10 - GATHER_PART1},
+                                   TB_END};
+    const tb_step_t *const sc[] = {s0};
+    apr_bucket_brigade *bb;
+    rp_request_t req;
+    rp_response_t *resp;
+    apr_size_t ends[64], got = 0;
+    const char *why;
+    char *buf;
+    int n = 0, eos = 0, i, seen = 0;
+    fx_t fx;
+
+    gather_fill();
+    fx_open(&fx, sc, 1);
+    buf = apr_palloc(fx.pool, GATHER_LEN);
+    bb = apr_brigade_create(fx.pool, fx.ba);
+    req = request(&fx, "GET", "/big");
+    RP_EXPECT_INT(round_trip(&fx, &req, &resp, &why), APR_SUCCESS);
+    if (resp) {
+        resp->gather = MS(100);
+        /* the head's 10 bytes, then the first part after the gather time */
+        RP_EXPECT_INT(read_ends(&fx, resp, buf, 10 + GATHER_PART1, &got,
+                                READ_TIMEOUT, ends, 64, &n),
+                      APR_SUCCESS);
+        for (i = 0; i < n; i++) {
+            seen |= ends[i] == 10 + GATHER_PART1;
+        }
+        RP_EXPECT(seen);
+        /* nothing more for a while: a timeout, not a hang */
+        RP_EXPECT_INT(rp_response_read(resp, bb, MS(200), &eos), APR_TIMEUP);
+        RP_EXPECT(APR_BRIGADE_EMPTY(bb));
+        RP_EXPECT_INT(read_ends(&fx, resp, buf, GATHER_LEN, &got, READ_TIMEOUT,
+                                ends, 64, &n),
+                      APR_SUCCESS);
+        RP_EXPECT_INT(got, GATHER_LEN);
+        RP_EXPECT(memcmp(buf, gather_body, GATHER_LEN) == 0);
+        rp_response_close(resp);
+    }
+    RP_EXPECT_INT(stats(&fx).conns_idle, 1);
+    fx_close(&fx);
+}
+
 /* ---- the pool ---------------------------------------------------------- */
 
 static void test_keepalive_two_round_trips_share_one_connection(void)
@@ -1579,6 +1748,8 @@ int main(void)
     TB_RUN(test_rfc9112_6_3_head_response_content_length_has_no_body);
     TB_RUN(test_rfc9112_6_3_204_and_304_have_no_body);
     TB_RUN(test_response_read_timeout_is_timeup_and_response_stays_usable);
+    TB_RUN(test_gathered_body_read_waits_for_the_mark);
+    TB_RUN(test_gathered_wait_bounded_then_plain_reads_and_timeout);
     TB_RUN(test_keepalive_two_round_trips_share_one_connection);
     TB_RUN(test_pooled_conn_closed_by_backend_while_idle_is_not_reused);
     TB_RUN(test_recently_idle_conn_closed_by_backend_not_reused);
