@@ -65,6 +65,11 @@ WRK_THREADS = env_num("BENCH_WRK_THREADS", 2)
 # 1, that worker saturates at 1 MiB x 256 connections and its queue sets
 # both proxies' p99 (RESULTS.md, 2026-11-22)
 BACKEND_WORKERS = env_num("BENCH_BACKEND_WORKERS", 2)
+# 1: the backend accepts every pending connection per pass of its event
+# loop. nginx's default takes one, and a worker busy sending 1 MiB bodies
+# then answers a proxy's new connections seconds late: that, not the proxy,
+# made the multi-second p99 of 1 MiB x 256 rounds (RESULTS.md, fifth session)
+BACKEND_MULTI_ACCEPT = env_num("BENCH_BACKEND_MULTI_ACCEPT", 1)
 
 MEM_TARGETS = env_str("BENCH_MEM_TARGETS", "rproxy proxy_http").split()
 BIG_MB = env_num("BENCH_BIG_MB", 1024)
@@ -544,10 +549,11 @@ def nginx_common(name, workers):
     return d, head, http
 
 
-def start_nginx(name, head, http, servers, port, ready_path):
+def start_nginx(name, head, http, servers, port, ready_path, events=""):
     d = os.path.join(DIR, name)
     conf = os.path.join(d, "nginx.conf")
-    text = "\n".join(head) + "\nevents { worker_connections 8192; }\n" + \
+    text = "\n".join(head) + \
+        "\nevents { worker_connections 8192; %s}\n" % events + \
         "http {\n    " + "\n    ".join(http) + "\n" + servers + "}\n"
     with open(conf, "w") as f:
         f.write(text)
@@ -576,7 +582,8 @@ def start_backend(www):
         location = /nginx_status { stub_status; }
     }
 """ % (LOOP, port, www, www)
-    return start_nginx("backend", head, http, servers, port, "/1k")
+    return start_nginx("backend", head, http, servers, port, "/1k",
+                       "multi_accept on; " if BACKEND_MULTI_ACCEPT else "")
 
 
 def start_nginx_proxy(backend_port):

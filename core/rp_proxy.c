@@ -658,7 +658,7 @@ static apr_status_t send_head(rp_exchange_t *ex)
     return APR_SUCCESS;
 }
 
-/* Longest a read of a large Content-Length body waits for 256 KiB to be
+/* Longest a read of a large Content-Length body waits for 128 KiB to be
  * there before it takes what came (rp_response_t.gather). A backend that
  * sends nothing for this long is read as it arrives from then on. */
 #define RP_GATHER_WAIT apr_time_from_msec(20)

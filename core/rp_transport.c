@@ -46,8 +46,12 @@
 #define RP_MAX_INTERIM 16     /* 1xx responses before the final one */
 #define RP_MAX_IOV 64
 #define RP_REPLAY_MAX (64 * 1024) /* request body kept for a retry */
-/* body bytes still to come for a gathered wait (rp_response_t.gather) */
+/* Gathered waits (rp_response_t.gather): body bytes still to come for one,
+ * and the largest mark. 256 KiB saved no more CPU than 128 KiB and held
+ * more read blocks per thread (RSS after a 1 MiB load 1.00x instead of
+ * 0.93x mod_proxy_http's; docs/internals/performance.md). */
 #define RP_GATHER_MIN RP_READ_BLOCK
+#define RP_GATHER_MAX (128 * 1024)
 
 /* ---- reading ---------------------------------------------------------- */
 
@@ -909,7 +913,7 @@ static apr_status_t body_fault(rp_response_t *resp, apr_status_t rv)
 }
 
 /* The low-water mark for the next wait on a body (see resp->gather): up to
- * RP_BATCH, never more than the body still needs (the wait would then end
+ * RP_GATHER_MAX, never more than the body still needs (the wait would then end
  * only by its time limit), 1 when the body is not gathered. A mark that
  * still fits is kept, so a body costs one call to set it, at most one to
  * lower it for the last part, and one to clear it before pooling. */
@@ -928,7 +932,7 @@ static int gather_mark(const rp_response_t *resp, const rp_conn_t *c)
     if (c->lowat <= 1 && need <= RP_GATHER_MIN) {
         return 1;
     }
-    return need < RP_BATCH ? (int)need : RP_BATCH;
+    return need < RP_GATHER_MAX ? (int)need : RP_GATHER_MAX;
 }
 
 /* Wait up to timeout for more body bytes. A gathered wait ends when the

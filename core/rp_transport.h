@@ -163,7 +163,7 @@ typedef struct rp_response_t {
                                * or a string in _pool */
     /* > 0: the caller passes body bytes on without flushing each part, so
      * while more than 64 KiB of a Content-Length body are to come on a
-     * plain connection, a read waits for up to 256 KiB at once (the
+     * plain connection, a read waits for up to 128 KiB at once (the
      * socket's SO_RCVLOWAT) instead of waking for every segment: fewer
      * wake-ups, reads and passes. It waits so at most this long; what came
      * by then is returned, and if nothing came the rest of the body is read
