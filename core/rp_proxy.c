@@ -122,6 +122,22 @@ static apr_status_t client_gone(rp_exchange_t *ex)
     return RP_ECLIENT_GONE;
 }
 
+/* A client that leaves in the middle of a response need not cost the
+ * backend connection: when the rest of the body is at most this long and
+ * comes within this time, it is read and dropped and the connection goes
+ * back to the pool (mod_proxy_http keeps it too, having read ahead). A
+ * longer or slower rest closes it. */
+#define RP_DISCARD_MAX (1024 * 1024)
+#define RP_DISCARD_WAIT apr_time_from_msec(50)
+
+/* The client left after the response head came from the backend. */
+static apr_status_t client_left(rp_exchange_t *ex)
+{
+    rp_response_discard(ex->resp, RP_DISCARD_MAX, RP_DISCARD_WAIT);
+    rp_response_close(ex->resp);
+    return client_gone(ex);
+}
+
 /* Before the head was sent: log, ask the error hook for the status. */
 static apr_status_t fail(rp_exchange_t *ex, apr_status_t err)
 {
@@ -651,8 +667,7 @@ static apr_status_t send_head(rp_exchange_t *ex)
     rv = ex->front.ops->send_head(ex->front.ctx, resp->status, resp->reason,
                                   resp->headers);
     if (rv != APR_SUCCESS) {
-        rp_response_close(resp);
-        return client_gone(ex);
+        return client_left(ex);
     }
     ex->head_sent = 1;
     return APR_SUCCESS;
@@ -790,8 +805,8 @@ static apr_status_t copy_body(rp_exchange_t *ex, apr_time_t started,
         if (rv == APR_TIMEUP && apr_time_now() < io_dl) {
             rv = pass_on(ex, &f, bb, 1); /* the flush deadline came */
             if (rv != APR_SUCCESS) {
-                rp_response_close(ex->resp);
-                return client_gone(ex);
+                apr_brigade_cleanup(bb);
+                return client_left(ex);
             }
             continue;
         }
@@ -815,16 +830,14 @@ static apr_status_t copy_body(rp_exchange_t *ex, apr_time_t started,
              * Content-Length, and a response with one ends without the
              * trailers (mod_http2 ends the stream with the data). */
             if (pass_on(ex, &f, bb, 0) != APR_SUCCESS) {
-                rp_response_close(ex->resp);
-                return client_gone(ex);
+                return client_left(ex); /* the body is complete */
             }
             return APR_SUCCESS;
         }
         io_dl = idle_deadline(io, end_dl);
         if (pass_on(ex, &f, bb, 0) != APR_SUCCESS) {
             apr_brigade_cleanup(bb);
-            rp_response_close(ex->resp);
-            return client_gone(ex);
+            return client_left(ex);
         }
     }
 }

@@ -1039,6 +1039,37 @@ apr_status_t rp_response_read(rp_response_t *resp, apr_bucket_brigade *bb,
     return APR_SUCCESS;
 }
 
+int rp_response_discard(rp_response_t *resp, apr_uint64_t max,
+                        apr_interval_time_t wait)
+{
+    apr_time_t deadline = apr_time_now() + wait;
+    apr_bucket_brigade *bb;
+    apr_uint64_t seen = 0;
+    apr_status_t rv = APR_SUCCESS;
+    int eos = 0;
+
+    if (!resp->_conn || resp->_done || !resp->framing.keep_alive ||
+        resp->framing.kind == RP_H1_BODY_CLOSE ||
+        (resp->framing.kind == RP_H1_BODY_LENGTH && resp->_remaining > max)) {
+        return resp->_done;
+    }
+    bb = apr_brigade_create(resp->_pool, resp->_ba);
+    while (!eos && rv == APR_SUCCESS && seen <= max) {
+        apr_time_t now = apr_time_now();
+        apr_off_t len = 0;
+
+        if (now >= deadline) {
+            break;
+        }
+        rv = rp_response_read(resp, bb, deadline - now, &eos);
+        apr_brigade_length(bb, 0, &len);
+        seen += (apr_uint64_t)len;
+        apr_brigade_cleanup(bb);
+    }
+    apr_brigade_destroy(bb);
+    return resp->_done;
+}
+
 void rp_response_close(rp_response_t *resp)
 {
     rp_conn_t *c = resp->_conn;

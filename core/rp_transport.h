@@ -216,6 +216,14 @@ apr_status_t rp_transport_round_trip(rp_transport_t *t, rp_backend_t *be,
 apr_status_t rp_response_read(rp_response_t *resp, apr_bucket_brigade *bb,
                               apr_interval_time_t timeout, int *eos);
 
+/* The body's reader is gone (the client left): read the rest of the body
+ * and drop it, so that rp_response_close() can keep the connection, when
+ * that is cheap: at most max bytes (a longer Content-Length is not read
+ * at all), all within wait. Returns 1 when the body was read to its end.
+ * Not for bodies that end with the connection: those cannot be kept. */
+int rp_response_discard(rp_response_t *resp, apr_uint64_t max,
+                        apr_interval_time_t wait);
+
 /* Give the connection back: to the idle list when the body was read to its
  * end and the connection may be kept alive, else closed. Idempotent. */
 void rp_response_close(rp_response_t *resp);

@@ -7,6 +7,7 @@ complete and well framed (all Content-Length bytes, or the terminating
 
 import hashlib
 import socket
+import struct
 import time
 
 from backends import HeaderLookup
@@ -119,6 +120,28 @@ def read_to_close(sock, timeout=5.0, stop_at_error=False):
         if not chunk:
             return data
         data += chunk
+
+
+def read_then_close(port, target, nbytes, rst=False, timeout=20.0):
+    """GET target, read at least nbytes of the answer (or until the server
+    closes), then close: with FIN, or with RST when rst. Returns the bytes
+    read."""
+    s = connect(port, timeout=timeout)
+    try:
+        s.sendall(("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+                   % target).encode())
+        got = 0
+        while got < nbytes:
+            piece = s.recv(65536)
+            if not piece:
+                break
+            got += len(piece)
+        if rst:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                         struct.pack("ii", 1, 0))
+        return got
+    finally:
+        s.close()
 
 
 def exchange_raw(port, raw, timeout=5.0):

@@ -4,8 +4,6 @@ responses log the status sent: the backend's (200) or the proxy's own
 error (502)."""
 
 import os
-import socket
-import struct
 import time
 
 import pytest
@@ -33,26 +31,6 @@ def log_fields(h, uri, timeout=10):
     return None
 
 
-def abort_download(port, target, rst):
-    """Read part of the response, then close (FIN, or RST when rst)."""
-    s = client.connect(port, timeout=20)
-    try:
-        s.sendall(("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
-                   % target).encode())
-        got = 0
-        while got < READ_BEFORE_CLOSE:
-            piece = s.recv(65536)
-            if not piece:
-                break
-            got += len(piece)
-        if rst:
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
-                         struct.pack("ii", 1, 0))
-        return got
-    finally:
-        s.close()
-
-
 @pytest.mark.timeout_s(90)
 @pytest.mark.parametrize("rst", [False, True], ids=["fin", "rst"])
 def test_client_abort_logged_as_499(httpd_factory, backend_factory, rst):
@@ -72,7 +50,8 @@ def test_client_abort_logged_as_499(httpd_factory, backend_factory, rst):
         r = client.get(h.port, "/dead/x")
         assert r.status == 502, "a refused backend answers 502 (%r)" % r
         h.mark_logs()
-        got = abort_download(h.port, "/app/big", rst)
+        got = client.read_then_close(h.port, "/app/big", READ_BEFORE_CLOSE,
+                                     rst)
         assert got >= READ_BEFORE_CLOSE, \
             "test setup: the client got part of the body before closing (%d)" % got
 

@@ -5,8 +5,6 @@ crash, and once RProxyIdleTimeout (2s here) has passed the backend sees no
 connection from the proxy left open."""
 
 import re
-import socket
-import struct
 import threading
 import time
 
@@ -23,22 +21,8 @@ IDLE = 2.0
 
 def _abort_one(port, target, results, i, rst):
     try:
-        s = client.connect(port, timeout=20)
-        try:
-            s.sendall(("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
-                       % target).encode())
-            got = 0
-            while got < READ_BEFORE_CLOSE:
-                piece = s.recv(65536)
-                if not piece:
-                    break
-                got += len(piece)
-            if rst:
-                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
-                             struct.pack("ii", 1, 0))
-            results[i] = got
-        finally:
-            s.close()
+        results[i] = client.read_then_close(port, target, READ_BEFORE_CLOSE,
+                                            rst)
     except OSError as e:
         results[i] = e
 
@@ -98,3 +82,38 @@ def test_client_aborts_no_leak(httpd_factory, backend_factory):
     loud = [l for l in log.splitlines()
             if re.search(r"\[rproxy:(info|notice|warn)\]", l)]
     assert not loud, "client aborts are logged at debug level only:\n%s" % "\n".join(loud[:20])
+
+
+def test_short_rest_after_abort_keeps_backend_connection(httpd_factory,
+                                                         backend_factory):
+    """A client that leaves 100 KiB into a 600 KiB download does not cost
+    the backend connection: the proxy reads the rest (it is at most 1 MiB
+    and comes at once) and the next request goes over the same connection.
+    100 KiB into an 8 MiB download the rest is too long to read for
+    nobody: that connection is closed and the next request opens one."""
+    short = backends.payload(600 * 1024, seed=5)
+    long_ = backends.payload(8 * 1024 * 1024, seed=6)
+    b = backend_factory(backends.route([
+        ("/short", backends.make_download_handler(short)),
+        ("/long", backends.make_download_handler(long_)),
+    ], default=backends.echo_handler), name="rest")
+    h = httpd_factory("RProxyPass /app %s/\n" % b.url)
+    r = client.get(h.port, "/app/warmup")
+    assert r.status == 200, "warm-up request answers 200 (%r)" % r
+    h.mark_logs()
+
+    for target, size, conns in (("/app/short", "600 KiB", 1),
+                                ("/app/long", "8 MiB", 2)):
+        got = client.read_then_close(h.port, target, 100 * 1024)
+        assert got >= 100 * 1024, "test setup: %d bytes before closing" % got
+        time.sleep(0.3)
+        r = client.get(h.port, "/app/next")
+        assert r.status == 200 and r.complete, \
+            "a request after the abort (%r)" % r
+        assert b.total_connections == conns, (
+            "after a client left 100 KiB into %s, the next request %s "
+            "(backend connections: %d)" % (
+                size, "used the same backend connection" if conns == 1
+                else "opened a new one", b.total_connections))
+    errs = h.error_level_lines(h.error_log_since_mark())
+    assert not errs, "no error-level line:\n%s" % "\n".join(errs[:20])

@@ -1241,6 +1241,33 @@ static void test_client_gone_in_send_body_closes_backend_conn_quietly(void)
     px_close(&px);
 }
 
+/* When the rest of the body is short and comes at once, the client's
+ * leaving costs no backend connection: the rest is read and dropped, and
+ * the connection goes back to the pool. Still quiet, still counted. */
+static void test_client_gone_with_short_rest_keeps_backend_conn(void)
+{
+    static char rest[99990];
+    static const tb_step_t s0[] = {
+        {.send = "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n0123456789",
+         .pause_ms = 20,
+         .send2 = rest,
+         .send2_len = sizeof(rest)},
+        TB_END};
+    const tb_step_t *const sc[] = {s0};
+    px_t px;
+
+    memset(rest, 'r', sizeof(rest));
+    px_open(&px, sc, 1);
+    px.fr->gone_at_send_body = 1;
+    RP_EXPECT_INT(rp_proxy_run(px.ex), RP_ECLIENT_GONE);
+    RP_EXPECT_INT(px.ex->error, RP_ECLIENT_GONE);
+    RP_EXPECT_INT(stats(&px).client_aborts, 1);
+    RP_EXPECT_INT(stats(&px).conns_idle, 1);
+    RP_EXPECT_INT(logs_at_most(px.fr, RP_LOG_INFO), 0);
+    RP_EXPECT_INT(tb_peer_closed(px.tb, 0), 0);
+    px_close(&px);
+}
+
 static void test_client_gone_in_send_head_closes_backend_conn_quietly(void)
 {
     static const tb_step_t s0[] = {
@@ -1740,6 +1767,7 @@ int main(void)
     TB_RUN(test_backend_close_mid_body_aborts_front_backend_broke);
     TB_RUN(test_backend_silent_mid_body_past_io_timeout_aborts);
     TB_RUN(test_client_gone_in_send_body_closes_backend_conn_quietly);
+    TB_RUN(test_client_gone_with_short_rest_keeps_backend_conn);
     TB_RUN(test_client_gone_in_send_head_closes_backend_conn_quietly);
     TB_RUN(test_client_gone_while_reading_its_body_is_quiet);
     TB_RUN(test_request_body_with_content_length_forwarded_exactly);

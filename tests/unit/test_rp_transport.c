@@ -588,6 +588,95 @@ static void test_gathered_wait_bounded_then_plain_reads_and_timeout(void)
     fx_close(&fx);
 }
 
+/* ---- the rest of a body nobody reads (rp_response_discard) ------------- */
+
+/* The client left after 10 bytes: the other 150,000 are read and dropped,
+ * and the connection serves the next request. */
+static void test_discard_reads_a_short_rest_and_keeps_the_connection(void)
+{
+    static const tb_step_t s0[] = {{.send = gather_first,
+                                    .send_len = sizeof(gather_first) - 1,
+                                    .pause_ms = 50,
+                                    .send2 = gather_body + 10,
+                                    .send2_len = GATHER_LEN - 10},
+                                   {.send = OK_HELLO},
+                                   TB_END};
+    const tb_step_t *const sc[] = {s0};
+    apr_bucket_brigade *bb;
+    rp_request_t req;
+    rp_response_t *resp;
+    const char *why, *body;
+    int eos = 0, status;
+    fx_t fx;
+
+    gather_fill();
+    fx_open(&fx, sc, 1);
+    bb = apr_brigade_create(fx.pool, fx.ba);
+    req = request(&fx, "GET", "/big");
+    RP_EXPECT_INT(round_trip(&fx, &req, &resp, &why), APR_SUCCESS);
+    if (resp) {
+        RP_EXPECT_INT(rp_response_read(resp, bb, READ_TIMEOUT, &eos),
+                      APR_SUCCESS);
+        RP_EXPECT_INT(eos, 0);
+        apr_brigade_cleanup(bb);
+        RP_EXPECT_INT(rp_response_discard(resp, 1024 * 1024, READ_TIMEOUT), 1);
+        rp_response_close(resp);
+    }
+    RP_EXPECT_INT(stats(&fx).conns_idle, 1);
+    req = request(&fx, "GET", "/2");
+    RP_EXPECT_INT(fetch(&fx, &req, &status, &body), APR_SUCCESS);
+    RP_EXPECT_STR(body, "hello");
+    RP_EXPECT_INT(tb_accepted(fx.tb), 1);
+    fx_close(&fx);
+}
+
+/* A rest longer than the limit is not read at all; one that does not come
+ * within the wait is given up after it. Either way the connection is
+ * closed, not pooled. */
+static void test_discard_gives_up_on_a_long_or_slow_rest(void)
+{
+    static const tb_step_t s0[] = {
+        {.send = gather_first, .send_len = sizeof(gather_first) - 1}, TB_END};
+    const tb_step_t *const sc[] = {s0, s0};
+    apr_bucket_brigade *bb;
+    rp_request_t req;
+    rp_response_t *resp;
+    const char *why;
+    apr_time_t t0;
+    int eos = 0;
+    fx_t fx;
+
+    gather_fill();
+    fx_open(&fx, sc, 2);
+    bb = apr_brigade_create(fx.pool, fx.ba);
+    req = request(&fx, "GET", "/long");
+    RP_EXPECT_INT(round_trip(&fx, &req, &resp, &why), APR_SUCCESS);
+    if (resp) {
+        RP_EXPECT_INT(rp_response_read(resp, bb, READ_TIMEOUT, &eos),
+                      APR_SUCCESS);
+        apr_brigade_cleanup(bb);
+        t0 = apr_time_now();
+        RP_EXPECT_INT(rp_response_discard(resp, 1000, READ_TIMEOUT), 0);
+        RP_EXPECT(apr_time_now() - t0 < MS(500)); /* no wait at all */
+        rp_response_close(resp);
+    }
+    RP_EXPECT_INT(stats(&fx).conns_idle, 0);
+    req = request(&fx, "GET", "/slow");
+    RP_EXPECT_INT(round_trip(&fx, &req, &resp, &why), APR_SUCCESS);
+    if (resp) {
+        RP_EXPECT_INT(rp_response_read(resp, bb, READ_TIMEOUT, &eos),
+                      APR_SUCCESS);
+        apr_brigade_cleanup(bb);
+        t0 = apr_time_now();
+        RP_EXPECT_INT(rp_response_discard(resp, 1024 * 1024, MS(100)), 0);
+        RP_EXPECT(apr_time_now() - t0 >= MS(100));
+        rp_response_close(resp);
+    }
+    RP_EXPECT_INT(stats(&fx).conns_idle, 0);
+    RP_EXPECT_INT(tb_accepted(fx.tb), 2);
+    fx_close(&fx);
+}
+
 /* ---- the pool ---------------------------------------------------------- */
 
 static void test_keepalive_two_round_trips_share_one_connection(void)
@@ -1750,6 +1839,8 @@ int main(void)
     TB_RUN(test_response_read_timeout_is_timeup_and_response_stays_usable);
     TB_RUN(test_gathered_body_read_waits_for_the_mark);
     TB_RUN(test_gathered_wait_bounded_then_plain_reads_and_timeout);
+    TB_RUN(test_discard_reads_a_short_rest_and_keeps_the_connection);
+    TB_RUN(test_discard_gives_up_on_a_long_or_slow_rest);
     TB_RUN(test_keepalive_two_round_trips_share_one_connection);
     TB_RUN(test_pooled_conn_closed_by_backend_while_idle_is_not_reused);
     TB_RUN(test_recently_idle_conn_closed_by_backend_not_reused);
