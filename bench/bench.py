@@ -66,10 +66,11 @@ WRK_THREADS = env_num("BENCH_WRK_THREADS", 2)
 # both proxies' p99 (RESULTS.md, 2026-11-22)
 BACKEND_WORKERS = env_num("BENCH_BACKEND_WORKERS", 2)
 # 1: the backend accepts every pending connection per pass of its event
-# loop. nginx's default takes one, and a worker busy sending 1 MiB bodies
-# then answers a proxy's new connections seconds late: that, not the proxy,
-# made the multi-second p99 of 1 MiB x 256 rounds (RESULTS.md, fifth session)
-BACKEND_MULTI_ACCEPT = env_num("BENCH_BACKEND_MULTI_ACCEPT", 1)
+# loop. nginx's default (0) takes one, so a worker busy sending 1 MiB bodies
+# answers new connections late: a proxy that opens many (mod_rproxy did,
+# after wrk cut its responses, until it kept them: RESULTS.md, fifth
+# session) pays for it in p99. The default stays nginx's: a stock backend.
+BACKEND_MULTI_ACCEPT = env_num("BENCH_BACKEND_MULTI_ACCEPT", 0)
 
 MEM_TARGETS = env_str("BENCH_MEM_TARGETS", "rproxy proxy_http").split()
 BIG_MB = env_num("BENCH_BIG_MB", 1024)

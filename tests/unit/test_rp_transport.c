@@ -188,6 +188,19 @@ static int requests_starting(tb_backend_t *tb, const char *prefix)
 #define OK_HELLO "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"
 #define OK_EMPTY "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
 
+/* The next GET (to target) answers OK_HELLO's body, and by then the backend
+ * has accepted this many connections: whether the pool reused one. */
+static void expect_next_hello(fx_t *fx, const char *target, int accepted)
+{
+    rp_request_t req = request(fx, "GET", target);
+    const char *body;
+    int status;
+
+    RP_EXPECT_INT(fetch(fx, &req, &status, &body), APR_SUCCESS);
+    RP_EXPECT_STR(body, "hello");
+    RP_EXPECT_INT(tb_accepted(fx->tb), accepted);
+}
+
 /* ---- response bodies --------------------------------------------------- */
 
 static void test_rfc9112_6_3_content_length_body_read_exactly(void)
@@ -322,7 +335,7 @@ static void test_rfc9112_6_3_head_response_content_length_has_no_body(void)
     rp_request_t req;
     rp_response_t *resp;
     const char *why, *body;
-    int reads, status;
+    int reads;
     fx_t fx;
 
     fx_open(&fx, sc, 1);
@@ -337,10 +350,7 @@ static void test_rfc9112_6_3_head_response_content_length_has_no_body(void)
     }
     RP_EXPECT_INT(stats(&fx).conns_idle, 1);
     /* The connection is in step: the next answer is the next response. */
-    req = request(&fx, "GET", "/g");
-    RP_EXPECT_INT(fetch(&fx, &req, &status, &body), APR_SUCCESS);
-    RP_EXPECT_STR(body, "hello");
-    RP_EXPECT_INT(tb_accepted(fx.tb), 1);
+    expect_next_hello(&fx, "/g", 1);
     fx_close(&fx);
 }
 
@@ -431,6 +441,14 @@ static void test_response_read_timeout_is_timeup_and_response_stays_usable(void)
 static char gather_body[GATHER_LEN];
 static char gather_first[sizeof(GATHER_HEAD) + 10];
 
+/* A script step: the head and 10 bytes, then after pause ms the next
+ * rest bytes of the body. */
+#define GATHER_STEP(pause, rest)                                               \
+    {                                                                          \
+        .send = gather_first, .send_len = sizeof(gather_first) - 1,            \
+        .pause_ms = (pause), .send2 = gather_body + 10, .send2_len = (rest)    \
+    }
+
 static void gather_fill(void)
 {
     int i;
@@ -484,11 +502,7 @@ static apr_status_t read_ends(fx_t *fx, rp_response_t *resp, char *buf,
 static void test_gathered_body_read_waits_for_the_mark(void)
 {
     static const tb_step_t s0[] = {
-        {.send = gather_first,
-         .send_len = sizeof(gather_first) - 1,
-         .pause_ms = 100,
-         .send2 = gather_body + 10,
-         .send2_len = GATHER_PART1},
+        GATHER_STEP(100, GATHER_PART1),
         {.read = TB_READ_NOTHING,
          .delay_ms = 300,
          .send = gather_body + 10 + GATHER_PART1,
@@ -501,9 +515,9 @@ static void test_gathered_body_read_waits_for_the_mark(void)
     rp_request_t req;
     rp_response_t *resp;
     apr_size_t ends[16], got = 0;
-    const char *why, *body;
+    const char *why;
     char *buf;
-    int n = 0, i, status;
+    int n = 0, i;
     fx_t fx;
 
     gather_fill();
@@ -525,10 +539,7 @@ static void test_gathered_body_read_waits_for_the_mark(void)
     }
     RP_EXPECT_INT(stats(&fx).conns_idle, 1);
     usleep(200000); /* the unsolicited response lands in the socket */
-    req = request(&fx, "GET", "/2");
-    RP_EXPECT_INT(fetch(&fx, &req, &status, &body), APR_SUCCESS);
-    RP_EXPECT_STR(body, "hello");
-    RP_EXPECT_INT(tb_accepted(fx.tb), 2);
+    expect_next_hello(&fx, "/2", 2);
     fx_close(&fx);
 }
 
@@ -538,11 +549,7 @@ static void test_gathered_body_read_waits_for_the_mark(void)
  * APR_TIMEUP, and the response goes on when the backend does. */
 static void test_gathered_wait_bounded_then_plain_reads_and_timeout(void)
 {
-    static const tb_step_t s0[] = {{.send = gather_first,
-                                    .send_len = sizeof(gather_first) - 1,
-                                    .pause_ms = 50,
-                                    .send2 = gather_body + 10,
-                                    .send2_len = GATHER_PART1},
+    static const tb_step_t s0[] = {GATHER_STEP(50, GATHER_PART1),
                                    {.read = TB_READ_NOTHING,
                                     .delay_ms = 700,
                                     .send = gather_body + 10 + GATHER_PART1,
@@ -594,19 +601,14 @@ static void test_gathered_wait_bounded_then_plain_reads_and_timeout(void)
  * and the connection serves the next request. */
 static void test_discard_reads_a_short_rest_and_keeps_the_connection(void)
 {
-    static const tb_step_t s0[] = {{.send = gather_first,
-                                    .send_len = sizeof(gather_first) - 1,
-                                    .pause_ms = 50,
-                                    .send2 = gather_body + 10,
-                                    .send2_len = GATHER_LEN - 10},
-                                   {.send = OK_HELLO},
-                                   TB_END};
+    static const tb_step_t s0[] = {
+        GATHER_STEP(50, GATHER_LEN - 10), {.send = OK_HELLO}, TB_END};
     const tb_step_t *const sc[] = {s0};
     apr_bucket_brigade *bb;
     rp_request_t req;
     rp_response_t *resp;
-    const char *why, *body;
-    int eos = 0, status;
+    const char *why;
+    int eos = 0;
     fx_t fx;
 
     gather_fill();
@@ -623,10 +625,7 @@ static void test_discard_reads_a_short_rest_and_keeps_the_connection(void)
         rp_response_close(resp);
     }
     RP_EXPECT_INT(stats(&fx).conns_idle, 1);
-    req = request(&fx, "GET", "/2");
-    RP_EXPECT_INT(fetch(&fx, &req, &status, &body), APR_SUCCESS);
-    RP_EXPECT_STR(body, "hello");
-    RP_EXPECT_INT(tb_accepted(fx.tb), 1);
+    expect_next_hello(&fx, "/2", 1);
     fx_close(&fx);
 }
 
@@ -886,10 +885,7 @@ static void test_stale_idle_conn_past_idle_timeout_not_taken(void)
     req = request(&fx, "GET", "/1");
     RP_EXPECT_INT(fetch(&fx, &req, &status, &body), APR_SUCCESS);
     usleep(150000);
-    req = request(&fx, "GET", "/2");
-    RP_EXPECT_INT(fetch(&fx, &req, &status, &body), APR_SUCCESS);
-    RP_EXPECT_STR(body, "hello");
-    RP_EXPECT_INT(tb_accepted(fx.tb), 2);
+    expect_next_hello(&fx, "/2", 2);
     RP_EXPECT_INT(stats(&fx).conns_reused, 0);
     RP_EXPECT(tb_wait_peer_closed(fx.tb, 0, 1000));
     fx_close(&fx);
@@ -918,10 +914,7 @@ static void test_keep_alive_timeout_retires_conn_before_backend_does(void)
     RP_EXPECT_INT(fetch(&fx, &req, &status, &body), APR_SUCCESS);
     RP_EXPECT_INT(stats(&fx).conns_reused, 1);
     usleep(800000);
-    req = request(&fx, "GET", "/3");
-    RP_EXPECT_INT(fetch(&fx, &req, &status, &body), APR_SUCCESS);
-    RP_EXPECT_STR(body, "hello");
-    RP_EXPECT_INT(tb_accepted(fx.tb), 2);
+    expect_next_hello(&fx, "/3", 2);
     RP_EXPECT_INT(stats(&fx).conns_reused, 1);
     RP_EXPECT_INT(stats(&fx).retries, 0);
     fx_close(&fx);
@@ -1246,10 +1239,7 @@ static void test_response_with_extra_bytes_after_body_not_pooled(void)
     RP_EXPECT_STR(body, "ok");
     RP_EXPECT_INT(stats(&fx).conns_idle, 0);
     RP_EXPECT(tb_wait_peer_closed(fx.tb, 0, 1000));
-    req = request(&fx, "GET", "/2");
-    RP_EXPECT_INT(fetch(&fx, &req, &status, &body), APR_SUCCESS);
-    RP_EXPECT_STR(body, "hello");
-    RP_EXPECT_INT(tb_accepted(fx.tb), 2);
+    expect_next_hello(&fx, "/2", 2);
     RP_EXPECT_INT(stats(&fx).conns_reused, 0);
     fx_close(&fx);
 }
@@ -1280,10 +1270,7 @@ static void test_unsolicited_bytes_while_idle_never_answer_next_get(void)
     RP_EXPECT_STR(body, "ok");
     RP_EXPECT_INT(stats(&fx).conns_idle, 1);
     usleep(150000); /* the unsolicited response lands in the socket */
-    req = request(&fx, "GET", "/2");
-    RP_EXPECT_INT(fetch(&fx, &req, &status, &body), APR_SUCCESS);
-    RP_EXPECT_STR(body, "hello");
-    RP_EXPECT_INT(tb_accepted(fx.tb), 2);
+    expect_next_hello(&fx, "/2", 2);
     RP_EXPECT_INT(stats(&fx).conns_reused, 0);
     fx_close(&fx);
 }
