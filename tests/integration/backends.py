@@ -461,7 +461,10 @@ class Backend:
     def _serve(self, conn):
         try:
             while not self.stopping and not conn.closed:
-                conn.idle = True
+                # idle: waiting for a next head.  A new connection is not
+                # idle before its first one (no server drops those as idle
+                # keep-alive connections; the client could not retry).
+                conn.idle = conn.index >= 0
                 conn.sock.settimeout(self.idle_timeout)
                 raw = []
                 try:
