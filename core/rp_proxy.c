@@ -894,6 +894,7 @@ static apr_status_t round_trip(rp_exchange_t *ex, apr_time_t *started)
     opts.expect_timeout = rp_conf_expect_timeout(ex->conf);
     opts.interim_fn = on_interim;
     opts.interim_baton = ex;
+    opts.peer = &ex->backend_addr; /* a failure's log line names it */
     ex->out.body_fn = body_source;
     ex->out.body_baton = ex;
     *started = apr_time_now();
@@ -904,7 +905,6 @@ static apr_status_t round_trip(rp_exchange_t *ex, apr_time_t *started)
         ex->resp = NULL;
         return rv;
     }
-    ex->backend_addr = ex->resp->backend_addr;
     return APR_SUCCESS;
 }
 
@@ -980,6 +980,9 @@ static apr_status_t run(rp_exchange_t *ex)
     if (rv != APR_SUCCESS) {
         if (ex->lb_active) {
             ex->lb_outcome = failure_outcome(rv);
+        }
+        if (ex->backend_addr) { /* it failed on a connection: for the notes */
+            ex->backend_time = apr_time_now() - started;
         }
         return fail(ex, rv);
     }

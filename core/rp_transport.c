@@ -753,6 +753,9 @@ apr_status_t rp_transport_round_trip(rp_transport_t *t, rp_backend_t *be,
             apr_atomic_inc32(&t->stats.conns_reused);
         }
         h.resp->backend_addr = apr_pstrdup(p, h.c->addr);
+        if (opts->peer) {
+            *opts->peer = h.resp->backend_addr;
+        }
         rv = exchange(&h, head, len, &client_side);
         if (rv == APR_SUCCESS) {
             h.c->nrequests++;

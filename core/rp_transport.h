@@ -147,6 +147,9 @@ typedef struct rp_rt_opts_t {
                                          * send the body anyway */
     rp_interim_fn interim_fn;           /* may be NULL */
     void *interim_baton;
+    const char **peer; /* may be NULL: set to "ip:port" (in the exchange
+                        * pool) once a connection is taken, so that a
+                        * failure can name the address that failed */
 } rp_rt_opts_t;
 
 /* A response whose head has been read. status/reason/headers may be changed

@@ -1,6 +1,6 @@
 """Request notes for the access log: %{rproxy-backend}n is the backend's
 ip:port, %{rproxy-backend-time}n the time spent on the backend in
-microseconds."""
+microseconds; both also when the exchange failed on a connection."""
 
 import time
 
@@ -40,3 +40,22 @@ def test_no_notes_for_non_proxied_request(httpd_factory, echo_backend):
     e = [x for x in entries if x["uri"] == "/elsewhere"]
     assert e and e[-1]["backend"] == "-", \
         "a request that was not proxied has no rproxy-backend note (%r)" % e
+
+
+def test_notes_name_the_connection_an_exchange_failed_on(httpd_factory,
+                                                         backend_factory):
+    def handler(req, conn):  # reads the request, waits, closes: no answer
+        req.drain()
+        time.sleep(DELAY)
+        conn.close_after = True
+    b = backend_factory(handler)
+    h = httpd_factory("RProxyPass /app %s/\n" % b.url)
+    r = client.get(h.port, "/app/unanswered")
+    assert r.status == 502, "no answer from the backend is a 502 (%r)" % r
+    entries = h.wait_access_entries(1)
+    e = [x for x in entries if x["uri"] == "/app/unanswered"]
+    assert e and e[-1]["backend"] == b.hostport, \
+        "%%{rproxy-backend}n names the connection that failed (%r)" % e
+    us = int(e[-1]["backend_time"])
+    assert DELAY * 1e6 * 0.9 <= us <= int(e[-1]["duration_us"]) + 1000, \
+        "%%{rproxy-backend-time}n runs to the failure (%d us)" % us

@@ -1,5 +1,5 @@
-"""A malformed backend response is a 502, with an error-log line that names
-the backend."""
+"""A malformed backend response, or none at all, is a 502, with an error-log
+line that names the backend and the address of the connection that failed."""
 
 import pytest
 
@@ -14,6 +14,7 @@ CASES = {
     "cl-and-te": b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n"
                  b"Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
     "bad-content-length": b"HTTP/1.1 200 OK\r\nContent-Length: 12abc\r\n\r\nok",
+    "closed-without-answer": b"",
 }
 
 
@@ -29,3 +30,7 @@ def test_malformed_response_is_502(httpd_factory, backend_factory, case):
     named = [l for l in log.splitlines() if b.hostport in l]
     assert named, "an error-log line names the backend %s; log was:\n%s" % (
         b.hostport, log)
+    # "backend http://name:port (ip:port)": the address the request went to
+    addr = "http://%s (%s)" % (b.hostport, b.hostport)
+    assert any(addr in l for l in named), \
+        "the line names the address that failed, %r:\n%s" % (addr, log)
