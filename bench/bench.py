@@ -853,8 +853,13 @@ def bench_load():
                     w["sys_share"] = ds / float(du + ds) if du + ds else None
                 w["rss_kb"] = server_rss_kb(srv) if srv else None
                 rounds[t].append(w)
+                # the new backend connections of the round beside its p99:
+                # a request on a new connection waits for the backend to
+                # accept it, which a busy nginx does one per pass
                 log("%-7s %3d conns  %-11s round %d: %9.0f req/s  p99 %s ms"
-                    % (size, conns, t, r + 1, w["rps"], fmt(w["p99_ms"], 2)))
+                    "  new backend conns %d"
+                    % (size, conns, t, r + 1, w["rps"], fmt(w["p99_ms"], 2),
+                       w["backend_conns"]))
         # RSS again once every server has been idle for 2 s or more: memory
         # a server keeps only while busy (mod_rproxy's block cache, trimmed
         # after half a second unused) is gone; what a load left behind stays
