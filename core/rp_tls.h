@@ -121,12 +121,14 @@ apr_status_t rp_tls_connect(rp_tls_ctx_t *ctx, apr_pool_t *p,
 apr_status_t rp_tls_write(rp_tls_conn_t *c, const struct iovec *vec, int nvec,
                           apr_interval_time_t timeout);
 
-/* Read up to *len bytes into buf and set *len to the count. Waits at most
- * timeout for the first byte (0: do not wait). Returns APR_SUCCESS (*len >
- * 0), APR_TIMEUP (nothing arrived; the connection stays usable), APR_EOF
- * (close_notify, or a TCP close without one: see rp_tls_unclean_eof()),
- * RP_ETLS (see rp_tls_error()) or an OS error such as ECONNRESET. On any
- * return but APR_SUCCESS, *len is 0. */
+/* Read up to *len bytes into buf and set *len to the count: the first
+ * record's data and every record already read ahead behind it. Waits at
+ * most timeout for the first byte (0: do not wait). Returns APR_SUCCESS
+ * (*len > 0), APR_TIMEUP (nothing arrived; the connection stays usable),
+ * APR_EOF (close_notify, or a TCP close without one: see
+ * rp_tls_unclean_eof()), RP_ETLS (see rp_tls_error()) or an OS error such
+ * as ECONNRESET. On any return but APR_SUCCESS, *len is 0. A failure met
+ * after some bytes is returned by the next call, those bytes by this one. */
 apr_status_t rp_tls_read(rp_tls_conn_t *c, char *buf, apr_size_t *len,
                          apr_interval_time_t timeout);
 

@@ -47,6 +47,13 @@ def ca_file(pki):
     return "RProxyTLSCACertificateFile %s\n" % pki.ca
 
 
+def assert_one_pooled_connection(conns, what):
+    """conns: nginx's X-TLS-Conn of each response."""
+    assert len(set(conns)) == 1, \
+        "%s used one pooled TLS connection at the backend (nginx " \
+        "connection numbers %r)" % (what, conns)
+
+
 def verify_failed_lines(h):
     return [l for l in h.error_log.splitlines()
             if "certificate verify failed" in l]
@@ -100,9 +107,84 @@ def test_trusted_backend_get_post_and_pooled_tls_reuse(httpd_factory, pki,
         r = client.get(h.port, "/app/seq%d" % i, timeout=15)
         assert r.status == 200, "sequential request %d answers 200 (%r)" % (i, r)
         conns.append(r.header("X-TLS-Conn"))
-    assert len(set(conns)) == 1, \
-        "5 sequential requests used one pooled TLS connection at the " \
-        "backend (nginx connection numbers %r)" % conns
+    assert_one_pooled_connection(conns, "5 sequential requests")
+
+
+def test_large_bodies_cross_tls_byte_exact_on_one_pooled_connection(
+        httpd_factory, pki, nginx_factory, backend_factory):
+    """Bodies of many TLS records, read ahead several at a time: a 1 MiB +
+    3 byte file (Content-Length) and a 300,001-byte chunked body, each
+    three times, byte for byte, all on one pooled TLS connection."""
+    big = backends.payload(1024 * 1024 + 3, seed=31)
+    chunked = backends.payload(300001, seed=32)
+    up = backend_factory(backends.make_download_handler(chunked, chunked=True,
+                                                        piece=7001))
+    ng = nginx_factory()
+    c, k = pki.pair("good")
+    ng.enable_tls(c, k, protocols="TLSv1.2 TLSv1.3")
+    ng.add_file("big.bin", big)
+    ng.server_extra = ("add_header X-TLS-Conn $connection always;\n"
+                       "location /echo/ { proxy_pass http://127.0.0.1:%d/; "
+                       "proxy_http_version 1.1; }\n" % up.port)
+    ng.start()
+    h = httpd_factory(ca_file(pki) + https_pass(ng))
+    conns = []
+    for i in range(3):
+        for target, want in (("/app/big.bin", big), ("/app/echo/c", chunked)):
+            r = client.get(h.port, target, timeout=30, hash_body=True)
+            assert r.status == 200 and r.complete, \
+                "%s through TLS answers 200, complete (%r)" % (target, r)
+            assert r.body_len == len(want) and \
+                r.sha256 == backends.sha256(want), \
+                "%s arrived byte for byte (%d of %d bytes)" % (
+                    target, r.body_len, len(want))
+            conns.append(r.header("X-TLS-Conn"))
+    assert_one_pooled_connection(conns, "six large responses")
+
+
+def test_websocket_to_an_https_backend_with_a_greeting_after_the_101(
+        httpd_factory, pki, nginx_factory, backend_factory):
+    """An upgrade to an https backend: the frame the server sends right
+    behind its 101 (read ahead with the head, or held by OpenSSL) reaches
+    the client without waiting for anything else; then echoes up to 1 MiB
+    both ways."""
+    import wsutil
+    state = wsutil.EchoState()
+    hello = wsutil.encode_frame(wsutil.OP_TEXT, b"welcome", mask=False)
+    ws = backend_factory(backends.route(
+        [("/chat", wsutil.make_echo_handler(
+            state, on_open=lambda conn: conn.send(hello)))]), name="ws-echo")
+    ng = nginx_factory()
+    c, k = pki.pair("good")
+    ng.enable_tls(c, k, protocols="TLSv1.2 TLSv1.3")
+    ng.server_extra = (
+        "location /ws/ { proxy_pass http://127.0.0.1:%d/; "
+        "proxy_http_version 1.1; proxy_set_header Upgrade $http_upgrade; "
+        'proxy_set_header Connection "upgrade"; proxy_read_timeout 60s; }\n'
+        % ws.port)
+    ng.start()
+    h = httpd_factory(ca_file(pki) + "RProxyPass /ws https://localhost:%d/ws\n"
+                      % ng.port)
+    s = client.connect(h.port, timeout=20)
+    status, _, head = wsutil.client_handshake(s, "/ws/chat")
+    assert status == 101, "the 101 crosses TLS to the client (%r)" % head
+    rd = wsutil.FrameReader(s)
+    f = rd.read_frame()
+    assert f is not None and f.payload == b"welcome", \
+        "the greeting sent right behind the 101 arrives first (%r)" % f
+    for n in (5, 70000, 1024 * 1024):
+        data = backends.payload(n, seed=n % 97)
+        s.sendall(wsutil.encode_frame(wsutil.OP_BINARY, data))
+        f = rd.read_frame()
+        assert f is not None and f.payload == data, \
+            "a %d-byte message is echoed byte for byte" % n
+    s.sendall(wsutil.encode_frame(wsutil.OP_CLOSE,
+                                  wsutil.close_payload(1000, "bye")))
+    f = rd.read_frame()
+    assert f is not None and f.opcode == wsutil.OP_CLOSE, \
+        "the close handshake completes (%r)" % f
+    s.close()
+    assert state.wait_finished(1, 10) == 1, "the server's side ended"
 
 
 def test_routes_with_same_settings_share_context_and_each_resumes(

@@ -685,6 +685,46 @@ static void test_round_trip_1mib_both_ways_byte_exact(void)
     free(in);
 }
 
+/* Records that arrived together come back from one read (OpenSSL reads
+ * ahead), and the close_notify read ahead behind them is kept for the
+ * next call: the data first, then the end. */
+static void test_records_read_ahead_come_in_one_read_then_the_end(void)
+{
+    enum { N = 3 * 16384 };
+    ts_conf_t sc = server_with(pki.server, pki.server_key);
+    char *out = malloc(N), *in = calloc(1, 65536);
+    struct iovec v;
+    apr_size_t len, i;
+    cx_t cx;
+    fx_t fx;
+
+    for (i = 0; i < N; i++) {
+        out[i] = (char)ts_pattern(i);
+    }
+    sc.greet = NULL;
+    sc.echo = N; /* three full records back, then close_notify */
+    sc.end = TS_CLOSE_NOTIFY;
+    fx_open(&fx, &sc);
+    if (fx_ctx(&fx) && cx_open(&fx, &cx, "localhost") == APR_SUCCESS) {
+        v.iov_base = out;
+        v.iov_len = N;
+        RP_EXPECT_INT(rp_tls_write(cx.tls, &v, 1, IO_TIMEOUT), APR_SUCCESS);
+        apr_sleep(MS(300)); /* all of it is in our socket by then */
+        len = 65536;
+        RP_EXPECT_INT(rp_tls_read(cx.tls, in, &len, IO_TIMEOUT), APR_SUCCESS);
+        RP_EXPECT_INT(len, N);
+        RP_EXPECT(memcmp(in, out, N) == 0);
+        len = 65536;
+        RP_EXPECT_INT(rp_tls_read(cx.tls, in, &len, 0), APR_EOF);
+        RP_EXPECT_INT(len, 0);
+        RP_EXPECT_INT(rp_tls_unclean_eof(cx.tls), 0);
+        cx_close(&cx);
+    }
+    fx_close(&fx);
+    free(out);
+    free(in);
+}
+
 static void test_read_timeout_is_timeup_when_server_silent(void)
 {
     ts_conf_t sc = server_with(pki.server, pki.server_key);
@@ -1112,6 +1152,7 @@ int main(void)
     TB_RUN(test_min_version_13_against_tls12_only_server_fails);
     TB_RUN(test_default_min_version_negotiates_tls12_with_12_only_server);
     TB_RUN(test_round_trip_1mib_both_ways_byte_exact);
+    TB_RUN(test_records_read_ahead_come_in_one_read_then_the_end);
     TB_RUN(test_read_timeout_is_timeup_when_server_silent);
     TB_RUN(test_pending_counts_decrypted_unread_bytes);
     TB_RUN(test_rfc8446_6_1_close_notify_is_eof);
