@@ -71,6 +71,10 @@ BACKEND_WORKERS = env_num("BENCH_BACKEND_WORKERS", 2)
 # after wrk cut its responses, until it kept them: RESULTS.md, fifth
 # session) pays for it in p99. The default stays nginx's: a stock backend.
 BACKEND_MULTI_ACCEPT = env_num("BENCH_BACKEND_MULTI_ACCEPT", 0)
+# 1: the proxies reach the backend over TLS (a second nginx server block on
+# its own port, TLS 1.3, a self-signed certificate for 127.0.0.1 that the
+# proxies trust and verify); "direct" stays plain.
+BACKEND_TLS = env_num("BENCH_BACKEND_TLS", 0)
 
 MEM_TARGETS = env_str("BENCH_MEM_TARGETS", "rproxy proxy_http").split()
 BIG_MB = env_num("BENCH_BIG_MB", 1024)
@@ -567,39 +571,80 @@ def start_nginx(name, head, http, servers, port, ready_path, events=""):
     return p
 
 
+def backend_cert(d):
+    """A self-signed certificate for 127.0.0.1 (BENCH_BACKEND_TLS): the
+    proxies are given it as their CA file."""
+    cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+    if not os.path.exists(cert):
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec",
+                        "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                        "-keyout", key, "-out", cert, "-days", "30",
+                        "-subj", "/CN=%s" % LOOP,
+                        "-addext", "subjectAltName=IP:%s" % LOOP],
+                       check=True, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, timeout=60)
+        os.chmod(key, 0o644)
+    return cert, key
+
+
 def start_backend(www):
     """nginx serving the bodies; /chunked/ is the same files through SSI
     (no length known: chunked; sendfile off there, or the last chunk waits
-    for a delayed ACK); /nginx_status counts accepted connections."""
+    for a delayed ACK); /nginx_status counts accepted connections (of both
+    server blocks). With BENCH_BACKEND_TLS the same server also listens
+    with TLS on .tls_port."""
     port = free_port()
     d, head, http = nginx_common("backend", BACKEND_WORKERS)
-    servers = """    server {
-        listen %s:%d backlog=4096;
-        root %s;
+    body = """        root %s;
         location /chunked/ {
             alias %s/; ssi on; ssi_types *;
             sendfile off; output_buffers 2 64k;
         }
         location = /nginx_status { stub_status; }
-    }
-""" % (LOOP, port, www, www)
-    return start_nginx("backend", head, http, servers, port, "/1k",
-                       "multi_accept on; " if BACKEND_MULTI_ACCEPT else "")
+""" % (www, www)
+    servers = "    server {\n        listen %s:%d backlog=4096;\n%s    }\n" % (
+        LOOP, port, body)
+    tls_port = None
+    if BACKEND_TLS:
+        tls_port = free_port()
+        cert, key = backend_cert(d)
+        servers += ("    server {\n        listen %s:%d ssl backlog=4096;\n"
+                    "        ssl_certificate %s;\n"
+                    "        ssl_certificate_key %s;\n"
+                    "        ssl_protocols TLSv1.3;\n%s    }\n"
+                    % (LOOP, tls_port, cert, key, body))
+    p = start_nginx("backend", head, http, servers, port, "/1k",
+                    "multi_accept on; " if BACKEND_MULTI_ACCEPT else "")
+    p.tls_port = tls_port
+    p.cert = backend_cert(d)[0] if BACKEND_TLS else None
+    return p
 
 
-def start_nginx_proxy(backend_port):
+def proxied_port(backend):
+    """The backend port the proxies are given: the TLS one with
+    BENCH_BACKEND_TLS."""
+    return backend.tls_port if BACKEND_TLS else backend.port
+
+
+def start_nginx_proxy(backend_port, cert=None):
     port = free_port()
     d, head, http = nginx_common("nginx-proxy", 2)
+    tls = ""
+    if cert:  # BENCH_BACKEND_TLS: verified against the backend's certificate
+        tls = ("proxy_ssl_protocols TLSv1.3; proxy_ssl_verify on; "
+               "proxy_ssl_trusted_certificate %s; "
+               "proxy_ssl_name %s;" % (cert, LOOP))
     servers = """    upstream be { server %s:%d; keepalive 256; keepalive_requests 1000000; }
     server {
         listen %s:%d backlog=4096;
         location / {
-            proxy_pass http://be;
+            proxy_pass %s://be;
             proxy_http_version 1.1;
             proxy_set_header Connection "";
+            %s
         }
     }
-""" % (LOOP, backend_port, LOOP, port)
+""" % (LOOP, backend_port, LOOP, port, "https" if cert else "http", tls)
     return start_nginx("nginx-proxy", head, http, servers, port, "/1k")
 
 
@@ -681,19 +726,30 @@ def httpd_conf(impl, name, port, backend_port, mpm, sink_port=None,
     ]
     if IS_ROOT:
         lines += ["User www-data", "Group www-data"]
-    be = "http://%s:%d/" % (LOOP, backend_port)
+    be = "%s://%s:%d/" % ("https" if BACKEND_TLS else "http", LOOP,
+                          backend_port)
+    cert = backend_cert(os.path.join(DIR, "backend"))[0] if BACKEND_TLS \
+        else None
     sink = "http://%s:%d/" % (LOOP, sink_port) if sink_port else None
     if impl in ("rproxy", "rproxy_b"):
         so = RPROXY_SO if impl == "rproxy" else RPROXY_B_SO
         if not so:
             raise SystemExit("target rproxy_b needs BENCH_RPROXY_B=<.so>")
         lines.append("LoadModule rproxy_module %s" % so)
+        if cert:
+            lines.append("RProxyTLSCACertificateFile %s" % cert)
         if sink:
             lines.append("RProxyPass /sink/ %s" % sink)
         lines.append("RProxyPass / %s" % be)
     elif impl == "proxy_http":
         lines += ["LoadModule proxy_module %s/mod_proxy.so" % MODDIR,
                   "LoadModule proxy_http_module %s/mod_proxy_http.so" % MODDIR]
+        if cert:
+            lines += ["LoadModule ssl_module %s/mod_ssl.so" % MODDIR,
+                      "LoadModule socache_shmcb_module %s/mod_socache_shmcb.so"
+                      % MODDIR,
+                      "SSLProxyEngine On", "SSLProxyVerify require",
+                      "SSLProxyCACertificateFile %s" % cert]
         if sink:
             lines.append("ProxyPass /sink/ %s enablereuse=on" % sink)
         lines.append("ProxyPass / %s enablereuse=on" % be)
@@ -812,9 +868,11 @@ def bench_load():
         if t == "direct":
             servers[t] = None
         elif t == "nginx":
-            servers[t] = start_nginx_proxy(backend.port)
+            servers[t] = start_nginx_proxy(proxied_port(backend),
+                                           backend.cert)
         elif t in ("rproxy", "rproxy_b", "proxy_http", "trivial"):
-            servers[t] = start_httpd(t, "load-" + t, backend.port, "load")
+            servers[t] = start_httpd(t, "load-" + t, proxied_port(backend),
+                                     "load")
         else:
             raise SystemExit("unknown target %r (BENCH_TARGETS)" % t)
 
@@ -1037,7 +1095,8 @@ def bench_mem():
         c = HttpConn(backend.port, timeout=120)
         c.get("/big/%dm" % mb)
         c.close()
-    srvs = {t: start_httpd(t, "mem-" + t, backend.port, "single", sink_port)
+    srvs = {t: start_httpd(t, "mem-" + t, proxied_port(backend), "single",
+                           sink_port)
             for t in MEM_TARGETS}
     big = BIG_MB << 20
     res = {t: {} for t in MEM_TARGETS}
@@ -1136,7 +1195,7 @@ def www_data_ids():
 def cost_run(tool, impl, size, n, backend):
     name = "cost-%s-%s-%s-%d" % (tool, impl, size, n)
     port = free_port()
-    d, conf = httpd_conf(impl, name, port, backend.port, "x")
+    d, conf = httpd_conf(impl, name, port, proxied_port(backend), "x")
     out = os.path.join(d, "%s.out" % tool)
     if tool == "callgrind":
         # created here, writable by the user httpd switches to
@@ -1422,6 +1481,8 @@ def header(what):
         "- date: %s" % time.strftime("%Y-%m-%d %H:%M %Z"),
         "- commit: %s" % COMMIT,
         "- benchmark: %s" % what,
+        "- backend: %s" % ("TLS 1.3 to the proxies (BENCH_BACKEND_TLS=1)"
+                           if BACKEND_TLS else "plain HTTP"),
         "- machine: %d CPUs (%s), kernel %s" % (os.cpu_count(), cpu,
                                                 os.uname().release),
         "- %s; %s; %s" % (ver[0] if ver else "?",
