@@ -75,6 +75,9 @@ BACKEND_MULTI_ACCEPT = env_num("BENCH_BACKEND_MULTI_ACCEPT", 0)
 # its own port, TLS 1.3, a self-signed certificate for 127.0.0.1 that the
 # proxies trust and verify); "direct" stays plain.
 BACKEND_TLS = env_num("BENCH_BACKEND_TLS", 0)
+# its certificate (made by start_backend()), the proxies' CA file
+BACKEND_CERT = os.path.join(DIR, "backend", "cert.pem") if BACKEND_TLS \
+    else None
 
 MEM_TARGETS = env_str("BENCH_MEM_TARGETS", "rproxy proxy_http").split()
 BIG_MB = env_num("BENCH_BIG_MB", 1024)
@@ -571,10 +574,10 @@ def start_nginx(name, head, http, servers, port, ready_path, events=""):
     return p
 
 
-def backend_cert(d):
-    """A self-signed certificate for 127.0.0.1 (BENCH_BACKEND_TLS): the
-    proxies are given it as their CA file."""
-    cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+def make_backend_cert(d):
+    """BACKEND_CERT, self-signed for 127.0.0.1, and its key, in d (the
+    backend's directory); kept from an earlier run."""
+    cert, key = BACKEND_CERT, os.path.join(d, "key.pem")
     if not os.path.exists(cert):
         subprocess.run(["openssl", "req", "-x509", "-newkey", "ec",
                         "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
@@ -607,7 +610,7 @@ def start_backend(www):
     tls_port = None
     if BACKEND_TLS:
         tls_port = free_port()
-        cert, key = backend_cert(d)
+        cert, key = make_backend_cert(d)
         servers += ("    server {\n        listen %s:%d ssl backlog=4096;\n"
                     "        ssl_certificate %s;\n"
                     "        ssl_certificate_key %s;\n"
@@ -616,7 +619,6 @@ def start_backend(www):
     p = start_nginx("backend", head, http, servers, port, "/1k",
                     "multi_accept on; " if BACKEND_MULTI_ACCEPT else "")
     p.tls_port = tls_port
-    p.cert = backend_cert(d)[0] if BACKEND_TLS else None
     return p
 
 
@@ -728,8 +730,7 @@ def httpd_conf(impl, name, port, backend_port, mpm, sink_port=None,
         lines += ["User www-data", "Group www-data"]
     be = "%s://%s:%d/" % ("https" if BACKEND_TLS else "http", LOOP,
                           backend_port)
-    cert = backend_cert(os.path.join(DIR, "backend"))[0] if BACKEND_TLS \
-        else None
+    cert = BACKEND_CERT
     sink = "http://%s:%d/" % (LOOP, sink_port) if sink_port else None
     if impl in ("rproxy", "rproxy_b"):
         so = RPROXY_SO if impl == "rproxy" else RPROXY_B_SO
@@ -869,7 +870,7 @@ def bench_load():
             servers[t] = None
         elif t == "nginx":
             servers[t] = start_nginx_proxy(proxied_port(backend),
-                                           backend.cert)
+                                           BACKEND_CERT)
         elif t in ("rproxy", "rproxy_b", "proxy_http", "trivial"):
             servers[t] = start_httpd(t, "load-" + t, proxied_port(backend),
                                      "load")

@@ -597,6 +597,24 @@ static void test_gathered_wait_bounded_then_plain_reads_and_timeout(void)
 
 /* ---- the rest of a body nobody reads (rp_response_discard) ------------- */
 
+/* GET target and read the first part of its body, dropped (the client
+ * leaves after it); NULL when the round trip failed. */
+static rp_response_t *first_part(fx_t *fx, const char *target,
+                                 apr_bucket_brigade *bb, int *eos)
+{
+    rp_request_t req = request(fx, "GET", target);
+    rp_response_t *resp;
+    const char *why;
+
+    RP_EXPECT_INT(round_trip(fx, &req, &resp, &why), APR_SUCCESS);
+    if (resp) {
+        RP_EXPECT_INT(rp_response_read(resp, bb, READ_TIMEOUT, eos),
+                      APR_SUCCESS);
+        apr_brigade_cleanup(bb);
+    }
+    return resp;
+}
+
 /* The client left after 10 bytes: the other 150,000 are read and dropped,
  * and the connection serves the next request. */
 static void test_discard_reads_a_short_rest_and_keeps_the_connection(void)
@@ -604,23 +622,15 @@ static void test_discard_reads_a_short_rest_and_keeps_the_connection(void)
     static const tb_step_t s0[] = {
         GATHER_STEP(50, GATHER_LEN - 10), {.send = OK_HELLO}, TB_END};
     const tb_step_t *const sc[] = {s0};
-    apr_bucket_brigade *bb;
-    rp_request_t req;
     rp_response_t *resp;
-    const char *why;
     int eos = 0;
     fx_t fx;
 
     gather_fill();
     fx_open(&fx, sc, 1);
-    bb = apr_brigade_create(fx.pool, fx.ba);
-    req = request(&fx, "GET", "/big");
-    RP_EXPECT_INT(round_trip(&fx, &req, &resp, &why), APR_SUCCESS);
+    resp = first_part(&fx, "/big", apr_brigade_create(fx.pool, fx.ba), &eos);
     if (resp) {
-        RP_EXPECT_INT(rp_response_read(resp, bb, READ_TIMEOUT, &eos),
-                      APR_SUCCESS);
         RP_EXPECT_INT(eos, 0);
-        apr_brigade_cleanup(bb);
         RP_EXPECT_INT(rp_response_discard(resp, 1024 * 1024, READ_TIMEOUT), 1);
         rp_response_close(resp);
     }
@@ -638,9 +648,7 @@ static void test_discard_gives_up_on_a_long_or_slow_rest(void)
         {.send = gather_first, .send_len = sizeof(gather_first) - 1}, TB_END};
     const tb_step_t *const sc[] = {s0, s0};
     apr_bucket_brigade *bb;
-    rp_request_t req;
     rp_response_t *resp;
-    const char *why;
     apr_time_t t0;
     int eos = 0;
     fx_t fx;
@@ -648,24 +656,16 @@ static void test_discard_gives_up_on_a_long_or_slow_rest(void)
     gather_fill();
     fx_open(&fx, sc, 2);
     bb = apr_brigade_create(fx.pool, fx.ba);
-    req = request(&fx, "GET", "/long");
-    RP_EXPECT_INT(round_trip(&fx, &req, &resp, &why), APR_SUCCESS);
+    resp = first_part(&fx, "/long", bb, &eos);
     if (resp) {
-        RP_EXPECT_INT(rp_response_read(resp, bb, READ_TIMEOUT, &eos),
-                      APR_SUCCESS);
-        apr_brigade_cleanup(bb);
         t0 = apr_time_now();
         RP_EXPECT_INT(rp_response_discard(resp, 1000, READ_TIMEOUT), 0);
         RP_EXPECT(apr_time_now() - t0 < MS(500)); /* no wait at all */
         rp_response_close(resp);
     }
     RP_EXPECT_INT(stats(&fx).conns_idle, 0);
-    req = request(&fx, "GET", "/slow");
-    RP_EXPECT_INT(round_trip(&fx, &req, &resp, &why), APR_SUCCESS);
+    resp = first_part(&fx, "/slow", bb, &eos);
     if (resp) {
-        RP_EXPECT_INT(rp_response_read(resp, bb, READ_TIMEOUT, &eos),
-                      APR_SUCCESS);
-        apr_brigade_cleanup(bb);
         t0 = apr_time_now();
         RP_EXPECT_INT(rp_response_discard(resp, 1024 * 1024, MS(100)), 0);
         /* it waited for its bound; poll(2) counts whole milliseconds, so
