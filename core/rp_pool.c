@@ -318,10 +318,35 @@ static apr_status_t proxy_connect(rp_backend_t *be, apr_socket_t *s,
     return APR_SUCCESS;
 }
 
+static const char *addr_text(apr_pool_t *p, const char *ip, apr_port_t port)
+{
+    return apr_psprintf(p, strchr(ip, ':') ? "[%s]:%u" : "%s:%u", ip,
+                        (unsigned)port);
+}
+
+/* What a dial did, for the failure's log line: the address it last tried
+ * and, when the name had several, each address with its error. In the
+ * caller's pool. */
+typedef struct dial_note_t {
+    const char *addr;
+    const char *tried;
+    int ntried;
+} dial_note_t;
+
+static void note_tried(dial_note_t *dn, apr_pool_t *ep, const char *addr,
+                       apr_status_t rv)
+{
+    dn->addr = apr_pstrdup(ep, addr);
+    dn->tried = apr_psprintf(ep, "%s%s%s: %pm", dn->tried ? dn->tried : "",
+                             dn->tried ? "; " : "", addr, &rv);
+    dn->ntried++;
+}
+
 /* Try the backend's addresses in turn, each with the connect timeout,
  * then the TLS handshake for an https backend. */
 static apr_status_t conn_dial(rp_backend_t *be, apr_interval_time_t timeout,
-                              rp_conn_t **out, const char **why, apr_pool_t *ep)
+                              rp_conn_t **out, const char **why,
+                              dial_note_t *dn, apr_pool_t *ep)
 {
     apr_pool_t *p;
     apr_socket_t *s = NULL;
@@ -340,6 +365,7 @@ static apr_status_t conn_dial(rp_backend_t *be, apr_interval_time_t timeout,
         if (rv == APR_SUCCESS) {
             break;
         }
+        note_tried(dn, ep, addr_text(p, ips[i], be->dial_port), rv);
         if (i + 1 < n) {
             rv = APR_SUCCESS; /* try the next address */
         }
@@ -358,8 +384,8 @@ static apr_status_t conn_dial(rp_backend_t *be, apr_interval_time_t timeout,
     c->lowat = 1;
     c->created = apr_time_now();
     c->ip = ips[i];
-    c->addr = apr_psprintf(p, strchr(c->ip, ':') ? "[%s]:%u" : "%s:%u", c->ip,
-                           (unsigned)be->dial_port);
+    c->addr = addr_text(p, c->ip, be->dial_port);
+    dn->addr = apr_pstrdup(ep, c->addr); /* a TLS or tunnel failure's */
     apr_thread_mutex_lock(be->t->mutex);
     c->dns_gen = be->dns_gen;
     apr_thread_mutex_unlock(be->t->mutex);
@@ -787,13 +813,15 @@ void rp_transport_count_client_abort(rp_transport_t *t)
  * moment later. Timeouts are not retried: they already took their time. */
 static apr_status_t dial_with_retries(rp_backend_t *be,
                                       const rp_rt_opts_t *opts, rp_conn_t **out,
-                                      const char **why, apr_pool_t *p)
+                                      const char **why, dial_note_t *dn,
+                                      apr_pool_t *p)
 {
     apr_status_t rv;
     int attempt = 0;
 
     for (;;) {
-        rv = conn_dial(be, opts->connect_timeout, out, why, p);
+        memset(dn, 0, sizeof(*dn)); /* the last attempt's story */
+        rv = conn_dial(be, opts->connect_timeout, out, why, dn, p);
         if (!(APR_STATUS_IS_ECONNREFUSED(rv) || APR_STATUS_IS_ECONNRESET(rv)) ||
             attempt >= be->opts.connect_retries) {
             return rv;
@@ -829,6 +857,7 @@ apr_status_t rp_pool_acquire(rp_backend_t *be, const rp_rt_opts_t *opts,
                              rp_fault_t *fault, apr_pool_t *p)
 {
     apr_time_t deadline = apr_time_now() + be->opts.queue_timeout;
+    dial_note_t dn;
     apr_status_t rv;
 
     for (;;) {
@@ -856,9 +885,12 @@ apr_status_t rp_pool_acquire(rp_backend_t *be, const rp_rt_opts_t *opts,
         }
         apr_thread_mutex_unlock(be->t->mutex);
     }
-    rv = dial_with_retries(be, opts, out, why, p);
+    rv = dial_with_retries(be, opts, out, why, &dn, p);
     if (rv != APR_SUCCESS) {
         *fault = dial_fault(rv, *why);
+        if (opts->peer && dn.addr) {
+            *opts->peer = dn.addr;
+        }
     }
     if (rv == RP_EBACKEND_UNREACHABLE) {
         slot_release(be); /* *why names the upstream proxy's answer */
@@ -872,7 +904,13 @@ apr_status_t rp_pool_acquire(rp_backend_t *be, const rp_rt_opts_t *opts,
     }
     if (rv != APR_SUCCESS) {
         slot_release(be);
-        *why = apr_psprintf(p, "connect to %s failed: %pm", be->name, &rv);
+        *why =
+            dn.ntried > 1
+                ? apr_psprintf(p,
+                               "connect to %s failed at each of its "
+                               "%d addresses: %s",
+                               be->name, dn.ntried, dn.tried)
+                : apr_psprintf(p, "connect to %s failed: %pm", be->name, &rv);
         return RP_EBACKEND_UNREACHABLE;
     }
     return APR_SUCCESS;

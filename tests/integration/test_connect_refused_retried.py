@@ -40,3 +40,19 @@ def test_no_retry_when_disabled(httpd_factory):
     r = client.get(h.port, "/app/x")
     assert r.status == 502, "a refused connect without retries is a 502 (%r)" % r
     assert time.monotonic() - t0 < 1.0, "and it comes at once"
+
+
+def test_refused_connect_logs_the_address_it_tried(httpd_factory):
+    port = backends.free_port()
+    h = httpd_factory("RProxyConnectRetries 0\n"
+                      "RProxyPass /app http://127.0.0.1:%d/\n" % port)
+    h.mark_logs()
+    r = client.get(h.port, "/app/x")
+    assert r.status == 502, "a refused connect is a 502 (%r)" % r
+    log = h.error_log_since_mark()
+    want = "http://127.0.0.1:%d (127.0.0.1:%d)" % (port, port)
+    lines = [l for l in log.splitlines() if want in l]
+    assert lines, "the line names the backend and the address, %r:\n%s" % (
+        want, log)
+    assert "connect to http://127.0.0.1:%d failed: Connection refused" % port \
+        in lines[0], lines[0]

@@ -118,3 +118,25 @@ def test_unresolvable_name_starts_and_answers_502(httpd_factory, etc):
     assert r.status == 502, "a backend name that does not resolve gives 502 (%r)" % r
     lines = [l for l in h.error_level_lines() if "no-such-name.rproxy.test" in l]
     assert lines, "the error log names the backend that could not be resolved"
+
+
+def test_dial_failure_names_each_address_tried(httpd_factory, etc):
+    hosts, wrap = etc
+    port = backends.free_port()
+    _write_in_place(hosts, "127.0.0.1 localhost\n127.0.0.2 %s\n127.0.0.3 %s\n"
+                    % (NAME, NAME))
+    h = httpd_factory("RProxyConnectRetries 0\nRProxyPass /app http://%s:%d/\n"
+                      % (NAME, port), wrap=wrap)
+    h.mark_logs()
+    r = client.get(h.port, "/app/x")
+    assert r.status == 502, "nothing listens at either address: 502 (%r)" % r
+    log = h.error_log_since_mark()
+    lines = [l for l in log.splitlines() if "http://%s:%d" % (NAME, port) in l]
+    assert lines, "an error-log line names the backend:\n%s" % log
+    line = lines[0]
+    assert "failed at each of its 2 addresses" in line, line
+    for ip in ("127.0.0.2", "127.0.0.3"):
+        assert "%s:%d: Connection refused" % (ip, port) in line, \
+            "the line gives %s and its error: %s" % (ip, line)
+    assert "(127.0.0.2:%d)" % port in line or "(127.0.0.3:%d)" % port in line, \
+        "the line names the last address tried, not (-): %s" % line

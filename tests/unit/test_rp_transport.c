@@ -1362,14 +1362,18 @@ static void test_connect_refused_is_backend_unreachable(void)
 {
     rp_request_t req;
     rp_response_t *resp;
-    const char *why;
+    const char *why, *peer = NULL;
     fx_t fx;
 
     fx_open(&fx, NULL, -1);
+    fx.opts.peer = &peer;
     req = request(&fx, "GET", "/");
     RP_EXPECT_INT(round_trip(&fx, &req, &resp, &why), RP_EBACKEND_UNREACHABLE);
     RP_EXPECT(resp == NULL);
     RP_EXPECT(why != NULL && strstr(why, "connect to") != NULL);
+    /* The address it tried, for the failure's log line. */
+    RP_EXPECT_STR(peer,
+                  apr_psprintf(fx.pool, "127.0.0.1:%u", (unsigned)fx.url.port));
     RP_EXPECT_INT(fx.fault, RP_FAULT_CONNECTION_REFUSED);
     RP_EXPECT_INT(stats(&fx).backend_errors, 1);
     RP_EXPECT_INT(stats(&fx).conns_opened, 0);
