@@ -609,11 +609,17 @@ static void reap(rp_transport_t *t, int all)
 }
 
 /* Wakes twice a second so that an idle timeout of N seconds closes a
- * connection within N + 0.5 s even when no request comes. */
+ * connection within N + 0.5 s even when no request comes. Returns instead
+ * of calling apr_thread_exit(), which destroys the thread's pool there and
+ * then: that pool is a child of the transport's, whose cleanup is what
+ * joins this thread, and with APR's pool debugging the parent is locked
+ * for the whole of its cleanups (a deadlock). The thread's pool goes with
+ * its parent. */
 static void *APR_THREAD_FUNC reaper_main(apr_thread_t *thd, void *data)
 {
     rp_transport_t *t = data;
 
+    (void)thd;
     apr_thread_mutex_lock(t->mutex);
     while (!t->stopping) {
         apr_thread_cond_timedwait(t->wake, t->mutex, apr_time_from_msec(500));
@@ -625,7 +631,6 @@ static void *APR_THREAD_FUNC reaper_main(apr_thread_t *thd, void *data)
         apr_thread_mutex_lock(t->mutex);
     }
     apr_thread_mutex_unlock(t->mutex);
-    apr_thread_exit(thd, APR_SUCCESS);
     return NULL;
 }
 
