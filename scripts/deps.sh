@@ -5,6 +5,8 @@ set -eu
 PKGS="build-essential autoconf automake libtool pkg-config apache2 apache2-dev
 libapr1-dev libaprutil1-dev libssl-dev python3 python3-pytest nginx-light curl
 clang-format procps openssl tinyproxy gdb"
+# tests/pool-debug.sh builds APR and APR-util from Debian's .orig tarballs
+PKGS="$PKGS bzip2 libexpat1-dev"
 # tests/fuzz: clang, and its compiler-rt runtimes (libFuzzer, ASan, UBSan
 # for clang), which Debian 12 ships apart in libclang-rt-14-dev.
 PKGS="$PKGS clang libclang-rt-14-dev"

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Run every test: style and log-ID checks, the C unit tests of core/ under
-# ASan and UBSan, and the integration tests against Debian's httpd with the
-# module built from this tree (with -Wall -Wextra -Werror).
+# ASan and UBSan (also against an APR with pool debugging), the fuzz
+# targets, and the integration tests against Debian's httpd with the module
+# built from this tree (with -Wall -Wextra -Werror).
 # Ends with one line "N passed, N failed"; exits non-zero on any failure.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -62,6 +63,15 @@ for t in build-asan/tests/unit/test_rp_*; do
     fi
     echo "$name: $(tail -n 1 "$logs/$name")"
 done
+
+echo "== unit tests against APR with pool debugging (ASan, UBSan; one count per program)"
+timeout 900 tests/pool-debug.sh "$top/build-pool-debug" >"$logs/pool-debug" 2>&1
+rc=$?
+cat "$logs/pool-debug"
+tally "$logs/pool-debug"
+if [ $rc -ne 0 ] && [ "$last_failed" -eq 0 ]; then
+    count 0 1 # the build or the script itself failed
+fi
 
 echo "== fuzz targets (libFuzzer, ASan+UBSan, 30 s each, one per CPU at a time; one count each)"
 FUZZ_SECONDS=30 timeout 900 tests/fuzz/run.sh "$top/build-fuzz" \
