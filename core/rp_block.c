@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <pthread.h>
 #include "rp_block.h"
+#include "rp_core.h"
 
 typedef struct free_block_t {
     struct free_block_t *next;
@@ -46,6 +47,9 @@ void *rp_block_get(apr_size_t size)
 {
     free_block_t *b = NULL;
 
+    if (rp_alloc_fails()) {
+        return NULL;
+    }
     if (size == RP_BLOCK_CACHED) {
         cache_lock();
         b = cache.head;

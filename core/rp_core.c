@@ -32,3 +32,35 @@ const char *rp_strerror(apr_status_t rv, char *buf, apr_size_t bufsize)
         return apr_strerror(rv, buf, bufsize);
     }
 }
+
+#ifdef RP_DEBUG
+static unsigned long alloc_calls, alloc_fail_at; /* atomically accessed */
+
+int rp_alloc_fails(void)
+{
+    unsigned long at = __atomic_load_n(&alloc_fail_at, __ATOMIC_ACQUIRE);
+    unsigned long n = __atomic_add_fetch(&alloc_calls, 1, __ATOMIC_ACQ_REL);
+
+    return at > 0 && n == at;
+}
+
+void rp_alloc_fail_at(unsigned long n)
+{
+    __atomic_store_n(&alloc_calls, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&alloc_fail_at, n, __ATOMIC_RELEASE);
+}
+
+unsigned long rp_alloc_calls(void)
+{
+    return __atomic_load_n(&alloc_calls, __ATOMIC_ACQUIRE);
+}
+#endif
+
+apr_status_t rp_pool_create_own(apr_pool_t **p)
+{
+    *p = NULL;
+    if (rp_alloc_fails()) {
+        return APR_ENOMEM;
+    }
+    return apr_pool_create_unmanaged_ex(p, NULL, NULL);
+}

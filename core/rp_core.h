@@ -5,13 +5,15 @@
 /* rp_core.h: what every layer of core/ shares: error codes, assertions and
  * the log-ID convention.
  *
- * Lifetimes: nothing here allocates. */
+ * Lifetimes: nothing here allocates but rp_pool_create_own(), whose pool
+ * is the caller's to destroy. */
 
 #ifndef RP_CORE_H
 #define RP_CORE_H
 
 #include <apr.h>
 #include <apr_errno.h>
+#include <apr_pools.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -67,6 +69,24 @@ const char *rp_strerror(apr_status_t rv, char *buf, apr_size_t bufsize);
 #else
 #define RP_ASSERT(x) ((void)0)
 #endif
+
+/* Allocation points that report failure to their callers (read blocks,
+ * the pools core/ makes for itself) ask rp_alloc_fails() first: always 0,
+ * except in RP_DEBUG builds, where the allocation-failure tests make each
+ * point fail in turn. rp_alloc_fail_at(n) starts counting the points passed
+ * from zero and makes the nth fail (0: none); rp_alloc_calls() is the count
+ * so far. Process-wide: for tests that run one exchange at a time. */
+#ifdef RP_DEBUG
+int rp_alloc_fails(void);
+void rp_alloc_fail_at(unsigned long n);
+unsigned long rp_alloc_calls(void);
+#else
+#define rp_alloc_fails() 0
+#endif
+
+/* An unmanaged pool (an allocator of its own, for one thread at a time),
+ * or APR_ENOMEM: apr_pool_create_unmanaged_ex() behind rp_alloc_fails(). */
+apr_status_t rp_pool_create_own(apr_pool_t **p);
 
 /* "Not set" sentinels for configuration merges (rp_conf.h). */
 #define RP_UNSET (-1)

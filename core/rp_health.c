@@ -108,7 +108,7 @@ static void *APR_THREAD_FUNC checks_main(apr_thread_t *thd, void *data)
 
     (void)thd;
     /* a pool with an allocator of its own: no other thread touches it */
-    if (apr_pool_create_unmanaged_ex(&p, NULL, NULL) == APR_SUCCESS) {
+    if (rp_pool_create_own(&p) == APR_SUCCESS) {
         run_checks(data, p);
         apr_pool_destroy(p);
     }
@@ -122,7 +122,7 @@ static apr_pool_t *threads_pool(void)
     apr_thread_mutex_t *lock;
     apr_pool_t *tp = NULL;
 
-    if (apr_pool_create_unmanaged_ex(&tp, NULL, NULL) != APR_SUCCESS) {
+    if (rp_pool_create_own(&tp) != APR_SUCCESS) {
         return NULL;
     }
     if (apr_thread_mutex_create(&lock, APR_THREAD_MUTEX_DEFAULT, tp) !=

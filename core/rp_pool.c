@@ -127,7 +127,10 @@ static apr_status_t resolve(rp_backend_t *be, apr_pool_t **np,
     apr_status_t rv;
     int cnt = 0;
 
-    apr_pool_create_unmanaged_ex(np, NULL, NULL);
+    rv = rp_pool_create_own(np);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
     rv =
         apr_sockaddr_info_get(&sa, be->dial_host, literal_family(be->dial_host),
                               be->dial_port, 0, *np);
@@ -355,7 +358,7 @@ static apr_status_t conn_dial(rp_backend_t *be, apr_interval_time_t timeout,
     rp_conn_t *c;
     int n, i;
 
-    rv = apr_pool_create_unmanaged_ex(&p, NULL, NULL);
+    rv = rp_pool_create_own(&p);
     if (rv != APR_SUCCESS) {
         return rv;
     }

@@ -153,6 +153,25 @@ static void rounds_mark_member_down_then_up(void)
     tb_stop(tb);
 }
 
+/* n members like f->m, each with its slot in st, all at f's backend; returns
+ * a scratch pool for a round. */
+static apr_pool_t *hfx_members(hfx_t *f, rp_lb_member_t *m, rp_lb_slot_t *st,
+                               int n)
+{
+    apr_pool_t *scratch;
+    int i;
+
+    memset(st, 0, sizeof(*st) * (size_t)n);
+    for (i = 0; i < n; i++) {
+        m[i] = f->m;
+        m[i].st = &st[i];
+    }
+    f->b.members = m;
+    f->b.n = n;
+    apr_pool_create(&scratch, f->p);
+    return scratch;
+}
+
 /* Members that take their time are checked at once, not one after the
  * other: four members answering after 500 ms each see their checks' four
  * connections open together, and every result is recorded. */
@@ -171,14 +190,7 @@ static void round_checks_members_at_once(void)
 
     hfx_open(&f, tb->port);
     f.hc.timeout = apr_time_from_sec(3);
-    memset(st, 0, sizeof(st));
-    for (i = 0; i < 4; i++) {
-        m[i] = f.m;
-        m[i].st = &st[i];
-    }
-    f.b.members = m;
-    f.b.n = 4;
-    apr_pool_create(&scratch, f.p);
+    scratch = hfx_members(&f, m, st, 4);
     RP_EXPECT_INT(rp_health_round(f.t, &f.b, scratch, NULL, NULL, note, &seen),
                   4);
     RP_EXPECT_INT(tb_accepted(tb), 4);
@@ -208,6 +220,49 @@ static void round_stops_when_asked(void)
     apr_pool_destroy(f.p);
 }
 
+#ifdef RP_DEBUG
+/* Each allocation point of a round of three (the helper threads' pools,
+ * the dials' pools, the read blocks) fails in turn: every member is still
+ * taken, whatever its check gave, and nothing crashes or leaks. */
+static int af_round(unsigned long n, unsigned long *passed)
+{
+    static const tb_step_t ok[] = {{.send = RESP_200, .then = TB_CLOSE},
+                                   TB_END};
+    const tb_step_t *const sc[] = {ok, ok, ok};
+    tb_backend_t *tb = tb_start(sc, 3);
+    rp_lb_member_t m[3];
+    rp_lb_slot_t st[3];
+    apr_pool_t *scratch;
+    hfx_t f;
+    int checked;
+
+    hfx_open(&f, tb->port);
+    scratch = hfx_members(&f, m, st, 3);
+    rp_alloc_fail_at(n);
+    checked = rp_health_round(f.t, &f.b, scratch, NULL, NULL, NULL, NULL);
+    *passed = rp_alloc_calls();
+    rp_alloc_fail_at(0);
+    apr_pool_destroy(f.p);
+    tb_stop(tb);
+    return checked;
+}
+
+static void round_survives_each_allocation_failure(void)
+{
+    unsigned long n, total, passed;
+
+    RP_EXPECT_INT(af_round(0, &total), 3);
+    RP_EXPECT(total >= 5); /* two helpers' pools, three dials at least */
+    for (n = 1; n <= total && !rp_test_cur_failed; n++) {
+        RP_EXPECT_INT(af_round(n, &passed), 3);
+        if (rp_test_cur_failed) {
+            printf("    (with allocation point %lu of %lu failing)\n", n,
+                   total);
+        }
+    }
+}
+#endif
+
 int main(void)
 {
     apr_initialize();
@@ -217,6 +272,9 @@ int main(void)
     RP_TEST_RUN(rounds_mark_member_down_then_up);
     RP_TEST_RUN(round_stops_when_asked);
     RP_TEST_RUN(round_checks_members_at_once);
+#ifdef RP_DEBUG
+    RP_TEST_RUN(round_survives_each_allocation_failure);
+#endif
     apr_pool_destroy(pool);
     apr_terminate();
     return rp_test_done();

@@ -1819,6 +1819,150 @@ static void test_rfc9110_15_2_2_101_without_upgrade_is_bad_response(void)
     fx_close(&fx);
 }
 
+/* ---- allocation failures ------------------------------------------------ */
+
+#ifdef RP_DEBUG
+/* Every point where core/ allocates and can report failure (rp_alloc_fails():
+ * read blocks, the dial's and the resolver's pools) fails in turn, once per
+ * exchange: the exchange may fail, but nothing crashes or leaks (ASan, the
+ * descriptor count of fx_close()), and the backend's one connection slot
+ * (max_conns 1) is free again, so the next exchange gets the whole body. */
+#define AF_BODY 200000 /* four read blocks */
+
+static char *af_response(apr_pool_t *p, int chunked, apr_size_t *len)
+{
+    char *body = apr_palloc(p, AF_BODY), *out;
+    apr_size_t i, n = 0;
+
+    for (i = 0; i < AF_BODY; i++) {
+        body[i] = (char)('a' + i % 23);
+    }
+    out = apr_palloc(p, AF_BODY + 256);
+    if (!chunked) {
+        n = (apr_size_t)sprintf(
+            out, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n", AF_BODY);
+        memcpy(out + n, body, AF_BODY);
+        *len = n + AF_BODY;
+        return out;
+    }
+    n = (apr_size_t)sprintf(
+        out, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+    for (i = 0; i < AF_BODY; i += 70000) {
+        apr_size_t part = AF_BODY - i < 70000 ? AF_BODY - i : 70000;
+        n += (apr_size_t)sprintf(out + n, "%lx\r\n", (unsigned long)part);
+        memcpy(out + n, body + i, part);
+        n += part;
+        memcpy(out + n, "\r\n", 2);
+        n += 2;
+    }
+    memcpy(out + n, "0\r\n\r\n", 5);
+    *len = n + 5;
+    return out;
+}
+
+static int af_body_ok(const char *body)
+{
+    apr_size_t i;
+
+    if (!body || strlen(body) != AF_BODY) {
+        return 0;
+    }
+    for (i = 0; i < AF_BODY; i++) {
+        if (body[i] != (char)('a' + i % 23)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* One pass: a fresh transport and backend, the first exchange with the nth
+ * allocation point failing (0: none), then one without. Returns how many
+ * points the first exchange passed. */
+static unsigned long af_pass(int chunked, const char *host, unsigned long n)
+{
+    apr_pool_t *p;
+    apr_size_t len;
+    const char *resp_text, *body, *why = NULL;
+    rp_backend_opts_t bo = {0};
+    tb_step_t s0[3], s1[2];
+    const tb_step_t *sc[2];
+    rp_request_t req;
+    apr_size_t idle, busy;
+    unsigned long passed;
+    int status;
+    fx_t fx;
+
+    apr_pool_create(&p, NULL);
+    resp_text = af_response(p, chunked, &len);
+    memset(s0, 0, sizeof(s0));
+    memset(s1, 0, sizeof(s1));
+    s0[0].read = s0[1].read = s1[0].read = TB_READ_REQUEST;
+    s0[0].send = s0[1].send = s1[0].send = resp_text;
+    s0[0].send_len = s0[1].send_len = s1[0].send_len = len;
+    s0[2].end = s1[1].end = 1;
+    sc[0] = s0;
+    sc[1] = s1;
+    bo.idle_timeout = apr_time_from_sec(10);
+    bo.queue_timeout = MS(300);
+    bo.max_conns = 1;
+    fx_open_opts(&fx, sc, 2, &bo);
+    if (host) {
+        RP_EXPECT_INT(rp_url_parse(fx.pool,
+                                   apr_psprintf(fx.pool, "http://%s:%d", host,
+                                                (int)fx.url.port),
+                                   &fx.url, &why),
+                      APR_SUCCESS);
+        fx.be = rp_transport_backend(fx.t, &fx.url, &bo);
+    }
+    req = request(&fx, "GET", "/af");
+    rp_alloc_fail_at(n);
+    if (fetch(&fx, &req, &status, &body) == APR_SUCCESS) {
+        RP_EXPECT_INT(status, 200);
+        RP_EXPECT(af_body_ok(body));
+    }
+    passed = rp_alloc_calls();
+    rp_alloc_fail_at(0);
+    rp_backend_counts(fx.be, &idle, &busy);
+    RP_EXPECT_INT(busy, 0);
+    RP_EXPECT_INT(fetch(&fx, &req, &status, &body), APR_SUCCESS);
+    RP_EXPECT_INT(status, 200);
+    RP_EXPECT(af_body_ok(body));
+    fx_close(&fx);
+    apr_pool_destroy(p);
+    return passed;
+}
+
+static void af_walk(int chunked, const char *host)
+{
+    unsigned long n, total = af_pass(chunked, host, 0);
+
+    RP_EXPECT(total >= 4); /* the dial's pool and the read blocks at least */
+    for (n = 1; n <= total && !rp_test_cur_failed; n++) {
+        af_pass(chunked, host, n);
+        if (rp_test_cur_failed) {
+            printf("    (with allocation point %lu of %lu failing)\n", n,
+                   total);
+        }
+    }
+}
+
+static void test_each_allocation_failure_of_a_length_body_is_survived(void)
+{
+    af_walk(0, NULL);
+}
+
+static void test_each_allocation_failure_of_a_chunked_body_is_survived(void)
+{
+    af_walk(1, NULL);
+}
+
+/* A name, not an address: the resolver's answer has a pool of its own. */
+static void test_each_allocation_failure_with_a_backend_name_is_survived(void)
+{
+    af_walk(0, "localhost");
+}
+#endif /* RP_DEBUG */
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN); /* as httpd does: a closed peer is EPIPE */
@@ -1873,6 +2017,11 @@ int main(void)
     TB_RUN(test_request_body_source_client_gone_is_client_gone);
     TB_RUN(test_rfc8297_103_goes_to_interim_fn_before_final);
     TB_RUN(test_rfc9110_15_2_2_101_without_upgrade_is_bad_response);
+#ifdef RP_DEBUG
+    TB_RUN(test_each_allocation_failure_of_a_length_body_is_survived);
+    TB_RUN(test_each_allocation_failure_of_a_chunked_body_is_survived);
+    TB_RUN(test_each_allocation_failure_with_a_backend_name_is_survived);
+#endif
     apr_terminate();
     return rp_test_done();
 }
