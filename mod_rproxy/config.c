@@ -628,9 +628,17 @@ static int same_str(const char *a, const char *b)
     return a == b || (a && b && !strcmp(a, b));
 }
 
+/* What a setting means, not how it was written: a directive that states
+ * the default makes the same context as leaving it out. */
+static int tls_min_version(int v)
+{
+    return v == 0 || v == RP_UNSET ? RP_TLS_V1_2 : v;
+}
+
 int rpx_same_tls(const rp_tls_conf_t *a, const rp_tls_conf_t *b)
 {
-    return a->verify == b->verify && a->min_version == b->min_version &&
+    return (a->verify != 0) == (b->verify != 0) &&
+           tls_min_version(a->min_version) == tls_min_version(b->min_version) &&
            same_str(a->ca_file, b->ca_file) &&
            same_str(a->ca_path, b->ca_path) &&
            same_str(a->cert_file, b->cert_file) &&

@@ -212,6 +212,37 @@ def test_routes_with_same_settings_share_context_and_each_resumes(
         "$ssl_session_reused, connection): %r" % seen
 
 
+def test_settings_that_state_the_defaults_share_the_context(
+        httpd_factory, pki, nginx_factory):
+    """A virtual host that writes out the defaults (RProxyTLSVerify On,
+    RProxyTLSProtocolMin TLSv1.2) has the same settings as one that leaves
+    them out: one TLS context for both, so a connection made for one
+    resumes the session the other's connection left."""
+    ng = tls_nginx(nginx_factory, pki)
+    h = httpd_factory(
+        ca_file(pki) + "RProxyMaxRequestsPerConnection 1\n"
+        "<VirtualHost 127.0.0.1:@PORT@>\n"
+        "    ServerName plain.example\n"
+        "    RProxyPass /one https://localhost:%d/\n"
+        "</VirtualHost>\n"
+        "<VirtualHost 127.0.0.1:@PORT@>\n"
+        "    ServerName explicit.example\n"
+        "    RProxyTLSVerify On\n"
+        "    RProxyTLSProtocolMin TLSv1.2\n"
+        "    RProxyPass /one https://localhost:%d/\n"
+        "</VirtualHost>\n" % (ng.port, ng.port))
+    seen = []
+    for host in ["plain.example", "explicit.example", "explicit.example",
+                 "plain.example"]:
+        r = client.get(h.port, "/one/x", host=host, timeout=15)
+        assert r.status == 200, "%s answers 200 (%r)\n%s" % (host, r,
+                                                           h.error_log)
+        seen.append((host, r.header("X-TLS-Reused")))
+    assert [s[1] for s in seen] == [".", "r", "r", "r"], \
+        "after the first full handshake every connection, from either " \
+        "virtual host, resumes the one context's session: %r" % seen
+
+
 def test_ca_certificate_path_is_a_trust_store(httpd_factory, pki,
                                               nginx_factory):
     ng = tls_nginx(nginx_factory, pki)
