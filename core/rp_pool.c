@@ -345,14 +345,36 @@ static void note_tried(dial_note_t *dn, apr_pool_t *ep, const char *addr,
     dn->ntried++;
 }
 
-/* Try the backend's addresses in turn, each with the connect timeout,
- * then the TLS handshake for an https backend. */
+/* The connect timeout bounds the whole dial, every address included: each
+ * address gets an even share of what is left, but not less than
+ * RP_DIAL_MIN_SHARE (or what is left), so that one address that drops its
+ * SYNs cannot take the time of the others, nor can many addresses make
+ * each share too short for a slow but working one. */
+#define RP_DIAL_MIN_SHARE apr_time_from_sec(1)
+
+static apr_interval_time_t dial_share(apr_time_t deadline, int left_addrs)
+{
+    apr_interval_time_t left = deadline - apr_time_now(), share;
+
+    if (left <= 0) {
+        return 0;
+    }
+    share = left / (left_addrs > 0 ? left_addrs : 1);
+    if (share < RP_DIAL_MIN_SHARE) {
+        share = left < RP_DIAL_MIN_SHARE ? left : RP_DIAL_MIN_SHARE;
+    }
+    return share;
+}
+
+/* Try the backend's addresses in turn within the connect timeout (see
+ * dial_share()), then the TLS handshake for an https backend. */
 static apr_status_t conn_dial(rp_backend_t *be, apr_interval_time_t timeout,
                               rp_conn_t **out, const char **why,
                               dial_note_t *dn, apr_pool_t *ep)
 {
     apr_pool_t *p;
     apr_socket_t *s = NULL;
+    apr_time_t deadline;
     apr_status_t rv;
     const char **ips;
     rp_conn_t *c;
@@ -363,8 +385,14 @@ static apr_status_t conn_dial(rp_backend_t *be, apr_interval_time_t timeout,
         return rv;
     }
     rv = backend_addresses(be, p, &ips, &n);
+    deadline = apr_time_now() + timeout;
     for (i = 0; rv == APR_SUCCESS && i < n; i++) {
-        rv = dial_one(ips[i], be->dial_port, timeout, p, &s);
+        apr_interval_time_t share = dial_share(deadline, n - i);
+        if (share <= 0) {
+            rv = APR_TIMEUP; /* the rest is not tried */
+            break;
+        }
+        rv = dial_one(ips[i], be->dial_port, share, p, &s);
         if (rv == APR_SUCCESS) {
             break;
         }
@@ -915,8 +943,8 @@ apr_status_t rp_pool_acquire(rp_backend_t *be, const rp_rt_opts_t *opts,
         *why =
             dn.ntried > 1
                 ? apr_psprintf(p,
-                               "connect to %s failed at each of its "
-                               "%d addresses: %s",
+                               "connect to %s failed at each of the "
+                               "%d addresses tried: %s",
                                be->name, dn.ntried, dn.tried)
                 : apr_psprintf(p, "connect to %s failed: %pm", be->name, &rv);
         return RP_EBACKEND_UNREACHABLE;

@@ -693,13 +693,14 @@ def bound_unlistened_port():
 
 
 class Blackhole:
-    """A port on 127.0.0.1 where connect() hangs: a listener with backlog 0
+    """A port on 127.0.0.1 (or host) where connect() hangs: a listener with backlog 0
     whose accept queue is already full, so Linux drops further SYNs.
     Close it (or use it as a context manager) to release the port."""
 
-    def __init__(self):
+    def __init__(self, host=LOOPBACK, port=0):
+        self.host = host
         self.lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.lsock.bind((LOOPBACK, 0))
+        self.lsock.bind((host, port))
         self.lsock.listen(0)
         self.port = self.lsock.getsockname()[1]
         self.fillers = []
@@ -708,7 +709,7 @@ class Blackhole:
             s.settimeout(0.3)
             self.fillers.append(s)
             try:
-                s.connect((LOOPBACK, self.port))
+                s.connect((host, self.port))
             except (socket.timeout, OSError):
                 break
 
@@ -717,7 +718,7 @@ class Blackhole:
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         s.settimeout(timeout)
         try:
-            s.connect((LOOPBACK, self.port))
+            s.connect((self.host, self.port))
             return False
         except (socket.timeout, OSError):
             return True

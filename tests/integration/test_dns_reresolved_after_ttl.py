@@ -134,9 +134,35 @@ def test_dial_failure_names_each_address_tried(httpd_factory, etc):
     lines = [l for l in log.splitlines() if "http://%s:%d" % (NAME, port) in l]
     assert lines, "an error-log line names the backend:\n%s" % log
     line = lines[0]
-    assert "failed at each of its 2 addresses" in line, line
+    assert "failed at each of the 2 addresses tried" in line, line
     for ip in ("127.0.0.2", "127.0.0.3"):
         assert "%s:%d: Connection refused" % (ip, port) in line, \
             "the line gives %s and its error: %s" % (ip, line)
     assert "(127.0.0.2:%d)" % port in line or "(127.0.0.3:%d)" % port in line, \
         "the line names the last address tried, not (-): %s" % line
+
+
+def test_connect_timeout_bounds_every_address_together(httpd_factory, etc):
+    """RProxyConnectTimeout is for the whole connect: a name with two
+    addresses that both drop SYNs gets its 502 after about the timeout,
+    each address having had a share of it, not the timeout each."""
+    hosts, wrap = etc
+    with backends.Blackhole(host="127.0.0.2") as a, \
+            backends.Blackhole(host="127.0.0.3", port=a.port) as b:
+        assert a.hangs() and b.hangs(), "test setup: both addresses hang"
+        _write_in_place(hosts, "127.0.0.1 localhost\n127.0.0.2 %s\n"
+                        "127.0.0.3 %s\n" % (NAME, NAME))
+        h = httpd_factory("RProxyConnectTimeout 2\n"
+                          "RProxyPass /app http://%s:%d/\n" % (NAME, a.port),
+                          wrap=wrap)
+        h.mark_logs()
+        r = client.get(h.port, "/app/x", timeout=20)
+        assert r.status in (502, 504), "no address connects: %r" % r
+        assert 1.8 <= r.elapsed < 3.5, \
+            "the error comes after about RProxyConnectTimeout 2s for both " \
+            "addresses together, not 2s each (%.2fs)" % r.elapsed
+        line = [l for l in h.error_log_since_mark().splitlines()
+                if "http://%s:%d" % (NAME, a.port) in l][0]
+        for ip in ("127.0.0.2", "127.0.0.3"):
+            assert "%s:%d" % (ip, a.port) in line, \
+                "each address had its share and is named: %s" % line
