@@ -40,7 +40,8 @@ fetch() {
     dir=$(echo "$1" | sed 's/-[0-9.]*$//')
     mkdir -p "$out/src"
     if ! echo "$2  $out/src/$file" | sha256sum -c - >/dev/null 2>&1; then
-        curl -fsS --max-time 120 -o "$out/src/$file" \
+        curl -fsS --retry 3 --retry-delay 2 --max-time 120 \
+            -o "$out/src/$file" \
             "$mirror/pool/main/a/$dir/$file" ||
             die "could not fetch $mirror/pool/main/a/$dir/$file"
         echo "$2  $out/src/$file" | sha256sum -c - >/dev/null 2>&1 ||
