@@ -72,13 +72,25 @@ static void tlog(rp_transport_t *t, int level, const char *fmt, ...)
 }
 
 /* Copy the current answer into p; caller holds the mutex. */
+/* The answer's addresses in the order to try them: the one the last
+ * successful dial reached first, so that an address that does not answer
+ * costs its share of the connect timeout once, not at every new
+ * connection; the rest in the resolver's order. Caller holds the mutex. */
 static const char **copy_ips(const rp_backend_t *be, apr_pool_t *p, int *n)
 {
     const char **ips = apr_palloc(p, sizeof(*ips) * (be->nips + 1));
-    int i;
+    int i, good = -1;
 
     for (i = 0; i < be->nips; i++) {
         ips[i] = apr_pstrdup(p, be->ips[i]);
+        if (good < 0 && !strcmp(ips[i], be->good_ip)) {
+            good = i;
+        }
+    }
+    if (good > 0) {
+        const char *first = ips[good];
+        memmove(ips + 1, ips, sizeof(*ips) * (apr_size_t)good);
+        ips[0] = first;
     }
     *n = be->nips;
     return ips;
@@ -419,6 +431,7 @@ static apr_status_t conn_dial(rp_backend_t *be, apr_interval_time_t timeout,
     dn->addr = apr_pstrdup(ep, c->addr); /* a TLS or tunnel failure's */
     apr_thread_mutex_lock(be->t->mutex);
     c->dns_gen = be->dns_gen;
+    apr_cpystrn(be->good_ip, c->ip, sizeof(be->good_ip));
     apr_thread_mutex_unlock(be->t->mutex);
     apr_atomic_inc32(&be->t->stats.conns_opened);
     if (be->opts.proxy && be->opts.tls) {

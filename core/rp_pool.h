@@ -75,6 +75,8 @@ struct rp_backend_t {
     apr_time_t resolved_at;
     apr_uint32_t dns_gen; /* bumped when the answer changes */
     unsigned resolving:1; /* a thread is resolving; others use the old */
+    char good_ip[64];     /* under mutex: the address the last successful
+                           * dial reached, tried first ("" none) */
     rp_transport_t *t;    /* borrowed: owner */
 };
 

@@ -166,3 +166,38 @@ def test_connect_timeout_bounds_every_address_together(httpd_factory, etc):
         for ip in ("127.0.0.2", "127.0.0.3"):
             assert "%s:%d" % (ip, a.port) in line, \
                 "each address had its share and is named: %s" % line
+
+
+def test_address_that_connected_is_tried_first(httpd_factory, etc):
+    """A name whose first address drops SYNs and whose second serves: the
+    first new connection waits its share of RProxyConnectTimeout on the
+    dead address, the ones after it go to the address that connected
+    first and wait for nothing."""
+    hosts, wrap = etc
+    with backends.Blackhole(host="127.0.0.2") as dead:
+        live = backends.Backend(_named_handler("live"), name="dns-live",
+                                host="127.0.0.3", port=dead.port).start()
+        try:
+            assert dead.hangs(), "test setup: the first address hangs"
+            _write_in_place(hosts, "127.0.0.1 localhost\n127.0.0.2 %s\n"
+                            "127.0.0.3 %s\n" % (NAME, NAME))
+            h = httpd_factory("RProxyConnectTimeout 2\n"
+                              "RProxyMaxRequestsPerConnection 1\n"
+                              "RProxyPass /app http://%s:%d/\n"
+                              % (NAME, dead.port), wrap=wrap)
+            times = []
+            for i in range(4):
+                r = client.get(h.port, "/app/%d" % i, timeout=20)
+                assert r.status == 200 and r.json()["backend"] == "live", \
+                    "request %d reaches the live address (%r)" % (i, r)
+                times.append(r.elapsed)
+            assert times[0] >= 0.8, \
+                "test setup: the dead address is tried first at first " \
+                "(its 1 s share of the timeout): %r" % times
+            assert max(times[1:]) < 0.5, \
+                "every new connection after the first goes straight to " \
+                "the address that connected (seconds per request: %r)" % times
+            assert live.total_connections >= 4, \
+                "one connection per request (RProxyMaxRequestsPerConnection 1)"
+        finally:
+            live.stop()
