@@ -628,14 +628,14 @@ def proxied_port(backend):
     return backend.tls_port if BACKEND_TLS else backend.port
 
 
-def start_nginx_proxy(backend_port, cert=None):
+def start_nginx_proxy(backend_port):
     port = free_port()
     d, head, http = nginx_common("nginx-proxy", 2)
     tls = ""
-    if cert:  # BENCH_BACKEND_TLS: verified against the backend's certificate
+    if BACKEND_CERT:  # verified against the backend's certificate
         tls = ("proxy_ssl_protocols TLSv1.3; proxy_ssl_verify on; "
                "proxy_ssl_trusted_certificate %s; "
-               "proxy_ssl_name %s;" % (cert, LOOP))
+               "proxy_ssl_name %s;" % (BACKEND_CERT, LOOP))
     servers = """    upstream be { server %s:%d; keepalive 256; keepalive_requests 1000000; }
     server {
         listen %s:%d backlog=4096;
@@ -646,7 +646,8 @@ def start_nginx_proxy(backend_port, cert=None):
             %s
         }
     }
-""" % (LOOP, backend_port, LOOP, port, "https" if cert else "http", tls)
+""" % (LOOP, backend_port, LOOP, port, "https" if BACKEND_TLS else "http",
+       tls)
     return start_nginx("nginx-proxy", head, http, servers, port, "/1k")
 
 
@@ -869,8 +870,7 @@ def bench_load():
         if t == "direct":
             servers[t] = None
         elif t == "nginx":
-            servers[t] = start_nginx_proxy(proxied_port(backend),
-                                           BACKEND_CERT)
+            servers[t] = start_nginx_proxy(proxied_port(backend))
         elif t in ("rproxy", "rproxy_b", "proxy_http", "trivial"):
             servers[t] = start_httpd(t, "load-" + t, proxied_port(backend),
                                      "load")

@@ -47,6 +47,9 @@ void *rp_block_get(apr_size_t size)
 {
     free_block_t *b = NULL;
 
+    /* Before the cache, not at malloc(): a test walking the failures
+     * must reach the caller's failure path whether or not a block was
+     * cached by an earlier pass. */
     if (rp_alloc_fails()) {
         return NULL;
     }

@@ -71,10 +71,9 @@ static void tlog(rp_transport_t *t, int level, const char *fmt, ...)
     t->log(t->log_baton, level, msg);
 }
 
-/* Copy the current answer into p; caller holds the mutex. */
-/* The answer's addresses in the order to try them: the one the last
- * successful dial reached first, so that an address that does not answer
- * costs its share of the connect timeout once, not at every new
+/* The current answer copied into p, in the order to try it: the address
+ * the last successful dial reached first, so that an address that does not
+ * answer costs its share of the connect timeout once, not at every new
  * connection; the rest in the resolver's order. Caller holds the mutex. */
 static const char **copy_ips(const rp_backend_t *be, apr_pool_t *p, int *n)
 {
@@ -428,7 +427,6 @@ static apr_status_t conn_dial(rp_backend_t *be, apr_interval_time_t timeout,
     c->created = apr_time_now();
     c->ip = ips[i];
     c->addr = addr_text(p, c->ip, be->dial_port);
-    dn->addr = apr_pstrdup(ep, c->addr); /* a TLS or tunnel failure's */
     apr_thread_mutex_lock(be->t->mutex);
     c->dns_gen = be->dns_gen;
     apr_cpystrn(be->good_ip, c->ip, sizeof(be->good_ip));
@@ -436,13 +434,8 @@ static apr_status_t conn_dial(rp_backend_t *be, apr_interval_time_t timeout,
     apr_atomic_inc32(&be->t->stats.conns_opened);
     if (be->opts.proxy && be->opts.tls) {
         rv = proxy_connect(be, s, timeout, ep, why);
-        if (rv != APR_SUCCESS) {
-            apr_socket_close(s);
-            apr_pool_destroy(p);
-            return rv;
-        }
     }
-    if (be->opts.tls) {
+    if (rv == APR_SUCCESS && be->opts.tls) {
         rv = rp_tls_connect(be->opts.tls, p, s, be->host, be->port,
                             be->opts.tls_timeout, &c->tls, why);
         if (rv != APR_SUCCESS) {
@@ -452,10 +445,14 @@ static apr_status_t conn_dial(rp_backend_t *be, apr_interval_time_t timeout,
             if (c->tls) {
                 rp_tls_close(c->tls);
             }
-            apr_socket_close(s);
-            apr_pool_destroy(p);
-            return RP_ETLS;
+            rv = RP_ETLS;
         }
+    }
+    if (rv != APR_SUCCESS) {
+        dn->addr = apr_pstrdup(ep, c->addr); /* the address it failed on */
+        apr_socket_close(s);
+        apr_pool_destroy(p);
+        return rv;
     }
     *out = c;
     return APR_SUCCESS;

@@ -14,8 +14,8 @@
 # from deb.debian.org and checked against the SHA-256 sums of the Debian
 # source packages), into OUT_DIR/apr, once; the tree is then built against
 # it into OUT_DIR/build (--enable-debug: ASan, UBSan, -fno-sanitize-recover)
-# and every unit test is run. Prints one line per test program and ends
-# with "N passed, N failed"; exits non-zero on any failure.
+# and every unit test is run by tests/unit-run.sh (a hang is a failure).
+# Ends with "N passed, N failed"; exits non-zero on any failure.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 out=${1:-$PWD/build-pool-debug}
@@ -81,29 +81,4 @@ fi
 make -s -C "$out/build" check TESTS= >"$out/unit-build.log" 2>&1 ||
     die "building the unit tests failed: see $out/unit-build.log"
 
-passed=0
-failed=0
-for t in "$out"/build/tests/unit/test_rp_*; do
-    [ -x "$t" ] || continue
-    case "$t" in *.o | *.trs | *.log) continue ;; esac
-    name=$(basename "$t")
-    log="$out/$name.log"
-    ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
-    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-        timeout 120 "$t" >"$log" 2>&1
-    rc=$?
-    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1)
-    if [ $rc -eq 0 ] && [ -n "$line" ]; then
-        passed=$((passed + 1))
-        echo "PASS $name (pool debugging): $line"
-    else
-        failed=$((failed + 1))
-        [ $rc -eq 124 ] && echo "    $name: no end within 120 s (a deadlock?)"
-        grep -E '^(FAIL|    )' "$log"
-        tail -n 40 "$log"
-        echo "FAIL $name (pool debugging): exit $rc"
-    fi
-done
-[ $((passed + failed)) -gt 0 ] || die "no unit test programs in $out/build"
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+"$top/tests/unit-run.sh" "$out/build" "$out/logs"

@@ -26,6 +26,20 @@ tally() {
 }
 logs=$(mktemp -d)
 trap 'rm -rf "$logs"' EXIT
+# counted <log name> <command...>: run a step that prints its own
+# "N passed, N failed", show its output and add its counts; a step that
+# fails without counting a failure (its build, the script) counts one.
+counted() {
+    log="$logs/$1"
+    shift
+    "$@" >"$log" 2>&1
+    rc=$?
+    cat "$log"
+    tally "$log"
+    if [ $rc -ne 0 ] && [ "$last_failed" -eq 0 ]; then
+        count 0 1
+    fi
+}
 
 echo "== build (CI flavour: -Werror) and (ASan+UBSan)"
 if ! scripts/build.sh "$top/build" --enable-werror; then
@@ -48,53 +62,20 @@ echo "== unit tests (ASan, UBSan)"
 if ! make -s -C build-asan check TESTS= >"$logs/unit-build" 2>&1; then
     cat "$logs/unit-build"; echo "FAIL building the unit tests"; count 0 1
 fi
-for t in build-asan/tests/unit/test_rp_*; do
-    [ -x "$t" ] || continue
-    case "$t" in *.o|*.trs|*.log) continue ;; esac
-    name=$(basename "$t")
-    ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
-    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-        timeout 300 "$t" >"$logs/$name" 2>&1
-    rc=$?
-    grep -E '^(FAIL|    )' "$logs/$name"
-    tally "$logs/$name"
-    if [ $rc -ne 0 ] && [ "$last_failed" -eq 0 ]; then
-        tail -n 40 "$logs/$name"; count 0 1 # crash or sanitizer report
-    fi
-    echo "$name: $(tail -n 1 "$logs/$name")"
-done
+counted unit tests/unit-run.sh build-asan "$logs/unit"
 
-echo "== unit tests against APR with pool debugging (ASan, UBSan; one count per program)"
-timeout 900 tests/pool-debug.sh "$top/build-pool-debug" >"$logs/pool-debug" 2>&1
-rc=$?
-cat "$logs/pool-debug"
-tally "$logs/pool-debug"
-if [ $rc -ne 0 ] && [ "$last_failed" -eq 0 ]; then
-    count 0 1 # the build or the script itself failed
-fi
+echo "== unit tests against APR with pool debugging (ASan, UBSan)"
+counted pool-debug timeout 900 tests/pool-debug.sh "$top/build-pool-debug"
 
 echo "== fuzz targets (libFuzzer, ASan+UBSan, 30 s each, one per CPU at a time; one count each)"
-FUZZ_SECONDS=30 timeout 900 tests/fuzz/run.sh "$top/build-fuzz" \
-    >"$logs/fuzz" 2>&1
-rc=$?
-cat "$logs/fuzz"
-tally "$logs/fuzz"
-if [ $rc -ne 0 ] && [ "$last_failed" -eq 0 ]; then
-    count 0 1 # the build or the script itself failed
-fi
+counted fuzz env FUZZ_SECONDS=30 timeout 900 tests/fuzz/run.sh "$top/build-fuzz"
 
 echo "== integration tests (Debian apache2 + build/mod_rproxy.so)"
-# test_soak_sanitizers.py runs the ASan+UBSan build under load
-RPTEST_ASAN_MODULE="$top/build-asan/mod_rproxy.so" \
-RPROXY_MODULE="$top/build/mod_rproxy.so" timeout 900 \
-    /usr/bin/python3 -m pytest -q -rs -p no:cacheprovider tests/integration \
-    >"$logs/integration" 2>&1
-rc=$?
-cat "$logs/integration"
-tally "$logs/integration"
-if [ $rc -ne 0 ] && [ "$last_failed" -eq 0 ]; then
-    count 0 1 # pytest itself failed (collection error, timeout)
-fi
+# test_soak_sanitizers.py runs the ASan+UBSan build under load; a pytest
+# that fails without a count (collection error, timeout) counts one
+counted integration env RPTEST_ASAN_MODULE="$top/build-asan/mod_rproxy.so" \
+    RPROXY_MODULE="$top/build/mod_rproxy.so" timeout 900 \
+    /usr/bin/python3 -m pytest -q -rs -p no:cacheprovider tests/integration
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -120,20 +120,30 @@ def test_unresolvable_name_starts_and_answers_502(httpd_factory, etc):
     assert lines, "the error log names the backend that could not be resolved"
 
 
+def _two_addresses(hosts):
+    """NAME resolves to 127.0.0.2, then 127.0.0.3."""
+    _write_in_place(hosts, "127.0.0.1 localhost\n127.0.0.2 %s\n127.0.0.3 %s\n"
+                    % (NAME, NAME))
+
+
+def _line_naming_backend(h, port):
+    """The first error-log line since the mark naming http://NAME:port."""
+    log = h.error_log_since_mark()
+    lines = [l for l in log.splitlines() if "http://%s:%d" % (NAME, port) in l]
+    assert lines, "an error-log line names the backend:\n%s" % log
+    return lines[0]
+
+
 def test_dial_failure_names_each_address_tried(httpd_factory, etc):
     hosts, wrap = etc
     port = backends.free_port()
-    _write_in_place(hosts, "127.0.0.1 localhost\n127.0.0.2 %s\n127.0.0.3 %s\n"
-                    % (NAME, NAME))
+    _two_addresses(hosts)
     h = httpd_factory("RProxyConnectRetries 0\nRProxyPass /app http://%s:%d/\n"
                       % (NAME, port), wrap=wrap)
     h.mark_logs()
     r = client.get(h.port, "/app/x")
     assert r.status == 502, "nothing listens at either address: 502 (%r)" % r
-    log = h.error_log_since_mark()
-    lines = [l for l in log.splitlines() if "http://%s:%d" % (NAME, port) in l]
-    assert lines, "an error-log line names the backend:\n%s" % log
-    line = lines[0]
+    line = _line_naming_backend(h, port)
     assert "failed at each of the 2 addresses tried" in line, line
     for ip in ("127.0.0.2", "127.0.0.3"):
         assert "%s:%d: Connection refused" % (ip, port) in line, \
@@ -150,8 +160,7 @@ def test_connect_timeout_bounds_every_address_together(httpd_factory, etc):
     with backends.Blackhole(host="127.0.0.2") as a, \
             backends.Blackhole(host="127.0.0.3", port=a.port) as b:
         assert a.hangs() and b.hangs(), "test setup: both addresses hang"
-        _write_in_place(hosts, "127.0.0.1 localhost\n127.0.0.2 %s\n"
-                        "127.0.0.3 %s\n" % (NAME, NAME))
+        _two_addresses(hosts)
         h = httpd_factory("RProxyConnectTimeout 2\n"
                           "RProxyPass /app http://%s:%d/\n" % (NAME, a.port),
                           wrap=wrap)
@@ -161,8 +170,7 @@ def test_connect_timeout_bounds_every_address_together(httpd_factory, etc):
         assert 1.8 <= r.elapsed < 3.5, \
             "the error comes after about RProxyConnectTimeout 2s for both " \
             "addresses together, not 2s each (%.2fs)" % r.elapsed
-        line = [l for l in h.error_log_since_mark().splitlines()
-                if "http://%s:%d" % (NAME, a.port) in l][0]
+        line = _line_naming_backend(h, a.port)
         for ip in ("127.0.0.2", "127.0.0.3"):
             assert "%s:%d" % (ip, a.port) in line, \
                 "each address had its share and is named: %s" % line
@@ -179,8 +187,7 @@ def test_address_that_connected_is_tried_first(httpd_factory, etc):
                                 host="127.0.0.3", port=dead.port).start()
         try:
             assert dead.hangs(), "test setup: the first address hangs"
-            _write_in_place(hosts, "127.0.0.1 localhost\n127.0.0.2 %s\n"
-                            "127.0.0.3 %s\n" % (NAME, NAME))
+            _two_addresses(hosts)
             h = httpd_factory("RProxyConnectTimeout 2\n"
                               "RProxyMaxRequestsPerConnection 1\n"
                               "RProxyPass /app http://%s:%d/\n"
