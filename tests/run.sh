@@ -62,7 +62,7 @@ echo "== unit tests (ASan, UBSan)"
 if ! make -s -C build-asan check TESTS= >"$logs/unit-build" 2>&1; then
     cat "$logs/unit-build"; echo "FAIL building the unit tests"; count 0 1
 fi
-counted unit tests/unit-run.sh build-asan "$logs/unit"
+counted unit tests/unit-run.sh build-asan "$logs/unit-programs"
 
 echo "== unit tests against APR with pool debugging (ASan, UBSan)"
 counted pool-debug timeout 900 tests/pool-debug.sh "$top/build-pool-debug"
