@@ -199,3 +199,32 @@ const char *rp_cidr_format(apr_pool_t *p, const rp_cidr_t *c)
     }
     return apr_psprintf(p, "%s/%u", buf, c->bits);
 }
+
+void rp_addr_interleave(const char **ips, int n, apr_pool_t *p)
+{
+    const char **v6, **v4;
+    int n6 = 0, n4 = 0, i6 = 0, i4 = 0, i, six;
+
+    if (n < 3) {
+        return; /* two addresses alternate whatever their families */
+    }
+    v6 = apr_palloc(p, sizeof(*v6) * (apr_size_t)n * 2);
+    v4 = v6 + n;
+    for (i = 0; i < n; i++) {
+        if (strchr(ips[i], ':')) {
+            v6[n6++] = ips[i];
+        }
+        else {
+            v4[n4++] = ips[i];
+        }
+    }
+    six = strchr(ips[0], ':') != NULL;
+    for (i = 0; i < n; i++, six = !six) {
+        if ((six && i6 < n6) || i4 == n4) {
+            ips[i] = v6[i6++];
+        }
+        else {
+            ips[i] = v4[i4++];
+        }
+    }
+}

@@ -3,7 +3,8 @@
  * of the License at http://www.apache.org/licenses/LICENSE-2.0 */
 
 /* rp_addr.h: IP addresses and CIDR ranges, for deciding whom to trust
- * (RProxyTrustedProxies). Pure functions over text: no I/O, no DNS.
+ * (RProxyTrustedProxies), and the order in which to dial a backend's
+ * addresses. Pure functions over text: no I/O, no DNS.
  *
  * An IPv4-mapped IPv6 address (::ffff:192.0.2.1) is the IPv4 address it
  * maps, both in ranges (::ffff:10.0.0.0/104 is 10.0.0.0/8) and in the
@@ -49,6 +50,13 @@ int rp_addr_in_list(const apr_array_header_t *list, const char *ip);
 /* Is ip the text of an IPv4 or IPv6 address (zone allowed)? *is_v6 is
  * set when it is IPv6 and not IPv4-mapped (may be NULL). */
 int rp_addr_valid(const char *ip, int *is_v6);
+
+/* Order a name's addresses for connection attempts (RFC 8305, section
+ * 4): the first stays first, then IPv6 and IPv4 alternate, each family in
+ * its own order, so that a family whose addresses all fail costs one
+ * attempt delay, not one per address. The family is read from the text
+ * (a colon: IPv6). In place; scratch space from p. */
+void rp_addr_interleave(const char **ips, int n, apr_pool_t *p);
 
 /* "10.0.0.0/8", "2001:db8::/32", or the address alone for a full-length
  * range. Allocated in p. */

@@ -2,20 +2,23 @@
  * use this file except in compliance with the License. You may obtain a copy
  * of the License at http://www.apache.org/licenses/LICENSE-2.0 */
 
-/* rp_pool.c: backend connections and their pool: dialing (every address of
- * the name, through an upstream proxy's CONNECT, then TLS), DNS answers
- * refreshed after their TTL, idle lists with their reuse guards, per-backend
- * limits with a wait queue, and the reaper thread that closes idle
+/* rp_pool.c: backend connections and their pool: dialing (the name's
+ * addresses raced as RFC 8305 says, an upstream proxy's CONNECT, then TLS),
+ * DNS answers refreshed after their TTL, idle lists with their reuse guards,
+ * per-backend limits with a wait queue, and the reaper thread that closes idle
  * connections nobody will use in time. */
 
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <pthread.h>
 #include <apr_strings.h>
 #include <apr_atomic.h>
 #include <apr_poll.h>
+#include <apr_portable.h>
 #include "rp_addr.h"
 #include "rp_block.h"
 #include "rp_pool.h"
@@ -73,7 +76,7 @@ static void tlog(rp_transport_t *t, int level, const char *fmt, ...)
 
 /* The current answer copied into p, in the order to try it: the address
  * the last successful dial reached first, so that an address that does not
- * answer costs its share of the connect timeout once, not at every new
+ * answer costs its attempt delay (RP_DIAL_STAGGER) once, not at every new
  * connection; the rest in the resolver's order. Caller holds the mutex. */
 static const char **copy_ips(const rp_backend_t *be, apr_pool_t *p, int *n)
 {
@@ -221,30 +224,6 @@ static apr_status_t backend_addresses(rp_backend_t *be, apr_pool_t *p,
     return *n ? APR_SUCCESS : rv;
 }
 
-/* Connect to one address within the timeout. */
-static apr_status_t dial_one(const char *ip, apr_port_t port,
-                             apr_interval_time_t timeout, apr_pool_t *p,
-                             apr_socket_t **s)
-{
-    apr_sockaddr_t *sa;
-    apr_status_t rv;
-
-    rv = apr_sockaddr_info_get(&sa, ip, literal_family(ip), port, 0, p);
-    if (rv == APR_SUCCESS) {
-        rv = apr_socket_create(s, sa->family, SOCK_STREAM, APR_PROTO_TCP, p);
-    }
-    if (rv != APR_SUCCESS) {
-        return rv;
-    }
-    apr_socket_opt_set(*s, APR_TCP_NODELAY, 1);
-    apr_socket_timeout_set(*s, timeout);
-    rv = apr_socket_connect(*s, sa);
-    if (rv != APR_SUCCESS) {
-        apr_socket_close(*s);
-    }
-    return rv;
-}
-
 static apr_status_t send_text(apr_socket_t *s, const char *text)
 {
     apr_size_t left = strlen(text), n;
@@ -356,65 +335,206 @@ static void note_tried(dial_note_t *dn, apr_pool_t *ep, const char *addr,
     dn->ntried++;
 }
 
-/* The connect timeout bounds the whole dial, every address included: each
- * address gets an even share of what is left, but not less than
- * RP_DIAL_MIN_SHARE (or what is left), so that one address that drops its
- * SYNs cannot take the time of the others, nor can many addresses make
- * each share too short for a slow but working one. */
-#define RP_DIAL_MIN_SHARE apr_time_from_sec(1)
+/* ---- racing the addresses (RFC 8305) ---------------------------------- */
 
-static apr_interval_time_t dial_share(apr_time_t deadline, int left_addrs)
+/* When a name has several addresses, the next one is tried when the
+ * attempts in flight have all failed, or after this delay, whichever comes
+ * first; the attempts already started go on. The first to connect wins and
+ * the others are closed. So an address that drops SYNs costs this delay
+ * once, not a share of RProxyConnectTimeout, which bounds the whole race.
+ * RFC 8305 recommends 250 ms. */
+#define RP_DIAL_STAGGER apr_time_from_msec(250)
+
+typedef struct race_t {
+    apr_pollfd_t *pfd; /* the attempts in flight */
+    int *idx;          /* their addresses' indexes */
+    int inflight;
+    apr_status_t last; /* the last failure */
+} race_t;
+
+/* Start a non-blocking connect to ips[i]. Returns APR_SUCCESS with *s set
+ * when it connected at once, APR_EINPROGRESS when it joined the race, or
+ * the failure (noted). */
+static apr_status_t race_start(race_t *r, const char *ip, int i,
+                               apr_port_t port, apr_pool_t *p, apr_socket_t **s,
+                               dial_note_t *dn, apr_pool_t *ep)
 {
-    apr_interval_time_t left = deadline - apr_time_now(), share;
+    apr_sockaddr_t *sa;
+    apr_socket_t *sock = NULL;
+    apr_status_t rv;
 
-    if (left <= 0) {
-        return 0;
+    rv = apr_sockaddr_info_get(&sa, ip, literal_family(ip), port, 0, p);
+    if (rv == APR_SUCCESS) {
+        rv =
+            apr_socket_create(&sock, sa->family, SOCK_STREAM, APR_PROTO_TCP, p);
     }
-    share = left / (left_addrs > 0 ? left_addrs : 1);
-    if (share < RP_DIAL_MIN_SHARE) {
-        share = left < RP_DIAL_MIN_SHARE ? left : RP_DIAL_MIN_SHARE;
+    if (rv == APR_SUCCESS) {
+        apr_socket_opt_set(sock, APR_TCP_NODELAY, 1);
+        apr_socket_timeout_set(sock, 0); /* non-blocking */
+        rv = apr_socket_connect(sock, sa);
     }
-    return share;
+    if (rv == APR_SUCCESS) {
+        *s = sock;
+        return APR_SUCCESS;
+    }
+    if (APR_STATUS_IS_EINPROGRESS(rv)) {
+        r->pfd[r->inflight].p = p;
+        r->pfd[r->inflight].desc_type = APR_POLL_SOCKET;
+        r->pfd[r->inflight].reqevents = APR_POLLOUT;
+        r->pfd[r->inflight].rtnevents = 0;
+        r->pfd[r->inflight].desc.s = sock;
+        r->pfd[r->inflight].client_data = sa;
+        r->idx[r->inflight++] = i;
+        return APR_EINPROGRESS;
+    }
+    if (sock) {
+        apr_socket_close(sock);
+    }
+    note_tried(dn, ep, addr_text(p, ip, port), rv);
+    r->last = rv;
+    return rv;
 }
 
-/* Try the backend's addresses in turn within the connect timeout (see
- * dial_share()), then the TLS handshake for an https backend. */
+/* The outcome of an attempt its socket reported ready: APR_SUCCESS when it
+ * connected (the second connect() only records the peer in APR's socket),
+ * else its error. */
+static apr_status_t race_result(const apr_pollfd_t *pfd)
+{
+    apr_os_sock_t fd;
+    int err = 0;
+    socklen_t len = sizeof(err);
+    apr_status_t rv = apr_os_sock_get(&fd, pfd->desc.s);
+
+    if (rv == APR_SUCCESS &&
+        getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) {
+        rv = errno;
+    }
+    if (rv == APR_SUCCESS && err != 0) {
+        rv = err;
+    }
+    if (rv == APR_SUCCESS) {
+        rv = apr_socket_connect(pfd->desc.s, pfd->client_data);
+    }
+    return rv;
+}
+
+/* Wait for the attempts in flight until next (or the deadline). A winner
+ * is returned in *s with its index in *win; losers are closed and noted. */
+static void race_wait(race_t *r, apr_time_t until, apr_port_t port,
+                      const char **ips, apr_pool_t *p, apr_socket_t **s,
+                      int *win, dial_note_t *dn, apr_pool_t *ep)
+{
+    apr_interval_time_t wait = until - apr_time_now();
+    apr_int32_t nready = 0;
+    apr_status_t prv;
+    int k = 0;
+
+    prv = apr_poll(r->pfd, r->inflight, &nready, wait > 0 ? wait : 0);
+    if (APR_STATUS_IS_TIMEUP(prv) || APR_STATUS_IS_EINTR(prv) ||
+        (prv == APR_SUCCESS && nready == 0)) {
+        return; /* the delay passed: the caller looks again */
+    }
+    while (k < r->inflight) {
+        apr_status_t rv = prv;
+
+        if (prv == APR_SUCCESS && (!r->pfd[k].rtnevents || *s)) {
+            k++;
+            continue;
+        }
+        if (prv == APR_SUCCESS) {
+            rv = race_result(&r->pfd[k]);
+        }
+        if (rv == APR_SUCCESS) {
+            *s = r->pfd[k].desc.s;
+            *win = r->idx[k];
+            k++;
+            continue;
+        }
+        apr_socket_close(r->pfd[k].desc.s);
+        note_tried(dn, ep, addr_text(p, ips[r->idx[k]], port), rv);
+        r->last = rv;
+        r->inflight--;
+        r->pfd[k] = r->pfd[r->inflight];
+        r->idx[k] = r->idx[r->inflight];
+    }
+}
+
+/* Connect to one of ips[0..n) before the deadline: returns the socket and
+ * the winner's index, or the last failure (APR_TIMEUP when time ran out;
+ * each address tried is noted). Every other socket is closed. */
+static apr_status_t race(const char **ips, int n, apr_port_t port,
+                         apr_time_t deadline, apr_pool_t *p, apr_socket_t **s,
+                         int *win, dial_note_t *dn, apr_pool_t *ep)
+{
+    race_t r;
+    apr_time_t next = 0;
+    int started = 0, k;
+
+    r.pfd = apr_pcalloc(p, sizeof(*r.pfd) * (apr_size_t)n);
+    r.idx = apr_palloc(p, sizeof(*r.idx) * (apr_size_t)n);
+    r.inflight = 0;
+    r.last = APR_ECONNREFUSED;
+    *s = NULL;
+    for (;;) {
+        apr_time_t now = apr_time_now();
+
+        if (*s || now >= deadline || (started == n && r.inflight == 0)) {
+            break;
+        }
+        if (started < n && (r.inflight == 0 || now >= next)) {
+            if (race_start(&r, ips[started], started, port, p, s, dn, ep) ==
+                APR_SUCCESS) {
+                *win = started;
+            }
+            started++;
+            next = now + RP_DIAL_STAGGER;
+            continue;
+        }
+        race_wait(&r, started < n && next < deadline ? next : deadline, port,
+                  ips, p, s, win, dn, ep);
+    }
+    for (k = 0; k < r.inflight; k++) {
+        if (r.pfd[k].desc.s == *s) {
+            continue;
+        }
+        apr_socket_close(r.pfd[k].desc.s);
+        if (!*s) {
+            note_tried(dn, ep, addr_text(p, ips[r.idx[k]], port), APR_TIMEUP);
+            r.last = APR_TIMEUP;
+        }
+    }
+    if (*s) {
+        return APR_SUCCESS;
+    }
+    return started < n ? APR_TIMEUP : r.last;
+}
+
+/* Race the backend's addresses within the connect timeout (race()), then
+ * the upstream proxy's CONNECT and the TLS handshake as they apply. */
 static apr_status_t conn_dial(rp_backend_t *be, apr_interval_time_t timeout,
                               rp_conn_t **out, const char **why,
                               dial_note_t *dn, apr_pool_t *ep)
 {
     apr_pool_t *p;
     apr_socket_t *s = NULL;
-    apr_time_t deadline;
     apr_status_t rv;
     const char **ips;
     rp_conn_t *c;
-    int n, i;
+    int n, i = 0;
 
     rv = rp_pool_create_own(&p);
     if (rv != APR_SUCCESS) {
         return rv;
     }
     rv = backend_addresses(be, p, &ips, &n);
-    deadline = apr_time_now() + timeout;
-    for (i = 0; rv == APR_SUCCESS && i < n; i++) {
-        apr_interval_time_t share = dial_share(deadline, n - i);
-        if (share <= 0) {
-            rv = APR_TIMEUP; /* the rest is not tried */
-            break;
-        }
-        rv = dial_one(ips[i], be->dial_port, share, p, &s);
-        if (rv == APR_SUCCESS) {
-            break;
-        }
-        note_tried(dn, ep, addr_text(p, ips[i], be->dial_port), rv);
-        if (i + 1 < n) {
-            rv = APR_SUCCESS; /* try the next address */
-        }
+    if (rv == APR_SUCCESS) {
+        rp_addr_interleave(ips, n, p);
+        rv = race(ips, n, be->dial_port, apr_time_now() + timeout, p, &s, &i,
+                  dn, ep);
     }
-    if (rv != APR_SUCCESS || i == n) {
+    if (rv != APR_SUCCESS) {
         apr_pool_destroy(p);
-        return rv != APR_SUCCESS ? rv : APR_ECONNREFUSED;
+        return rv;
     }
     c = apr_pcalloc(p, sizeof(*c));
     c->pool = p;
@@ -422,7 +542,8 @@ static apr_status_t conn_dial(rp_backend_t *be, apr_interval_time_t timeout,
     c->backend = be;
     c->ka_timeout = -1;
     c->ka_max = -1;
-    c->sock_timeout = -1; /* the dial set its own; conn_timeout() sets */
+    apr_socket_timeout_set(s, timeout);
+    c->sock_timeout = -1; /* not the exchange's yet: conn_timeout() sets */
     c->lowat = 1;
     c->created = apr_time_now();
     c->ip = ips[i];

@@ -155,7 +155,7 @@ def test_dial_failure_names_each_address_tried(httpd_factory, etc):
 def test_connect_timeout_bounds_every_address_together(httpd_factory, etc):
     """RProxyConnectTimeout is for the whole connect: a name with two
     addresses that both drop SYNs gets its 502 after about the timeout,
-    each address having had a share of it, not the timeout each."""
+    both attempts having run side by side, not the timeout each."""
     hosts, wrap = etc
     with backends.Blackhole(host="127.0.0.2") as a, \
             backends.Blackhole(host="127.0.0.3", port=a.port) as b:
@@ -173,38 +173,77 @@ def test_connect_timeout_bounds_every_address_together(httpd_factory, etc):
         line = _line_naming_backend(h, a.port)
         for ip in ("127.0.0.2", "127.0.0.3"):
             assert "%s:%d" % (ip, a.port) in line, \
-                "each address had its share and is named: %s" % line
+                "each address was tried and is named: %s" % line
+
+
+def _dead_then_live(hosts):
+    """A Blackhole at 127.0.0.2 and a live backend at 127.0.0.3, on one
+    port, with NAME resolving to both in that order."""
+    dead = backends.Blackhole(host="127.0.0.2")
+    live = backends.Backend(_named_handler("live"), name="dns-live",
+                            host="127.0.0.3", port=dead.port).start()
+    assert dead.hangs(), "test setup: the first address hangs"
+    _two_addresses(hosts)
+    return dead, live
+
+
+def _connecting_to(ip, port):
+    """Sockets on this host still sending SYNs to ip:port (/proc/net/tcp,
+    state 02)."""
+    want = "%s:%04X" % ("".join("%02X" % int(b) for b in
+                                reversed(ip.split("."))), port)
+    with open("/proc/net/tcp") as f:
+        return sum(1 for line in f.readlines()[1:]
+                   if line.split()[2] == want and line.split()[3] == "02")
+
+
+def test_dead_first_address_costs_one_attempt_delay(httpd_factory, etc):
+    """A name whose first address drops SYNs and whose second serves (a
+    dual-stack name with a broken IPv6 route is the usual case): the second
+    attempt starts 250 ms after the first (RFC 8305), not after the first
+    has had half of RProxyConnectTimeout (5 s by default)."""
+    hosts, wrap = etc
+    dead, live = _dead_then_live(hosts)
+    try:
+        h = httpd_factory("RProxyPass /app http://%s:%d/\n"
+                          % (NAME, dead.port), wrap=wrap)
+        before = _connecting_to("127.0.0.2", dead.port)  # the Blackhole's
+        r = client.get(h.port, "/app/x", timeout=20)
+        assert r.status == 200 and r.json()["backend"] == "live", \
+            "the request reaches the live address (%r)" % r
+        assert 0.2 <= r.elapsed < 1.5, \
+            "the live address answers about 250 ms after the dead one was " \
+            "tried first (%.2fs)" % r.elapsed
+        assert _connecting_to("127.0.0.2", dead.port) == before, \
+            "the attempt that lost the race was closed, not left sending SYNs"
+    finally:
+        live.stop()
+        dead.close()
 
 
 def test_address_that_connected_is_tried_first(httpd_factory, etc):
-    """A name whose first address drops SYNs and whose second serves: the
-    first new connection waits its share of RProxyConnectTimeout on the
-    dead address, the ones after it go to the address that connected
-    first and wait for nothing."""
+    """After the race above, new connections go first to the address that
+    connected, and wait for nothing."""
     hosts, wrap = etc
-    with backends.Blackhole(host="127.0.0.2") as dead:
-        live = backends.Backend(_named_handler("live"), name="dns-live",
-                                host="127.0.0.3", port=dead.port).start()
-        try:
-            assert dead.hangs(), "test setup: the first address hangs"
-            _two_addresses(hosts)
-            h = httpd_factory("RProxyConnectTimeout 2\n"
-                              "RProxyMaxRequestsPerConnection 1\n"
-                              "RProxyPass /app http://%s:%d/\n"
-                              % (NAME, dead.port), wrap=wrap)
-            times = []
-            for i in range(4):
-                r = client.get(h.port, "/app/%d" % i, timeout=20)
-                assert r.status == 200 and r.json()["backend"] == "live", \
-                    "request %d reaches the live address (%r)" % (i, r)
-                times.append(r.elapsed)
-            assert times[0] >= 0.8, \
-                "test setup: the dead address is tried first at first " \
-                "(its 1 s share of the timeout): %r" % times
-            assert max(times[1:]) < 0.5, \
-                "every new connection after the first goes straight to " \
-                "the address that connected (seconds per request: %r)" % times
-            assert live.total_connections >= 4, \
-                "one connection per request (RProxyMaxRequestsPerConnection 1)"
-        finally:
-            live.stop()
+    dead, live = _dead_then_live(hosts)
+    try:
+        h = httpd_factory("RProxyMaxRequestsPerConnection 1\n"
+                          "RProxyPass /app http://%s:%d/\n"
+                          % (NAME, dead.port), wrap=wrap)
+        times = []
+        for i in range(4):
+            r = client.get(h.port, "/app/%d" % i, timeout=20)
+            assert r.status == 200 and r.json()["backend"] == "live", \
+                "request %d reaches the live address (%r)" % (i, r)
+            times.append(r.elapsed)
+        assert times[0] >= 0.2, \
+            "test setup: the dead address is tried first at first " \
+            "(250 ms before the next): %r" % times
+        assert sum(times[1:]) < 0.4, \
+            "every new connection after the first goes straight to the " \
+            "address that connected, not 250 ms late (seconds: %r)" % times
+        assert live.total_connections >= 4, \
+            "one connection per request (RProxyMaxRequestsPerConnection 1)"
+    finally:
+        live.stop()
+        dead.close()

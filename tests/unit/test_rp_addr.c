@@ -181,12 +181,56 @@ static void check_list(const void *arg)
     }
 }
 
+/* ---- rp_addr_interleave ---- */
+
+typedef struct order_t {
+    const char *name;
+    const char *in;   /* space-separated, as resolved */
+    const char *want; /* the order of the attempts */
+} order_t;
+
+static const order_t orders[] = {
+    {"order-empty", "", ""},
+    {"order-one", "::1", "::1"},
+    {"order-two-same-family", "10.0.0.1 10.0.0.2", "10.0.0.1 10.0.0.2"},
+    {"order-v6-first-alternates",
+     "2001:db8::1 2001:db8::2 2001:db8::3 "
+     "192.0.2.1 192.0.2.2",
+     "2001:db8::1 192.0.2.1 2001:db8::2 192.0.2.2 2001:db8::3"},
+    {"order-v4-first-alternates", "192.0.2.1 192.0.2.2 2001:db8::1",
+     "192.0.2.1 2001:db8::1 192.0.2.2"},
+    {"order-one-v4-among-v6", "::1 ::2 ::3 127.0.0.1", "::1 127.0.0.1 ::2 ::3"},
+    {"order-single-family-kept", "::3 ::1 ::2", "::3 ::1 ::2"},
+    {"order-mapped-is-v6-socket", "192.0.2.1 ::ffff:192.0.2.2 192.0.2.3",
+     "192.0.2.1 ::ffff:192.0.2.2 192.0.2.3"},
+};
+
+static void check_order(const void *arg)
+{
+    const order_t *tc = arg;
+    char *in = apr_pstrdup(pool, tc->in), *last = NULL, *tok;
+    const char *ips[8];
+    int n = 0, i;
+    const char *got = "";
+
+    for (tok = apr_strtok(in, " ", &last); tok && n < 8;
+         tok = apr_strtok(NULL, " ", &last)) {
+        ips[n++] = tok;
+    }
+    rp_addr_interleave(ips, n, pool);
+    for (i = 0; i < n; i++) {
+        got = apr_pstrcat(pool, got, i ? " " : "", ips[i], NULL);
+    }
+    RP_EXPECT_STR(got, tc->want);
+}
+
 int main(void)
 {
     apr_initialize();
     RUN_TABLE(parses, check_parse);
     RUN_TABLE(matches, check_match);
     RUN_TABLE(lists, check_list);
+    RUN_TABLE(orders, check_order);
     apr_terminate();
     return rp_test_done();
 }
