@@ -33,6 +33,7 @@ void rp_conf_init(rp_conf_t *conf)
     conf->max_idle = RP_UNSET;
     conf->max_requests = RP_UNSET;
     conf->connect_retries = RP_UNSET;
+    conf->max_head_bytes = RP_UNSET;
     conf->queue_timeout = RP_UNSET_TIME;
     conf->max_age = RP_UNSET_TIME;
     conf->dns_ttl = RP_UNSET_TIME;
@@ -59,6 +60,7 @@ void rp_conf_merge(rp_conf_t *conf, const rp_conf_t *base, const rp_conf_t *add)
     RP_MERGE_INT(conf, base, add, max_idle);
     RP_MERGE_INT(conf, base, add, max_requests);
     RP_MERGE_INT(conf, base, add, connect_retries);
+    RP_MERGE_INT(conf, base, add, max_head_bytes);
     RP_MERGE_TIME(conf, base, add, queue_timeout);
     RP_MERGE_TIME(conf, base, add, max_age);
     RP_MERGE_TIME(conf, base, add, dns_ttl);
@@ -175,6 +177,11 @@ apr_interval_time_t rp_conf_expect_timeout(const rp_conf_t *conf)
 int rp_conf_connect_retries(const rp_conf_t *conf)
 {
     RP_GET(connect_retries, 1, RP_UNSET);
+}
+
+int rp_conf_max_head_bytes(const rp_conf_t *conf)
+{
+    RP_GET(max_head_bytes, RP_DEFAULT_MAX_HEAD_BYTES, RP_UNSET);
 }
 
 const char *rp_conf_upgrades(const rp_conf_t *conf)

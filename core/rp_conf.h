@@ -19,6 +19,7 @@
 #include <apr_time.h>
 #include "rp_core.h"
 #include "rp_url.h"
+#include "rp_h1.h"
 #include "rp_tls.h"
 #include "rp_headers.h"
 #include "rp_rewrite.h"
@@ -37,8 +38,7 @@ extern "C" {
 #define RP_DEFAULT_DNS_TTL apr_time_from_sec(60)
 #define RP_DEFAULT_TLS_TIMEOUT apr_time_from_sec(10)
 #define RP_DEFAULT_EXPECT_TIMEOUT apr_time_from_sec(1)
-#define RP_DEFAULT_MAX_HEAD_BYTES (64 * 1024)
-#define RP_DEFAULT_MAX_FIELDS 100
+#define RP_DEFAULT_MAX_HEAD_BYTES RP_H1_DEFAULT_MAX_HEAD
 
 typedef struct rp_conf_t {
     apr_interval_time_t connect_timeout;  /* RProxyConnectTimeout */
@@ -51,6 +51,7 @@ typedef struct rp_conf_t {
     int preserve_host;                    /* RProxyPreserveHost */
     int add_forwarded;                    /* RProxyAddForwarded */
     const char *upgrades; /* RProxyUpgrade: comma list; "" none; NULL unset */
+    int max_head_bytes;   /* RProxyMaxResponseHeaderSize */
     /* Per backend and process; the first route to a backend decides. */
     int max_conns;                     /* RProxyMaxConnections, 0: none */
     int max_idle;                      /* RProxyMaxIdleConnections */
@@ -107,6 +108,7 @@ int rp_conf_max_conns(const rp_conf_t *conf);        /* default 0: no limit */
 int rp_conf_max_idle(const rp_conf_t *conf);         /* default 0: threads */
 int rp_conf_max_requests(const rp_conf_t *conf);     /* default 0: no limit */
 int rp_conf_connect_retries(const rp_conf_t *conf);  /* default 1 */
+int rp_conf_max_head_bytes(const rp_conf_t *conf);   /* default 64 KiB */
 apr_interval_time_t rp_conf_queue_timeout(const rp_conf_t *conf);
 apr_interval_time_t rp_conf_max_age(const rp_conf_t *conf); /* 0: none */
 apr_interval_time_t rp_conf_dns_ttl(const rp_conf_t *conf);

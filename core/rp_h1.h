@@ -38,6 +38,10 @@ extern const unsigned char rp_h1_ctype[256];
 #define RP_H1_IS_TCHAR(c) (rp_h1_ctype[(unsigned char)(c)] & RP_H1_CT_TCHAR)
 #define RP_H1_IS_BAD_TEXT(c) (rp_h1_ctype[(unsigned char)(c)] & RP_H1_CT_BAD)
 
+/* The size limit on a response head a caller applies when it is given
+ * none (RProxyMaxResponseHeaderSize's default). */
+#define RP_H1_DEFAULT_MAX_HEAD (64 * 1024)
+
 typedef struct rp_h1_field_t {
     const char *name; /* borrowed: points into the parsed buffer */
     apr_size_t name_len;

@@ -892,6 +892,7 @@ static apr_status_t round_trip(rp_exchange_t *ex, apr_time_t *started)
     opts.header_timeout = rp_conf_header_timeout(ex->conf);
     opts.io_timeout = rp_conf_io_timeout(ex->conf);
     opts.expect_timeout = rp_conf_expect_timeout(ex->conf);
+    opts.max_head = (apr_size_t)rp_conf_max_head_bytes(ex->conf);
     opts.interim_fn = on_interim;
     opts.interim_baton = ex;
     opts.peer = &ex->backend_addr; /* a failure's log line names it */

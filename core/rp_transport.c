@@ -41,8 +41,7 @@
 #define RP_READ_BLOCK RP_BLOCK_CACHED   /* largest body read: 64 KiB */
 #define RP_MIN_READ 4096                /* a smaller tail gets a fresh block */
 #define RP_BATCH (256 * 1024) /* body bytes one rp_response_read may gather */
-#define RP_MAX_HEAD 65536     /* response head size limit */
-#define RP_MAX_FIELDS 128     /* response header fields limit */
+#define RP_MAX_FIELDS 128     /* fields parsed without an allocation */
 #define RP_MAX_INTERIM 16     /* 1xx responses before the final one */
 #define RP_MAX_IOV 64
 #define RP_REPLAY_MAX (64 * 1024) /* request body kept for a retry */
@@ -426,6 +425,12 @@ typedef struct head_ctx_t {
     rp_fault_t fault; /* set with why, where the failure is met */
 } head_ctx_t;
 
+/* The response head size limit (RProxyMaxResponseHeaderSize). */
+static apr_size_t head_limit(const rp_rt_opts_t *opts)
+{
+    return opts->max_head ? opts->max_head : RP_H1_DEFAULT_MAX_HEAD;
+}
+
 /* Wait for more head bytes until the deadline. */
 static apr_status_t fill_head(head_ctx_t *h)
 {
@@ -433,7 +438,7 @@ static apr_status_t fill_head(head_ctx_t *h)
     apr_time_t now = apr_time_now();
     apr_status_t rv;
 
-    if (c->last - c->pos >= RP_MAX_HEAD) {
+    if (c->last - c->pos >= head_limit(h->opts)) {
         h->why = "response head too large";
         h->fault = RP_FAULT_HTTP_RESPONSE_HEADER_SECTION_SIZE;
         return RP_EBAD_RESPONSE;
@@ -541,10 +546,27 @@ static apr_status_t take_switch(head_ctx_t *h, rp_h1_head_t *head,
     return APR_SUCCESS;
 }
 
+/* The parser stopped with its field array full: when the size limit
+ * leaves room for more fields (the shortest field line takes 3 bytes), a
+ * larger array from p, and 1; else 0, and the head is refused. */
+static int more_fields(rp_h1_head_t *head, apr_size_t limit, apr_pool_t *p,
+                       rp_h1_field_t **fields, apr_size_t *cap)
+{
+    apr_size_t most = limit / 3 + 1;
+
+    if (head->nfields < head->max_fields || *cap >= most) {
+        return 0;
+    }
+    *cap = *cap * 4 < most ? *cap * 4 : most;
+    *fields = apr_palloc(p, sizeof(**fields) * *cap);
+    return 1;
+}
+
 /* Read 1xx heads (to the interim callback) and then the final head. */
 static apr_status_t read_head(head_ctx_t *h)
 {
-    rp_h1_field_t fields[RP_MAX_FIELDS];
+    rp_h1_field_t stack_fields[RP_MAX_FIELDS], *fields = stack_fields;
+    apr_size_t cap = RP_MAX_FIELDS, limit = head_limit(h->opts);
     rp_h1_head_t head;
     rp_conn_t *c = h->c;
     apr_size_t last_len = 0;
@@ -555,11 +577,15 @@ static apr_status_t read_head(head_ctx_t *h)
     for (;;) {
         memset(&head, 0, sizeof(head));
         head.fields = fields;
-        head.max_fields = RP_MAX_FIELDS;
+        head.max_fields = cap;
         n = RP_H1_INCOMPLETE;
         if (c->last > c->pos) {
             n = rp_h1_parse_response(c->buf + c->pos, c->last - c->pos,
                                      last_len, &head);
+        }
+        if (n == RP_H1_EBADMSG &&
+            more_fields(&head, limit, h->resp->_pool, &fields, &cap)) {
+            continue; /* parse again from the start, into the larger array */
         }
         if (n == RP_H1_EBADMSG) {
             /* the parser stops with a full field array: too many fields */
@@ -577,7 +603,7 @@ static apr_status_t read_head(head_ctx_t *h)
             }
             continue;
         }
-        if (n > (apr_ssize_t)RP_MAX_HEAD) {
+        if (n > (apr_ssize_t)limit) {
             /* A read block may hold more than the limit (fill_head() checks
              * only before reading on): the limit is on the head itself. */
             h->why = "response head too large";
@@ -804,17 +830,22 @@ static apr_status_t keep_trailer(rp_response_t *resp, const char *data,
 
 static apr_status_t finish_trailers(rp_response_t *resp)
 {
-    rp_h1_field_t fields[RP_MAX_FIELDS];
+    rp_h1_field_t stack_fields[RP_MAX_FIELDS], *fields = stack_fields;
+    apr_size_t cap = RP_MAX_FIELDS;
     rp_h1_head_t head;
+    apr_ssize_t n;
 
     if (!resp->_trailer_len) {
         return APR_SUCCESS;
     }
-    memset(&head, 0, sizeof(head));
-    head.fields = fields;
-    head.max_fields = RP_MAX_FIELDS;
-    if (rp_h1_parse_trailers(resp->_trailer_buf, resp->_trailer_len, &head) <
-        0) {
+    do { /* the section is whole: its length bounds its fields */
+        memset(&head, 0, sizeof(head));
+        head.fields = fields;
+        head.max_fields = cap;
+        n = rp_h1_parse_trailers(resp->_trailer_buf, resp->_trailer_len, &head);
+    } while (n == RP_H1_EBADMSG && more_fields(&head, resp->_trailer_len,
+                                               resp->_pool, &fields, &cap));
+    if (n < 0) {
         return RP_EBAD_RESPONSE;
     }
     resp->trailers = fields_table(resp->_pool, &head, resp->_trailer_buf,

@@ -145,6 +145,8 @@ typedef struct rp_rt_opts_t {
     apr_interval_time_t io_timeout;     /* each body read or write */
     apr_interval_time_t expect_timeout; /* wait for 100 Continue, then
                                          * send the body anyway */
+    apr_size_t max_head;                /* response head limit in bytes, 1xx
+                                         * heads each; 0: RP_H1_DEFAULT_MAX_HEAD */
     rp_interim_fn interim_fn;           /* may be NULL */
     void *interim_baton;
     const char **peer; /* may be NULL: set to "ip:port" (in the exchange

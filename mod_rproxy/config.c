@@ -251,6 +251,26 @@ static const char *set_count(cmd_parms *cmd, void *dconf, const char *arg)
     return NULL;
 }
 
+/* RProxyMaxResponseHeaderSize: bytes, 1 KiB to 16 MiB. */
+#define RPX_MIN_HEAD 1024
+#define RPX_MAX_HEAD (16 * 1024 * 1024)
+
+static const char *set_head_size(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    apr_int64_t n;
+    char *end;
+
+    errno = 0;
+    n = apr_strtoi64(arg, &end, 10);
+    if (errno || end == arg || *end || n < RPX_MIN_HEAD || n > RPX_MAX_HEAD) {
+        return apr_psprintf(cmd->pool,
+                            "%s: \"%s\" is not a size in bytes from %d to %d",
+                            cmd->cmd->name, arg, RPX_MIN_HEAD, RPX_MAX_HEAD);
+    }
+    target_conf(cmd, dconf)->max_head_bytes = (int)n;
+    return NULL;
+}
+
 /* A time that may be 0 (meaning "no limit"). */
 static const char *set_limit_time(cmd_parms *cmd, void *dconf, const char *arg)
 {
@@ -495,6 +515,9 @@ const command_rec rpx_cmds[] = {
                   RPX_OFF(response_timeout), RPX_CTX,
                   "longest a whole response may take, streaming included "
                   "(default 0: no limit)"),
+    AP_INIT_TAKE1("RProxyMaxResponseHeaderSize", set_head_size, NULL, RPX_CTX,
+                  "largest response head from a backend, in bytes (default "
+                  "65536)"),
     AP_INIT_TAKE1("RProxyIOTimeout", set_timeout, RPX_OFF(io_timeout), RPX_CTX,
                   "longest wait between body reads or writes (default 60s)"),
     AP_INIT_TAKE1("RProxyExpectContinueTimeout", set_timeout,

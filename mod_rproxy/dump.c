@@ -113,7 +113,7 @@ static void print_route(apr_file_t *out, apr_pool_t *p, const char *where,
         "      flush interval %s, preserve host %s, add forwarded %s\n"
         "      max connections %d, queue timeout %s, max idle %d, max "
         "requests per connection %d, max connection age %s\n"
-        "      dns ttl %s\n",
+        "      dns ttl %s, max response header size %d\n",
         time_text(p, rp_conf_connect_timeout(c)),
         time_text(p, rp_conf_header_timeout(c)),
         time_text(p, rp_conf_io_timeout(c)),
@@ -126,7 +126,7 @@ static void print_route(apr_file_t *out, apr_pool_t *p, const char *where,
         rp_conf_add_forwarded(c) ? "on" : "off", rp_conf_max_conns(c),
         time_text(p, rp_conf_queue_timeout(c)), rp_conf_max_idle(c),
         rp_conf_max_requests(c), time_text(p, rp_conf_max_age(c)),
-        time_text(p, rp_conf_dns_ttl(c)));
+        time_text(p, rp_conf_dns_ttl(c)), rp_conf_max_head_bytes(c));
     print_forwarding(out, p, c);
     print_rewrite(out, c);
     if (route->target->tls) {

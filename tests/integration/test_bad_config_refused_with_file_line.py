@@ -17,6 +17,10 @@ BAD = {
     "pass-no-host": ("RProxyPass /x http:///base", "http:///base"),
     "preserve-host-not-flag": ("RProxyPreserveHost Maybe", None),
     "add-forwarded-not-flag": ("RProxyAddForwarded Sometimes", None),
+    "max-head-size-too-small": ("RProxyMaxResponseHeaderSize 1023", "1023"),
+    "max-head-size-too-large": ("RProxyMaxResponseHeaderSize 16777217",
+                                "16777217"),
+    "max-head-size-with-unit": ("RProxyMaxResponseHeaderSize 64k", "64k"),
 }
 
 GOOD = ("RProxyConnectTimeout 5\n"
@@ -26,10 +30,12 @@ GOOD = ("RProxyConnectTimeout 5\n"
         "RProxyFlushInterval -1\n"
         "RProxyPreserveHost On\n"
         "RProxyAddForwarded Off\n"
+        "RProxyMaxResponseHeaderSize 1024\n"
         "RProxyPass /x !\n"
         "RProxyPass /app http://127.0.0.1:9/base?k=v\n"
         "<Location /loc>\n"
         "  RProxyFlushInterval 100\n"
+        "  RProxyMaxResponseHeaderSize 16777216\n"
         "  RProxyPass http://127.0.0.1:9/\n"
         "</Location>\n"
         "<Location /loc/no>\n"

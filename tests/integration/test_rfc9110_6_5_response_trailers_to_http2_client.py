@@ -46,13 +46,18 @@ def _received_headers(trace):
     return lines
 
 
-def test_response_trailers_reach_http2_client(httpd_factory, backend_factory):
-    b = backend_factory(_chunked_with_trailers, name="trailers")
+def _h2_answer(httpd_factory, backend_factory, handler):
+    """What curl received over h2c from httpd proxying to the handler."""
+    b = backend_factory(handler, name="trailers")
     h = httpd_factory(
         "LoadModule http2_module /usr/lib/apache2/modules/mod_http2.so\n"
         "Protocols h2c http/1.1\n"
         "RProxyPass /app %s/\n" % b.url)
-    got = _received_headers(_h2_trace(h.url + "/app/t"))
+    return _received_headers(_h2_trace(h.url + "/app/t"))
+
+
+def test_response_trailers_reach_http2_client(httpd_factory, backend_factory):
+    got = _h2_answer(httpd_factory, backend_factory, _chunked_with_trailers)
     assert got and got[0] == "HTTP/2 200", "the response came over HTTP/2 (%r)" % got
     assert "<data>" in got, "a body came (%r)" % got
     head, tail = got[:got.index("<data>")], got[got.index("<data>") + 1:]
@@ -61,3 +66,26 @@ def test_response_trailers_reach_http2_client(httpd_factory, backend_factory):
     names = [l.split(":", 1)[0].lower() for l in tail]
     assert "keep-alive" not in names, "no hop-by-hop field in the trailers (%r)" % tail
     assert "content-length" not in names, "no framing field in the trailers (%r)" % tail
+
+
+def _chunked_with_many_trailers(req, conn):
+    req.drain()
+    conn.send(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+              b"5\r\nhello\r\n0\r\n"
+              + b"".join(b"X-T%d: v%d\r\n" % (i, i) for i in range(300))
+              + b"\r\n")
+
+
+def test_trailer_section_of_300_fields_arrives_whole(httpd_factory,
+                                                     backend_factory):
+    """The number of trailer fields is bounded by the section's size (16
+    KiB) alone, not by a count."""
+    got = _h2_answer(httpd_factory, backend_factory,
+                     _chunked_with_many_trailers)
+    assert got and got[0] == "HTTP/2 200" and "<data>" in got, \
+        "a 200 with its body came over HTTP/2 (%r)" % got[:5]
+    tail = got[got.index("<data>") + 1:]
+    fields = [l for l in tail if l.startswith("x-t")]
+    assert len(fields) == 300 and "x-t299: v299" in fields, \
+        "all 300 trailer fields arrive after the body (%d: %r)" % (
+            len(fields), fields[-3:])

@@ -6,8 +6,8 @@ the backend and the fault.  The answer for every input is tabled in
 docs/internals/hostile-input.md.
 
 Bare LF line ends (RFC 9112 2.2 lets a recipient accept them) are accepted:
-a correct 200.  The limits (64 KiB head, 128 fields, 16 interim responses)
-are checked on both sides of the line.
+a correct 200.  The limits (64 KiB head, whatever its number of fields;
+16 interim responses) are checked on both sides of the line.
 """
 
 import pytest
@@ -125,10 +125,9 @@ BAD = {
     "head-100-fields-over-64k": (
         msg(b"HTTP/1.1 200 OK", *big_fields(100, 65537)), SIZE,
         "response head too large"),
-    "head-129-fields": (
-        msg(b"HTTP/1.1 200 OK",
-            *[b"X-F%d: v" % i for i in range(127)]), SIZE,
-        "too many header fields"),
+    "head-20000-tiny-fields-over-64k": (
+        msg(b"HTTP/1.1 200 OK", *[b"a:"] * 20000), SIZE,
+        "response head too large"),
     "head-never-ends": (b"HTTP/1.1 200 OK\r\n" + b"X-A: b\r\n" * 9000, SIZE,
                         "response head too large"),
     # Content-Length (RFC 9112 6.3, RFC 9110 8.6)
@@ -232,8 +231,8 @@ GOOD = {
                                body=b"c\r\n" + BODY + b"\r\n0\r\n\r\n",
                                cl=False),
     "head-exactly-64k": msg(b"HTTP/1.1 200 OK", *big_fields(100, 65536)),
-    "head-128-fields": msg(b"HTTP/1.1 200 OK",
-                           *[b"X-F%d: v" % i for i in range(126)]),
+    "head-3000-fields": msg(b"HTTP/1.1 200 OK",
+                            *[b"X-F%d: v" % i for i in range(3000)]),
     "sixteen-100-then-200": interims(16) + msg(b"HTTP/1.1 200 OK"),
 }
 
