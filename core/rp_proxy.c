@@ -572,13 +572,23 @@ static int lb_may_move(const rp_exchange_t *ex, apr_status_t rv)
     }
 }
 
+/* The request moved from the origin old to ex->target: Host follows when
+ * it named old (not a preserved client Host, nor one a hook set). */
+static void host_follows(rp_exchange_t *ex, const char *old)
+{
+    const char *host = apr_table_get(ex->out.headers, "Host");
+
+    if (host && !strcasecmp(host, old)) {
+        apr_table_setn(ex->out.headers, "Host", ex->target->hostport);
+    }
+}
+
 /* After a failed round trip: report it, and move the request to another
  * member when the failover rule allows. Returns 1 when it moved. */
 static int lb_move(rp_exchange_t *ex, apr_status_t rv)
 {
     const char *old = ex->target->hostport;
     const char *detail = ex->error_detail;
-    const char *host = apr_table_get(ex->out.headers, "Host");
     rp_fault_t fault = ex->fault;
     int may = lb_may_move(ex, rv);
 
@@ -593,13 +603,29 @@ static int lb_move(rp_exchange_t *ex, apr_status_t rv)
           RPLOGNO(00191) "balancer %s: %s %s failed on %s (%s); moved to %s",
           ex->balancer->name, ex->method, ex->out.target, old,
           detail ? detail : rp_fault_str(fault), ex->target->hostport);
-    if (host && !strcasecmp(host, old)) {
-        apr_table_setn(ex->out.headers, "Host", ex->target->hostport);
-    }
+    host_follows(ex, old);
     ex->error_detail = NULL;
     ex->fault = RP_FAULT_NONE;
     ex->backend_addr = NULL;
     return 1;
+}
+
+void rp_proxy_set_origin(rp_exchange_t *ex, const rp_url_t *origin,
+                         rp_tls_ctx_t *tls)
+{
+    rp_url_t *u = apr_pmemdup(ex->pool, origin, sizeof(*u));
+    const char *old = ex->target->hostport;
+
+    u->path = ex->target->path; /* for mapping its URLs back to the front */
+    u->query = ex->target->query;
+    ex->target = u;
+    host_follows(ex, old);
+    ex->tls = tls;
+    ex->backend_slot = NULL;
+    if (ex->lb_active) {
+        ex->lb_outcome = RP_LB_NEUTRAL;
+        lb_finish(ex);
+    }
 }
 
 /* The member's response head came. */
@@ -965,7 +991,9 @@ static apr_status_t run(rp_exchange_t *ex)
     if (rv == APR_SUCCESS && ex->hooks && ex->hooks->rewrite) {
         rv = ex->hooks->rewrite(ex, ex->hooks->baton);
         if (rv != APR_SUCCESS) {
-            ex->error_detail = "rewrite hook failed";
+            if (!ex->error_detail) {
+                ex->error_detail = "rewrite hook failed";
+            }
             rv = RP_EHOOK;
         }
     }

@@ -163,6 +163,16 @@ struct rp_exchange_t {
     unsigned body_pulled:1;       /* the client's body began to be sent */
 };
 
+/* From the rewrite hook only: send the request to origin (scheme, host and
+ * port; its path and query are ignored) instead of the route's backend,
+ * as Go's ProxyRequest.SetURL does. tls is the context for an https
+ * origin. The Host field follows the new origin when it named the old one
+ * (so not with RProxyPreserveHost, nor when the hook set its own). On a
+ * balancer route the member chosen is released, its outcome not counted,
+ * and the request no longer moves to another member. */
+void rp_proxy_set_origin(rp_exchange_t *ex, const rp_url_t *origin,
+                         rp_tls_ctx_t *tls);
+
 /* Run the exchange. Returns APR_SUCCESS when a response (backend's or
  * error hook's own) was completed, RP_ECLIENT_GONE when the client left
  * (quietly: the backend connection is closed, the abort counted), or

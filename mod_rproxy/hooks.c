@@ -55,10 +55,42 @@ static apr_status_t refused(rpx_front_t *f, rp_exchange_t *ex, int rv,
     return RP_EHOOK;
 }
 
+/* The rewrite hook chose another backend (Go's SetURL). It must be an
+ * origin, "http(s)://host[:port]" with "/" at most for a path; anything
+ * else is a bug in the hook, answered 500 with the reason logged. */
+static apr_status_t hook_origin(rpx_front_t *f, rp_exchange_t *ex,
+                                const char *text)
+{
+    const char *why = NULL;
+    rp_tls_ctx_t *tls = NULL;
+    rp_url_t u;
+
+    if (rp_url_parse(ex->pool, text, &u, &why) != APR_SUCCESS) {
+        /* why says what is wrong */
+    }
+    else if ((*u.path && strcmp(u.path, "/") != 0) || u.query) {
+        why = "a backend is scheme://host[:port], without a path or query";
+    }
+    else if (u.tls && !(tls = rpx_origin_tls(f->r))) {
+        why = "no TLS context for https backends in this server";
+    }
+    if (why) {
+        f->hook_status = HTTP_INTERNAL_SERVER_ERROR;
+        ex->fault = RP_FAULT_PROXY_INTERNAL_ERROR;
+        ex->error_detail =
+            apr_psprintf(ex->pool, "rewrite hook set the backend \"%s\": %s",
+                         ap_escape_logitem(ex->pool, text), why);
+        return RP_EHOOK;
+    }
+    rp_proxy_set_origin(ex, &u, tls);
+    return APR_SUCCESS;
+}
+
 static apr_status_t run_rewrite(rp_exchange_t *ex, void *baton)
 {
     rpx_front_t *f = ex->front.ctx;
     rproxy_request_t out;
+    const char *backend;
     int rv;
 
     if (!has_rewrite) {
@@ -67,8 +99,8 @@ static apr_status_t run_rewrite(rp_exchange_t *ex, void *baton)
     out.method = ex->out.method;
     out.target = ex->out.target;
     out.headers = ex->out.headers;
-    out.backend = apr_pstrcat(ex->pool, ex->target->scheme, "://",
-                              ex->target->hostport, NULL);
+    out.backend = backend = apr_pstrcat(ex->pool, ex->target->scheme, "://",
+                                        ex->target->hostport, NULL);
     rv = rproxy_run_rproxy_rewrite(f->r, &out);
     if (rv != OK && rv != DECLINED) {
         return refused(f, ex, rv, "rewrite");
@@ -76,6 +108,9 @@ static apr_status_t run_rewrite(rp_exchange_t *ex, void *baton)
     ex->out.method = out.method;
     ex->out.target = out.target;
     ex->out.headers = out.headers;
+    if (out.backend != backend && strcmp(out.backend, backend) != 0) {
+        return hook_origin(f, ex, out.backend);
+    }
     return APR_SUCCESS;
 }
 

@@ -77,6 +77,10 @@ const char *rpx_rewritten_rest(request_rec *r, const rpx_req_t *rq,
                                const char *uri, const char *prefix);
 /* post_config: the TLS context of each server's https rule targets. */
 int rpx_make_rule_tls(apr_pool_t *pconf, server_rec *s);
+/* The TLS context for an https backend chosen per request (a rule's
+ * target, a rewrite hook's backend): the server's RProxyTLS* settings.
+ * NULL, after logging why once, when it cannot be made. */
+rp_tls_ctx_t *rpx_origin_tls(request_rec *r);
 /* child_init: the lock and pool of the contexts made on first use. */
 apr_status_t rpx_rule_tls_child_init(apr_pool_t *pchild);
 

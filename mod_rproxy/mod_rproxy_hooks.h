@@ -46,7 +46,14 @@ typedef struct rproxy_request_t {
     const char *method;   /* may be replaced (a string in r->pool) */
     const char *target;   /* origin-form "/path?query"; may be replaced */
     apr_table_t *headers; /* the outgoing fields; edit in place */
-    const char *backend;  /* read-only: "scheme://host[:port]" */
+    /* "scheme://host[:port]" of the backend the request goes to; a hook
+     * may point it at another one (Go's SetURL), a string in r->pool of
+     * the same form ("http://" or "https://", no path, no query). Host
+     * follows unless RProxyPreserveHost kept the client's or a hook set
+     * its own; on a balancer route the request then leaves the balancer
+     * (no failover, no sticky cookie). An https backend uses the server's
+     * RProxyTLS* settings. A malformed value is answered 500 and logged. */
+    const char *backend;
 } rproxy_request_t;
 
 /* The backend's response before its head goes to the client. Hop-by-hop

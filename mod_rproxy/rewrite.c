@@ -311,3 +311,9 @@ static rp_tls_ctx_t *rule_tls(request_rec *r, rpx_server_conf_t *sc)
     apr_thread_mutex_unlock(deferred_lock);
     return ctx;
 }
+
+rp_tls_ctx_t *rpx_origin_tls(request_rec *r)
+{
+    return rule_tls(
+        r, ap_get_module_config(r->server->module_config, &rproxy_module));
+}

@@ -6,7 +6,8 @@
  * registers all three optional hooks of mod_rproxy_hooks.h:
  *   rewrite:          adds "X-Hooked: rewrite"; a request carrying
  *                     "X-Test-Deny" is refused with 403; "X-Test-Target"
- *                     replaces the target sent to the backend
+ *                     replaces the target sent to the backend and
+ *                     "X-Test-Backend" the backend itself
  *   modify_response:  turns a 200 into 203 when the backend sent
  *                     "X-Test-Modify", and adds "X-Hooked: response";
  *                     "X-Test-Refuse" makes it refuse with 451
@@ -22,6 +23,7 @@
 static int test_rewrite(request_rec *r, rproxy_request_t *out)
 {
     const char *t = apr_table_get(r->headers_in, "X-Test-Target");
+    const char *b = apr_table_get(r->headers_in, "X-Test-Backend");
 
     if (apr_table_get(r->headers_in, "X-Test-Deny")) {
         return HTTP_FORBIDDEN;
@@ -31,6 +33,9 @@ static int test_rewrite(request_rec *r, rproxy_request_t *out)
     }
     apr_table_setn(out->headers, "X-Hooked", "rewrite");
     apr_table_setn(out->headers, "X-Hooked-Backend", out->backend);
+    if (b) {
+        out->backend = apr_pstrdup(r->pool, b);
+    }
     return OK;
 }
 

@@ -36,6 +36,18 @@ def hooks_module(request):
     return so
 
 
+def _hooked(httpd_factory, hooks_module, conf):
+    """httpd with the test hooks module loaded and conf."""
+    return httpd_factory("LoadModule rproxy_testhooks_module %s\n%s"
+                         % (hooks_module, conf))
+
+
+def _route_and_chosen(backend_factory, route_name):
+    """Two echo backends: the route's, and one for the hook to choose."""
+    return (backend_factory(backends.echo_handler, name=route_name),
+            backend_factory(backends.echo_handler, name="chosen-b"))
+
+
 def _headers(r):
     return {n.lower(): v for n, v in r.json()["headers"]}
 
@@ -94,3 +106,91 @@ def test_error_hook_decides_the_status(httpd_factory, hooks_module):
             r.header("X-Hooked-Fault-Type"),)
     assert "error=connection_refused" in (r.header("Proxy-Status") or ""), \
         "the hook's 503 still carries Proxy-Status (%r)" % r.headers
+
+
+def test_rewrite_hook_sends_the_request_to_another_backend(
+        httpd_factory, backend_factory, hooks_module):
+    """out->backend is writable (Go's SetURL): the request goes there, Host
+    follows it, the route's backend sees nothing; with RProxyPreserveHost
+    the client's Host stays."""
+    a, b = _route_and_chosen(backend_factory, "route-a")
+    h = _hooked(httpd_factory, hooks_module,
+                "RProxyPass /app %s/base\n"
+                "<Location /kept>\n"
+                "  RProxyPass %s/base\n"
+                "  RProxyPreserveHost On\n"
+                "</Location>\n" % (a.url, a.url))
+    r = client.get(h.port, "/app/x?q=1", headers=[("X-Test-Backend", b.url)])
+    assert r.status == 200, "the request is answered (%r)" % r
+    assert r.json()["target"] == "/base/x?q=1", \
+        "the route's path mapping still applies (%r)" % r.json()["target"]
+    assert len(b.requests) == 1 and not a.requests, \
+        "the request reached the hook's backend only (%d, %d)" % (
+            len(b.requests), len(a.requests))
+    assert _headers(r)["host"] == b.hostport, \
+        "Host names the new backend (%r)" % _headers(r)["host"]
+    r = client.get(h.port, "/kept/y", headers=[("X-Test-Backend", b.url),
+                                               ("Host", "front.example")])
+    assert r.status == 200 and _headers(r)["host"] == "front.example", \
+        "with RProxyPreserveHost the client's Host stays (%r)" % r
+    assert len(b.requests) == 2 and not a.requests
+
+
+@pytest.mark.parametrize("bad", ["ftp://127.0.0.1:21", "http://127.0.0.1:1/x",
+                                 "http://127.0.0.1:1?q", "not a url"],
+                         ids=["scheme", "path", "query", "text"])
+def test_rewrite_hook_bad_backend_is_500_and_logged(
+        httpd_factory, echo_backend, hooks_module, bad):
+    h = _hooked(httpd_factory, hooks_module,
+                "RProxyPass /app %s/\n" % echo_backend.url)
+    h.mark_logs()
+    r = client.get(h.port, "/app/x", headers=[("X-Test-Backend", bad)])
+    assert r.status == 500, "a malformed backend from a hook is 500 (%r)" % r
+    assert "error=proxy_internal_error" in (r.header("Proxy-Status") or ""), \
+        "Proxy-Status says the proxy failed (%r)" % r.headers
+    log = h.error_log_since_mark()
+    assert "rewrite hook set the backend \"%s\"" % bad in log, \
+        "the log names the hook's value:\n%s" % log
+    assert not echo_backend.requests, "nothing reached any backend"
+
+
+def test_rewrite_hook_may_choose_an_https_backend(
+        request, httpd_factory, echo_backend, nginx_factory, hooks_module):
+    """An https backend chosen by a hook uses the server's RProxyTLS*
+    settings (here the test CA), as a mod_rewrite rule's target does."""
+    from pki import make_pki, tls_nginx
+    pki = make_pki(request.config._rptest_base)
+    ng = tls_nginx(nginx_factory, pki, echo=echo_backend)
+    h = _hooked(httpd_factory, hooks_module,
+                "RProxyTLSCACertificateFile %s\n"
+                "RProxyPass /app %s/\n" % (pki.ca, echo_backend.url))
+    r = client.get(h.port, "/app/echo/z", timeout=15,
+                   headers=[("X-Test-Backend", "https://localhost:%d"
+                             % ng.port)])
+    assert r.status == 200, "answered through TLS (%r)\n%s" % (r, h.error_log)
+    assert r.header("X-TLS-Protocol") in ("TLSv1.2", "TLSv1.3"), \
+        "the backend saw TLS (%r)" % r.headers
+    assert r.json()["target"] == "/z", "nginx passed /echo/z on as /z (%r)" % (
+        r.json()["target"])
+
+
+def test_rewrite_hook_takes_a_request_out_of_its_balancer(
+        httpd_factory, backend_factory, hooks_module):
+    """On a balancer route, a hook's backend wins: the member chosen gets
+    nothing and the response carries no sticky cookie naming it."""
+    a, b = _route_and_chosen(backend_factory, "member-a")
+    h = _hooked(httpd_factory, hooks_module,
+                "<RProxyBalancer pool>\n"
+                "  RProxyMember %s\n"
+                "  RProxyStickyCookie RPSTICKY\n"
+                "</RProxyBalancer>\n"
+                "RProxyPass /app balancer://pool/\n" % a.url)
+    r = client.get(h.port, "/app/x")
+    assert r.status == 200 and "RPSTICKY=" in (r.header("Set-Cookie") or ""), \
+        "test setup: the balancer's member answers with its cookie (%r)" % r
+    r = client.get(h.port, "/app/y", headers=[("X-Test-Backend", b.url)])
+    assert r.status == 200 and len(b.requests) == 1 and len(a.requests) == 1, \
+        "the hook's backend answered, the member got nothing more (%r)" % r
+    assert not r.header("Set-Cookie"), \
+        "no sticky cookie names a member that did not answer (%r)" % (
+            r.header("Set-Cookie"),)

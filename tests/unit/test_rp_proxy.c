@@ -686,6 +686,46 @@ static void test_rewrite_hook_failure_is_502_without_backend_connection(void)
     px_close(&px);
 }
 
+/* A rewrite hook that sends the request to another origin (Go's SetURL):
+ * the baton is the origin's URL. */
+static apr_status_t hk_origin(rp_exchange_t *ex, void *baton)
+{
+    rp_proxy_set_origin(ex, baton, NULL);
+    return APR_SUCCESS;
+}
+
+/* The route's backend is a closed port; the hook's origin answers, and
+ * the Host field it gets names it. */
+static void test_rewrite_hook_moves_the_request_to_another_origin(void)
+{
+    static const tb_step_t s0[] = {{.send = OK_HELLO}, TB_END};
+    const tb_step_t *const sc[] = {s0};
+    tb_backend_t *other = tb_start(sc, 1);
+    rp_hooks_t hooks = {.rewrite = hk_origin};
+    const char *why = NULL;
+    const tb_req_t *req;
+    rp_url_t origin;
+    char host[64];
+    px_t px;
+
+    px_open(&px, NULL, -1);
+    RP_EXPECT_INT(
+        rp_url_parse(px.pool,
+                     apr_psprintf(px.pool, "http://127.0.0.1:%d", other->port),
+                     &origin, &why),
+        APR_SUCCESS);
+    hooks.baton = &origin;
+    px.ex->hooks = &hooks;
+    RP_EXPECT_INT(rp_proxy_run(px.ex), APR_SUCCESS);
+    RP_EXPECT_STR(px.fr->body, "hello");
+    req = tb_request(other, 0);
+    RP_EXPECT(req != NULL);
+    RP_EXPECT(req && tb_req_header(req, "Host", host, sizeof(host)));
+    RP_EXPECT_STR(host, origin.hostport);
+    px_close(&px);
+    tb_stop(other);
+}
+
 static void test_modify_response_hook_changes_what_front_sees(void)
 {
     static const tb_step_t s0[] = {
@@ -1745,6 +1785,7 @@ int main(void)
     TB_RUN(test_dot_segment_in_path_is_400_without_backend_connection);
     TB_RUN(test_rewrite_hook_edits_reach_backend_but_framing_stays);
     TB_RUN(test_rewrite_hook_failure_is_502_without_backend_connection);
+    TB_RUN(test_rewrite_hook_moves_the_request_to_another_origin);
     TB_RUN(test_modify_response_hook_changes_what_front_sees);
     TB_RUN(test_modify_response_failure_is_502_and_head_not_sent);
     TB_RUN(test_error_hook_decides_the_status);
