@@ -84,6 +84,7 @@ void rp_conf_merge(rp_conf_t *conf, const rp_conf_t *base, const rp_conf_t *add)
     RP_MERGE_INT(conf, base, add, rewrite_location);
     RP_MERGE_STR(conf, base, add, cookie_domains);
     RP_MERGE_STR(conf, base, add, cookie_paths);
+    RP_MERGE_STR(conf, base, add, pass_reverse);
     RP_MERGE_INT(conf, base, add, status_header);
 }
 
@@ -233,6 +234,12 @@ const apr_array_header_t *rp_conf_cookie_domains(const rp_conf_t *conf)
 const apr_array_header_t *rp_conf_cookie_paths(const rp_conf_t *conf)
 {
     return conf->cookie_paths && conf->cookie_paths->nelts ? conf->cookie_paths
+                                                           : NULL;
+}
+
+const apr_array_header_t *rp_conf_pass_reverse(const rp_conf_t *conf)
+{
+    return conf->pass_reverse && conf->pass_reverse->nelts ? conf->pass_reverse
                                                            : NULL;
 }
 

@@ -78,6 +78,8 @@ typedef struct rp_conf_t {
     int rewrite_location;                     /* RProxyRewriteLocation */
     const apr_array_header_t *cookie_domains; /* RProxyCookieDomain */
     const apr_array_header_t *cookie_paths;   /* RProxyCookiePath */
+    const apr_array_header_t *pass_reverse;   /* RProxyPassReverse:
+                                               * rp_rewrite_alias_t */
     /* RProxyStatusHeader: Proxy-Status on the errors the proxy makes */
     int status_header;
 } rp_conf_t;
@@ -126,6 +128,7 @@ void rp_conf_fwd_policy(const rp_conf_t *conf, rp_fwd_policy_t *pol);
 int rp_conf_rewrite_location(const rp_conf_t *conf);
 const apr_array_header_t *rp_conf_cookie_domains(const rp_conf_t *conf);
 const apr_array_header_t *rp_conf_cookie_paths(const rp_conf_t *conf);
+const apr_array_header_t *rp_conf_pass_reverse(const rp_conf_t *conf);
 int rp_conf_status_header(const rp_conf_t *conf); /* default 1: on */
 
 #ifdef __cplusplus

@@ -424,6 +424,7 @@ static void rewrite_to_front(rp_exchange_t *ex)
     m.front_scheme = ex->fwd.proto ? ex->fwd.proto : "http";
     m.front_host = ex->fwd.host;
     m.front_prefix = ex->prefix;
+    m.aliases = rp_conf_pass_reverse(ex->conf);
     rp_rewrite_response(ex->pool, ex->resp->headers,
                         rp_conf_rewrite_location(ex->conf) ? &m : NULL,
                         rp_conf_cookie_domains(ex->conf),

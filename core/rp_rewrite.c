@@ -245,10 +245,37 @@ static const char *rewrite_url(apr_pool_t *p, const rp_rewrite_map_t *m,
                        NULL);
 }
 
+/* Do two route paths name the same route? A trailing '/' aside, as
+ * "RProxyPass /app/" and "RProxyPassReverse /app" do. */
+static int same_prefix(const char *a, const char *b)
+{
+    apr_size_t la = a ? strlen(a) : 0, lb = b ? strlen(b) : 0;
+
+    la -= la && a[la - 1] == '/';
+    lb -= lb && b[lb - 1] == '/';
+    return la == lb && (la == 0 || memcmp(a, b, la) == 0);
+}
+
 const char *rp_rewrite_url(apr_pool_t *p, const rp_rewrite_map_t *m,
                            const char *value)
 {
-    return same_or(value, rewrite_url(p, m, value));
+    const char *out = rewrite_url(p, m, value);
+    rp_rewrite_map_t am;
+    int i;
+
+    for (i = 0; out == value && m->aliases && i < m->aliases->nelts; i++) {
+        const rp_rewrite_alias_t *a =
+            &APR_ARRAY_IDX(m->aliases, i, rp_rewrite_alias_t);
+
+        if (a->prefix && !same_prefix(a->prefix, m->front_prefix)) {
+            continue;
+        }
+        am = *m;
+        am.target = &a->url;
+        am.backend_host = NULL;
+        out = rewrite_url(p, &am, value);
+    }
+    return same_or(value, out);
 }
 
 /* ---- Refresh ---------------------------------------------------------- */

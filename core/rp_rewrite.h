@@ -32,6 +32,15 @@
 extern "C" {
 #endif
 
+/* One RProxyPassReverse: another URL by which the backend names itself
+ * (a canonical or public name it redirects to). */
+typedef struct rp_rewrite_alias_t {
+    const char *prefix; /* borrowed: the route path it serves, as in
+                         * "RProxyPassReverse /app/ url"; NULL: the route
+                         * of the <Location> it was given in */
+    rp_url_t url;       /* scheme, host, port and base path; no query */
+} rp_rewrite_alias_t;
+
 /* Where the backend's URL space lies and where it maps to on the front. */
 typedef struct rp_rewrite_map_t {
     const rp_url_t *target;   /* borrowed: scheme, host, port, base path */
@@ -44,6 +53,10 @@ typedef struct rp_rewrite_map_t {
                                * URLs become absolute paths */
     const char *front_prefix; /* borrowed: the route's path prefix; "" or
                                * NULL when the path was not stripped */
+    /* borrowed: rp_rewrite_alias_t, the backend's other URLs, tried in
+     * order after the target when their prefix is the route's (a trailing
+     * '/' aside); NULL: none */
+    const apr_array_header_t *aliases;
 } rp_rewrite_map_t;
 
 /* One RProxyCookieDomain or RProxyCookiePath rule. */
@@ -72,6 +85,8 @@ const char *rp_rewrite_map_path(apr_pool_t *p, const char *path, apr_size_t len,
  *   front scheme, front host and the path mapped under the front prefix;
  * - a network-path reference ("//authority/path") alike, keeping no scheme;
  * - an absolute path under the base path: the path mapped;
+ * - failing those, the same with each alias that serves the route in
+ *   place of the target (and no backend_host);
  * - anything else (relative references, other hosts, schemes or ports,
  *   userinfo, paths outside the base path): value itself.
  * Query and fragment are kept as written. */

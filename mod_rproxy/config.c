@@ -497,6 +497,58 @@ static const char *set_cookie_rule(cmd_parms *cmd, void *dconf,
     return NULL;
 }
 
+/* RProxyPassReverse [path] url | off: another URL of the backend whose
+ * Location (and Content-Location, Refresh) URLs map to the route, as
+ * RProxyRewriteLocation maps the target's. In <Location> the URL alone;
+ * elsewhere the RProxyPass path it serves first. Entries add up in order
+ * within one context; "off" empties the list (a context's list replaces
+ * the one it would inherit, as the cookie rules' do). */
+static const char *set_pass_reverse(cmd_parms *cmd, void *dconf, const char *a1,
+                                    const char *a2)
+{
+    rp_conf_t *c = target_conf(cmd, dconf);
+    const char *url = a2 ? a2 : a1, *why = NULL;
+    apr_array_header_t *a;
+    rp_rewrite_alias_t *al;
+    rp_url_t u;
+
+    if (!a2 && !strcasecmp(a1, "off")) {
+        c->pass_reverse = apr_array_make(cmd->pool, 1, sizeof(*al));
+        return NULL;
+    }
+    if (cmd->path && a2) {
+        return apr_psprintf(cmd->pool,
+                            "%s: inside <Location> give only the backend's "
+                            "URL, not \"%s %s\"",
+                            cmd->cmd->name, a1, a2);
+    }
+    if (!cmd->path && (!a2 || a1[0] != '/')) {
+        return apr_psprintf(cmd->pool,
+                            "%s needs the path of the RProxyPass it serves "
+                            "(starting with /) and the backend's URL, got "
+                            "\"%s%s%s\"",
+                            cmd->cmd->name, a1, a2 ? " " : "", a2 ? a2 : "");
+    }
+    if (rp_url_parse(cmd->pool, url, &u, &why) != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "%s: \"%s\" is not a backend URL: %s",
+                            cmd->cmd->name, url, why);
+    }
+    if (u.query) {
+        return apr_psprintf(cmd->pool,
+                            "%s: \"%s\": a query has no place here (only "
+                            "scheme, host, port and path are matched)",
+                            cmd->cmd->name, url);
+    }
+    /* A copy: the configured list stays read-only once made. */
+    a = c->pass_reverse ? apr_array_copy(cmd->pool, c->pass_reverse)
+                        : apr_array_make(cmd->pool, 2, sizeof(*al));
+    al = apr_array_push(a);
+    al->prefix = a2 ? a1 : NULL;
+    al->url = u;
+    c->pass_reverse = a;
+    return NULL;
+}
+
 #define RPX_CTX (RSRC_CONF | ACCESS_CONF)
 #define RPX_OFF(f) ((void *)APR_OFFSETOF(rp_conf_t, f))
 
@@ -606,6 +658,10 @@ const command_rec rpx_cmds[] = {
                    RPX_OFF(cookie_domains), RPX_CTX,
                    "backend-domain front-domain: rewrite Set-Cookie Domain= "
                    "(repeatable), or off"),
+    AP_INIT_TAKE12("RProxyPassReverse", set_pass_reverse, NULL, RPX_CTX,
+                   "[path] URL: another URL of the backend whose redirects "
+                   "map back to the route (inside <Location>: the URL "
+                   "only), or off"),
     AP_INIT_TAKE12("RProxyCookiePath", set_cookie_rule, RPX_OFF(cookie_paths),
                    RPX_CTX,
                    "backend-path front-path: rewrite Set-Cookie Path= "

@@ -70,11 +70,12 @@ static void print_forwarding(apr_file_t *out, apr_pool_t *p, const rp_conf_t *c)
                     rp_conf_via(c) ? "on" : "off", list);
 }
 
-/* RProxyRewriteLocation and the cookie rules, in the order they apply. */
+/* RProxyRewriteLocation, the cookie rules and RProxyPassReverse. */
 static void print_rewrite(apr_file_t *out, const rp_conf_t *c)
 {
     const apr_array_header_t *lists[2] = {rp_conf_cookie_domains(c),
                                           rp_conf_cookie_paths(c)};
+    const apr_array_header_t *aliases = rp_conf_pass_reverse(c);
     static const char *const names[2] = {"cookie domain", "cookie path"};
     int i, j;
 
@@ -92,6 +93,13 @@ static void print_rewrite(apr_file_t *out, const rp_conf_t *c)
         }
     }
     apr_file_printf(out, "\n");
+    for (j = 0; aliases && j < aliases->nelts; j++) {
+        const rp_rewrite_alias_t *a =
+            &APR_ARRAY_IDX(aliases, j, rp_rewrite_alias_t);
+        apr_file_printf(out, "      pass reverse %s%s%s://%s%s\n",
+                        a->prefix ? a->prefix : "", a->prefix ? " " : "",
+                        a->url.scheme, a->url.hostport, a->url.path);
+    }
 }
 
 static void print_route(apr_file_t *out, apr_pool_t *p, const char *where,

@@ -206,3 +206,39 @@ def test_https_front_gets_https_urls(httpd_factory, backend_factory, pki):
     assert r.getheader("Location") == "https://localhost:%d/app/x?y" % h.port, \
         "on a mod_ssl connection the backend's http:// URL becomes https:// " \
         "with the client's Host (%r)" % r.getheader("Location")
+
+
+def test_pass_reverse_maps_the_backends_other_names(httpd_factory,
+                                                    backend_factory):
+    """A backend that redirects to its canonical name (not the address the
+    proxy uses) is mapped with RProxyPassReverse: in the server with the
+    route's path, or inside <Location> with the URL alone."""
+    b = backend_factory(redirect_handler, name="redirects")
+    h = httpd_factory("RProxyPass /app/ %s/base/\n"
+                      "RProxyPassReverse /app/ http://app.internal.example/base/\n"
+                      "RProxyPass /other/ %s/base/\n"
+                      "<Location /loc/>\n"
+                      "  RProxyPass %s/\n"
+                      "  RProxyPassReverse https://public.example/\n"
+                      "</Location>\n" % (b.url, b.url, b.url))
+    front = "front.example:%d" % h.port
+    r = ask(h, "/app/go", host=front,
+            Location="http://app.internal.example/base/x?y")
+    assert r.header("Location") == "http://%s/app/x?y" % front, \
+        "the backend's canonical URL maps to the front (%r)" % (
+            r.header("Location"),)
+    r = ask(h, "/app/go", host=front, Location="@SELF@/base/z")
+    assert r.header("Location") == "http://%s/app/z" % front, \
+        "the target's own URLs still map (%r)" % r.header("Location")
+    r = ask(h, "/other/go", host=front,
+            Location="http://app.internal.example/base/x")
+    assert r.header("Location") == "http://app.internal.example/base/x", \
+        "the alias serves /app/ only, not another route (%r)" % (
+            r.header("Location"),)
+    r = ask(h, "/loc/go", host=front, Location="https://public.example/a/b",
+            Refresh="0; url=https://public.example/c")
+    assert r.header("Location") == "http://%s/loc/a/b" % front, \
+        "inside <Location> the URL alone maps there, with the client's " \
+        "scheme (%r)" % r.header("Location")
+    assert r.header("Refresh") == "0; url=http://%s/loc/c" % front, \
+        "Refresh's url= too (%r)" % r.header("Refresh")

@@ -1,4 +1,5 @@
-"""RProxyRewriteLocation, RProxyCookieDomain and RProxyCookiePath: a bad
+"""RProxyRewriteLocation, RProxyPassReverse, RProxyCookieDomain and
+RProxyCookiePath: a bad
 value stops `apache2 -t` with the file, the line, the directive and the
 value; good ones pass, and `-D DUMP_RPROXY` shows what applies to each
 route (defaults, server rules, a <Location>'s own or "off")."""
@@ -18,6 +19,14 @@ BAD = {
     "cookie-path-relative": ("RProxyCookiePath base /app", "base"),
     "cookie-path-with-semicolon": ("RProxyCookiePath /base /app;x", "/app;x"),
     "cookie-path-one-word": ("RProxyCookiePath /base", "/base"),
+    "pass-reverse-no-path": ("RProxyPassReverse http://app.internal/",
+                             "http://app.internal/"),
+    "pass-reverse-relative-path": (
+        "RProxyPassReverse app http://app.internal/", "app"),
+    "pass-reverse-other-scheme": ("RProxyPassReverse /app/ ftp://h/",
+                                  "ftp://h/"),
+    "pass-reverse-query": ("RProxyPassReverse /app/ http://h/x?y=1",
+                           "http://h/x?y=1"),
 }
 
 
@@ -47,10 +56,15 @@ def test_rewrite_settings_dumped_per_route(tester):
                "RProxyCookiePath /base/ /app/\n"
                "RProxyCookiePath / /app\n"
                "RProxyPass /app/ http://127.0.0.1:9/base/\n"
+               "RProxyPassReverse /app/ https://App.Internal:8443/base/\n"
                "<Location /raw>\n"
                "  RProxyPass http://127.0.0.1:9/raw\n"
                "  RProxyRewriteLocation Off\n"
                "  RProxyCookieDomain off\n"
+               "</Location>\n"
+               "<Location /loc>\n"
+               "  RProxyPass http://127.0.0.1:9/\n"
+               "  RProxyPassReverse http://public.example/\n"
                "</Location>\n")
     res = tester.configtest(snippet, defines=["DUMP_RPROXY"])
     out = res.output
@@ -64,3 +78,10 @@ def test_rewrite_settings_dumped_per_route(tester):
             "/app/; / -> /app") in raw, \
         "a <Location> shows its own Off, its 'off' and the inherited " \
         "path rules:\n%s" % out
+    assert "pass reverse /app/ https://app.internal:8443/base/" in app, \
+        "a server route shows its RProxyPassReverse:\n%s" % out
+    loc = out.split("<Location> /loc")[1]
+    assert "pass reverse http://public.example/" in loc, \
+        "a <Location> shows its own RProxyPassReverse:\n%s" % out
+    assert "pass reverse /app/" not in loc, \
+        "its own list replaces the server's, as the cookie rules' do:\n%s" % out

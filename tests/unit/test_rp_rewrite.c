@@ -197,13 +197,31 @@ static const url_case_t urls[] = {
      "/base/loc/x", "/loc/x"},
 };
 
+/* rp_rewrite_url(m, in) read from right before an unmapped page: want, or
+ * in itself (the same pointer) when want is NULL. */
+static void expect_url(const char *name, const rp_rewrite_map_t *m,
+                       const char *in, const char *want)
+{
+    const char *got;
+    guarded_t g;
+
+    guard(&g, in);
+    got = rp_rewrite_url(pool, m, g.s);
+    if (want == NULL && got != g.s) {
+        RP_FAIL_CASE(name, "%s became %s, expected it unchanged", in, got);
+    }
+    else if (want && strcmp(got, want) != 0) {
+        RP_FAIL_CASE(name, "%s became %s, expected %s", in, got, want);
+    }
+    unguard(&g);
+}
+
 static void check_url(const void *tcv)
 {
     const url_case_t *tc = tcv;
-    const char *why = NULL, *got;
+    const char *why = NULL;
     rp_rewrite_map_t m;
     rp_url_t t;
-    guarded_t g;
 
     if (rp_url_parse(pool, tc->target, &t, &why) != APR_SUCCESS) {
         RP_FAIL_CASE(tc->name, "bad target %s: %s", tc->target, why);
@@ -217,17 +235,78 @@ static void check_url(const void *tcv)
                        ? "front.example"
                        : tc->front_host;
     m.front_prefix = tc->prefix;
-    guard(&g, tc->in);
-    got = rp_rewrite_url(pool, &m, g.s);
-    if (tc->want == NULL && got != g.s) {
-        RP_FAIL_CASE(tc->name, "%s became %s, expected it unchanged", tc->in,
-                     got);
-    }
-    else if (tc->want && strcmp(got, tc->want) != 0) {
-        RP_FAIL_CASE(tc->name, "%s became %s, expected %s", tc->in, got,
-                     tc->want);
-    }
-    unguard(&g);
+    expect_url(tc->name, &m, tc->in, tc->want);
+}
+
+/* ---- RProxyPassReverse: the backend's other URLs ----------------------- */
+
+typedef struct alias_case_t {
+    const char *name;
+    const char *alias;        /* the alias URL */
+    const char *alias_prefix; /* NULL: the <Location> form */
+    const char *in;
+    const char *want; /* NULL: unchanged (the same pointer) */
+} alias_case_t;
+
+/* The route: RProxyPass /app/ http://127.0.0.1:8080/base/, front
+ * https://front.example. */
+static const alias_case_t aliases[] = {
+    {"alias-absolute-url-maps", "http://app.internal/base/", NULL,
+     "http://app.internal/base/x?y", FRONT "/app/x?y"},
+    {"alias-other-base-path-maps", "https://public.example/pub/", NULL,
+     "https://public.example/pub/z", FRONT "/app/z"},
+    {"alias-absolute-path-under-its-base-maps", "https://public.example/pub/",
+     NULL, "/pub/x", "/app/x"},
+    {"alias-at-root-maps-every-absolute-path", "http://public.example/", NULL,
+     "/login?next=/", "/app/login?next=/"},
+    {"alias-default-port-is-the-same", "http://app.internal:80/base/", NULL,
+     "http://APP.internal/base/x", FRONT "/app/x"},
+    {"alias-for-this-route-maps", "http://app.internal/base/", "/app/",
+     "http://app.internal/base/x", FRONT "/app/x"},
+    {"alias-route-path-trailing-slash-aside", "http://app.internal/base/",
+     "/app", "http://app.internal/base/x", FRONT "/app/x"},
+    {"alias-for-another-route-ignored", "http://app.internal/base/", "/other/",
+     "http://app.internal/base/x", NULL},
+    {"alias-route-path-prefix-only-is-another", "http://app.internal/base/",
+     "/ap", "http://app.internal/base/x", NULL},
+    {"alias-other-scheme-unchanged", "http://app.internal/base/", NULL,
+     "https://app.internal/base/x", NULL},
+    {"alias-other-port-unchanged", "http://app.internal/base/", NULL,
+     "http://app.internal:8081/base/x", NULL},
+    {"alias-path-outside-its-base-unchanged", "http://app.internal/base/", NULL,
+     "http://app.internal/elsewhere", NULL},
+    {"alias-target-still-maps-first", "http://app.internal/other/", NULL,
+     "http://127.0.0.1:8080/base/x", FRONT "/app/x"},
+    {"alias-userinfo-never-matches", "http://app.internal/base/", NULL,
+     "http://u@app.internal/base/x", NULL},
+};
+
+static void check_alias(const void *tcv)
+{
+    const alias_case_t *tc = tcv;
+    apr_array_header_t *list =
+        apr_array_make(pool, 2, sizeof(rp_rewrite_alias_t));
+    rp_rewrite_alias_t *decoy = apr_array_push(list), *a = apr_array_push(list);
+    const char *why = NULL;
+    rp_rewrite_map_t m;
+    rp_url_t t;
+
+    /* a first alias that never matches: the list is walked */
+    RP_EXPECT_INT(
+        rp_url_parse(pool, "http://decoy.example/nothing/", &decoy->url, &why),
+        APR_SUCCESS);
+    decoy->prefix = NULL;
+    RP_EXPECT_INT(rp_url_parse(pool, tc->alias, &a->url, &why), APR_SUCCESS);
+    a->prefix = tc->alias_prefix;
+    RP_EXPECT_INT(rp_url_parse(pool, T8080, &t, &why), APR_SUCCESS);
+    memset(&m, 0, sizeof(m));
+    m.target = &t;
+    m.backend_host = t.hostport;
+    m.front_scheme = "https";
+    m.front_host = "front.example";
+    m.front_prefix = "/app/";
+    m.aliases = list;
+    expect_url(tc->name, &m, tc->in, tc->want);
 }
 
 /* ---- Refresh ----------------------------------------------------------- */
@@ -542,6 +621,7 @@ int main(void)
     RUN_TABLE(paths, check_path);
     RP_TEST_RUN(test_map_path_stops_at_len);
     RUN_TABLE(urls, check_url);
+    RUN_TABLE(aliases, check_alias);
     RUN_TABLE(refreshes, check_refresh);
     RUN_TABLE(cookies, check_cookie);
     RP_TEST_RUN(test_cookie_without_rules_unchanged);

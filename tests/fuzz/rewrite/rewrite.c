@@ -7,8 +7,10 @@
  *
  * Input: NUL-separated strings: target URL, backend Host, front Host, front
  * prefix, then a Location, a Refresh and a Set-Cookie value, then cookie
- * rules as from/to pairs (two domain rules, then two path rules). One byte
- * after a string picks http or https for the front. Configuration strings
+ * rules as from/to pairs (two domain rules, then two path rules), then an
+ * RProxyPassReverse URL and a byte: for the route's prefix or, when even,
+ * the <Location> form. One byte after a string picks http or https for
+ * the front. Configuration strings
  * go through the checks config.c makes (a rule that fails them is left
  * out, as httpd would refuse it at start-up); the values and the client's
  * Host are used as they come.
@@ -117,10 +119,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *cookie = fuzz_take_str(&in);
     apr_array_header_t *d = rules(&in, rp_rewrite_cookie_domain_ok);
     apr_array_header_t *p = rules(&in, rp_rewrite_cookie_path_ok);
+    const char *alias = fuzz_take_str(&in);
+    unsigned alias_routed = fuzz_take_byte(&in) & 1;
     rp_rewrite_map_t map, *m = NULL;
+    rp_rewrite_alias_t a;
     rp_url_t url;
 
     memset(&map, 0, sizeof(map));
+    if (rp_url_parse(fuzz_pool, alias, &a.url, NULL) == APR_SUCCESS &&
+        !a.url.query) { /* RProxyPassReverse refuses a query */
+        apr_array_header_t *al =
+            apr_array_make(fuzz_pool, 1, sizeof(rp_rewrite_alias_t));
+        a.prefix = alias_routed ? prefix : NULL;
+        APR_ARRAY_PUSH(al, rp_rewrite_alias_t) = a;
+        map.aliases = al;
+    }
     if (rp_url_parse(fuzz_pool, target, &url, NULL) == APR_SUCCESS &&
         (*prefix == '\0' || rp_rewrite_cookie_path_ok(prefix))) {
         map.target = &url;
