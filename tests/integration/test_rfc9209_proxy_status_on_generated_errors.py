@@ -139,10 +139,11 @@ def test_http_response_header_section_size(httpd_factory, backend_factory):
     head = b"HTTP/1.1 200 OK\r\n" + b"".join(
         b"X-F%d: v\r\n" % i for i in range(300)) + b"Content-Length: 0\r\n\r\n"
     b = backend_factory(backends.make_raw_handler(head))
-    h = httpd_factory("RProxyPass /app %s/\n" % b.url)
+    h = httpd_factory("RProxyMaxResponseHeaderSize 2048\n"
+                      "RProxyPass /app %s/\n" % b.url)
     r = client.get(h.port, "/app/x", timeout=15)
     check_proxy_status(r, 502, "http_response_header_section_size",
-                       "a response head with 300 fields")
+                       "a response head of 3.3 KB over a 2 KiB limit")
 
 
 def test_http_request_error(httpd_factory, echo_backend):
