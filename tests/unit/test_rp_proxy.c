@@ -700,7 +700,7 @@ static void test_rewrite_hook_moves_the_request_to_another_origin(void)
 {
     static const tb_step_t s0[] = {{.send = OK_HELLO}, TB_END};
     const tb_step_t *const sc[] = {s0};
-    tb_backend_t *other = tb_start(sc, 1);
+    tb_backend_t *other;
     rp_hooks_t hooks = {.rewrite = hk_origin};
     const char *why = NULL;
     const tb_req_t *req;
@@ -709,6 +709,8 @@ static void test_rewrite_hook_moves_the_request_to_another_origin(void)
     px_t px;
 
     px_open(&px, NULL, -1);
+    other = tb_start(sc, 1);
+    px.tb = other; /* stopped by px_close(), before its descriptor count */
     RP_EXPECT_INT(
         rp_url_parse(px.pool,
                      apr_psprintf(px.pool, "http://127.0.0.1:%d", other->port),
@@ -723,7 +725,6 @@ static void test_rewrite_hook_moves_the_request_to_another_origin(void)
     RP_EXPECT(req && tb_req_header(req, "Host", host, sizeof(host)));
     RP_EXPECT_STR(host, origin.hostport);
     px_close(&px);
-    tb_stop(other);
 }
 
 static void test_modify_response_hook_changes_what_front_sees(void)
