@@ -326,6 +326,27 @@ static void set_unless_trusted(apr_pool_t *p, apr_table_t *t, const char *name,
     }
 }
 
+/* X-Forwarded-Prefix: the route's prefix without its trailing '/', after
+ * a trusted peer's own ("/outer" + "/app": the client's path began with
+ * both). A prior value ending in '/' loses it. */
+static void add_prefix(apr_pool_t *p, apr_table_t *t, const char *prefix,
+                       int trusted)
+{
+    const char *prior = trusted ? apr_table_get(t, "X-Forwarded-Prefix") : "";
+    apr_size_t len = prefix ? strlen(prefix) : 0, plen;
+
+    len -= len && prefix[len - 1] == '/';
+    if (len == 0 || !rp_headers_valid_value(prefix)) {
+        return;
+    }
+    prior = prior ? prior : "";
+    plen = strlen(prior);
+    plen -= plen && prior[plen - 1] == '/';
+    apr_table_setn(t, "X-Forwarded-Prefix",
+                   apr_pstrcat(p, apr_pstrmemdup(p, prior, plen),
+                               apr_pstrmemdup(p, prefix, len), NULL));
+}
+
 /* A NULL client_ip leaves X-Forwarded-For alone (trusted) or absent. */
 static void add_x_forwarded(apr_pool_t *p, apr_table_t *t,
                             const rp_fwd_info_t *info, int trusted)
@@ -339,6 +360,7 @@ static void add_x_forwarded(apr_pool_t *p, apr_table_t *t,
     }
     set_unless_trusted(p, t, "X-Forwarded-Host", info->host, trusted);
     set_unless_trusted(p, t, "X-Forwarded-Proto", info->proto, trusted);
+    add_prefix(p, t, info->prefix, trusted);
 }
 
 int rp_headers_peer_trusted(const rp_fwd_policy_t *pol, const char *client_ip)
@@ -348,10 +370,9 @@ int rp_headers_peer_trusted(const rp_fwd_policy_t *pol, const char *client_ip)
 
 /* The fields a client could use to pass for someone else. */
 static const char *const forwarding_fields[] = {
-    "X-Forwarded-For",
-    "X-Forwarded-Host",
-    "X-Forwarded-Proto",
-    "Forwarded",
+    "X-Forwarded-For",    "X-Forwarded-Host", "X-Forwarded-Proto",
+    "X-Forwarded-Prefix", "X-Forwarded-Port", "X-Forwarded-Ssl",
+    "X-Forwarded-Server", "X-Real-IP",        "Forwarded",
 };
 
 void rp_headers_forward(apr_pool_t *p, apr_table_t *t,
@@ -548,7 +569,12 @@ static const char *const rp_not_in_trailers[] = {
     "WWW-Authenticate",
     "X-Forwarded-For",
     "X-Forwarded-Host",
+    "X-Forwarded-Port",
+    "X-Forwarded-Prefix",
     "X-Forwarded-Proto",
+    "X-Forwarded-Server",
+    "X-Forwarded-Ssl",
+    "X-Real-IP",
 };
 
 static int trailer_ok(const char *name, const char *value,

@@ -51,6 +51,10 @@ typedef struct rp_fwd_info_t {
      * the host knows that one of its modules (mod_remoteip) rewrote them;
      * NULL: the table's own are the client's */
     const char *xff_received;
+    /* borrowed: the path prefix the route takes off the client's path
+     * ("/app/" of RProxyPass /app/ ...), for X-Forwarded-Prefix; NULL,
+     * "" or "/": none */
+    const char *prefix;
 } rp_fwd_info_t;
 
 /* Which forwarding fields to write (from RProxyAddForwarded,
@@ -66,15 +70,18 @@ typedef struct rp_fwd_policy_t {
 /* The forwarding fields of a request to the backend. Trust is decided on
  * info->client_ip, the TCP peer, alone:
  *
- * - peer not in pol->trusted: every X-Forwarded-For, -Host, -Proto and
- *   Forwarded field of t is removed (a client can write anything there),
- *   then ours are written fresh: X-Forwarded-For: client_ip,
+ * - peer not in pol->trusted: every X-Forwarded-For, -Host, -Proto,
+ *   -Prefix, -Port, -Ssl, -Server, X-Real-IP and Forwarded field of t is
+ *   removed (a client can write anything there, and applications believe
+ *   them), then ours are written fresh: X-Forwarded-For: client_ip,
  *   X-Forwarded-Host: host (none without a Host), X-Forwarded-Proto: proto,
- *   and Forwarded: for=...;host=...;proto=... when asked for.
+ *   X-Forwarded-Prefix: the prefix without its trailing '/' (none for "" or
+ *   "/"), and Forwarded: for=...;host=...;proto=... when asked for.
  * - trusted peer: the prior fields stay; X-Forwarded-For and Forwarded are
  *   extended with ", " and our value (several prior fields joined in
  *   order; X-Forwarded-For starts from info->xff_received when set);
- *   X-Forwarded-Host and -Proto are kept when present, else ours.
+ *   X-Forwarded-Host and -Proto are kept when present, else ours; our
+ *   prefix is appended to a prior X-Forwarded-Prefix ("/outer" + "/app").
  *
  * Fields of a kind the policy does not write are left out (untrusted) or
  * passed as received (trusted). With pol->via and info->via_name, Via is

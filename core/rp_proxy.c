@@ -240,6 +240,7 @@ static apr_status_t build_request(rp_exchange_t *ex)
         ex->out.expect_continue = 1;
     }
     rp_conf_fwd_policy(ex->conf, &fwd);
+    ex->fwd.prefix = ex->prefix; /* X-Forwarded-Prefix */
     rp_headers_forward(p, h, &ex->fwd, &fwd);
     ex->out.headers = h;
     return APR_SUCCESS;

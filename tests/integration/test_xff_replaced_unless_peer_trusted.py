@@ -1,4 +1,5 @@
-"""X-Forwarded-For/-Host/-Proto follow the trust rule (RProxyTrustedProxies).
+"""X-Forwarded-For/-Host/-Proto/-Prefix follow the trust rule
+(RProxyTrustedProxies).
 
 A client that is not a trusted proxy (the default: none is) cannot pass for
 someone else: every X-Forwarded-For, -Host, -Proto and Forwarded field it
@@ -160,3 +161,42 @@ def test_add_forwarded_off(httpd_factory, echo_backend):
         f.get("x-forwarded-proto") == ["https"], \
         "with RProxyAddForwarded Off a trusted peer's fields pass unchanged " \
         "(got %r)" % f
+
+
+APP_SPOOF = [("X-Forwarded-Prefix", "//evil.example"),
+             ("X-Forwarded-Port", "1"), ("X-Forwarded-Ssl", "on"),
+             ("X-Forwarded-Server", "evil"), ("X-Real-IP", "6.6.6.6")]
+
+
+def test_x_forwarded_prefix_and_the_other_names_apps_believe(httpd_factory,
+                                                             echo_backend):
+    """X-Forwarded-Prefix names the path the route takes off (frameworks
+    build their links from it); from an untrusted client it and the other
+    fields applications read for the client's address or scheme
+    (X-Forwarded-Port, -Ssl, -Server, X-Real-IP) are dropped. A trusted
+    peer's prefix is extended with ours, its other fields kept."""
+    h = httpd_factory("RProxyPass /app/ %s/base/\n"
+                      "RProxyPass / %s/\n"
+                      "<Location /trusted/>\n"
+                      "  RProxyPass %s/\n"
+                      "  RProxyTrustedProxies 127.0.0.1\n"
+                      "</Location>\n" % ((echo_backend.url,) * 3))
+    f = _sent(h, "/app/x", headers=APP_SPOOF)
+    assert f.get("x-forwarded-prefix") == ["/app"], \
+        "the route's prefix, without its slash, replaces the client's " \
+        "(got %r)" % f.get("x-forwarded-prefix")
+    for name in ("x-forwarded-port", "x-forwarded-ssl", "x-forwarded-server",
+                 "x-real-ip"):
+        assert name not in f, "an untrusted client's %s is dropped (%r)" % (
+            name, f.get(name))
+    f = _sent(h, "/x", headers=APP_SPOOF)
+    assert "x-forwarded-prefix" not in f, \
+        "RProxyPass / takes no prefix off: none is sent (%r)" % (
+            f.get("x-forwarded-prefix"),)
+    f = _sent(h, "/trusted/x", headers=[("X-Forwarded-Prefix", "/outer"),
+                                        ("X-Real-IP", "192.0.2.7")])
+    assert f.get("x-forwarded-prefix") == ["/outer/trusted"], \
+        "a trusted peer's prefix comes first (%r)" % (
+            f.get("x-forwarded-prefix"),)
+    assert f.get("x-real-ip") == ["192.0.2.7"], \
+        "a trusted peer's X-Real-IP passes (%r)" % f.get("x-real-ip")

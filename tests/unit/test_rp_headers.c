@@ -318,6 +318,39 @@ static const fwd_t fwds[] = {
      "",
      {"192.0.2.1", "h", "http", 0, "gw"},
      "Via: 1.1 gw\n"},
+    {"rp-x-forwarded-prefix-is-the-route-prefix",
+     XF,
+     "",
+     {"192.0.2.1", "h", "http", 0, NULL, NULL, "/app/"},
+     "X-Forwarded-For: 192.0.2.1\n" FWD_H "X-Forwarded-Prefix: /app\n"},
+    {"rp-x-forwarded-prefix-none-for-root",
+     XF,
+     "",
+     {"192.0.2.1", "h", "http", 0, NULL, NULL, "/"},
+     "X-Forwarded-For: 192.0.2.1\n" FWD_H},
+    {"rp-untrusted-peer-other-x-forwarded-fields-dropped",
+     XF,
+     "X-Forwarded-Prefix: //evil.example\nX-Forwarded-Port: 1\n"
+     "X-Forwarded-Ssl: on\nX-Forwarded-Server: evil\nX-Real-IP: 6.6.6.6\n"
+     "A: 1\n",
+     {"192.0.2.1", "h", "http", 0, NULL, NULL, "/app"},
+     "A: 1\nX-Forwarded-For: 192.0.2.1\n" FWD_H "X-Forwarded-Prefix: /app\n"},
+    {"rp-untrusted-peer-prefix-dropped-when-not-written",
+     0,
+     "X-Forwarded-Prefix: /x\nX-Real-IP: 6.6.6.6\n",
+     {"192.0.2.1", "h", "http", 0, NULL, NULL, "/app"},
+     ""},
+    {"rp-trusted-peer-prefix-extended",
+     XF | TRUST_10,
+     "X-Forwarded-Prefix: /outer/\nX-Real-IP: 192.0.2.7\n",
+     {"10.0.0.9", "h", "http", 0, NULL, NULL, "/app/"},
+     "X-Forwarded-Prefix: /outer/app\nX-Real-IP: 192.0.2.7\n"
+     "X-Forwarded-For: 10.0.0.9\n" FWD_H},
+    {"rp-trusted-peer-prefix-kept-without-ours",
+     XF | TRUST_10,
+     "X-Forwarded-Prefix: /outer\n",
+     {"10.0.0.9", "h", "http"},
+     "X-Forwarded-Prefix: /outer\nX-Forwarded-For: 10.0.0.9\n" FWD_H},
     {"rp-via-needs-a-name",
      VIA,
      "",
@@ -568,6 +601,8 @@ static void test_rfc9110_6_5_1_forwardable_trailers(void)
     apr_table_addn(in, "host", "evil.example");
     apr_table_addn(in, "Authorization", "Basic eA==");
     apr_table_addn(in, "X-Forwarded-For", "10.9.9.9");
+    apr_table_addn(in, "x-forwarded-prefix", "/evil");
+    apr_table_addn(in, "X-Real-IP", "10.9.9.9");
     apr_table_addn(in, "X-Hop", "named by Connection");
     apr_table_addn(in, "Bad Name", "1");
     apr_table_addn(in, "X-Bad-Value", "a\r\nX-Injected: 1");
@@ -580,7 +615,7 @@ static void test_rfc9110_6_5_1_forwardable_trailers(void)
         RP_EXPECT_STR(apr_table_get(out, "X-Checksum"), "abc");
         RP_EXPECT_STR(apr_table_get(out, "X-Sum"), "42");
     }
-    RP_EXPECT_INT(dropped, 12);
+    RP_EXPECT_INT(dropped, 14);
 
     apr_table_clear(in);
     apr_table_addn(in, "Content-Length", "5");
