@@ -24,6 +24,7 @@
 #include <apr_pools.h>
 #include <apr_tables.h>
 #include <apr_buckets.h>
+#include <apr_poll.h>
 #include "rp_core.h"
 #include "rp_conf.h"
 #include "rp_url.h"
@@ -66,6 +67,11 @@ typedef struct rp_front_ops_t {
      * flushes. end_tunnel makes sure nothing else is written to the
      * connection afterwards and that it is closed. */
     apr_socket_t *(*client_socket)(void *ctx);
+    /* The client connection's input as a pollable descriptor (desc_type
+     * and desc filled; APR_NO_DESC: input already closed), when it is not
+     * (only) a socket: an HTTP/2 stream's pipe. NULL op, or a failure:
+     * client_socket is polled. */
+    apr_status_t (*client_pollfd)(void *ctx, apr_pollfd_t *pfd);
     apr_status_t (*client_read)(void *ctx, apr_bucket_brigade *bb);
     apr_status_t (*client_write)(void *ctx, apr_bucket_brigade *bb);
     void (*end_tunnel)(void *ctx);

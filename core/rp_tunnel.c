@@ -96,8 +96,24 @@ static apr_status_t pump_down(tunnel_t *tn)
     return APR_SUCCESS;
 }
 
+/* What to poll for the client's input: the front's descriptor when it
+ * has one (an HTTP/2 stream's pipe), else its socket. */
+static void client_pollfd(rp_exchange_t *ex, apr_pollfd_t *pfd)
+{
+    const rp_front_ops_t *ops = ex->front.ops;
+
+    memset(pfd, 0, sizeof(*pfd));
+    if (!ops->client_pollfd ||
+        ops->client_pollfd(ex->front.ctx, pfd) != APR_SUCCESS) {
+        pfd->desc_type = APR_POLL_SOCKET;
+        pfd->desc.s = ops->client_socket(ex->front.ctx);
+    }
+    pfd->p = ex->pool;
+    pfd->reqevents = APR_POLLIN;
+}
+
 static apr_status_t add_socket(apr_pollset_t *ps, apr_pool_t *p,
-                               apr_socket_t *s, void *tag)
+                               apr_socket_t *s)
 {
     apr_pollfd_t pfd;
 
@@ -106,19 +122,7 @@ static apr_status_t add_socket(apr_pollset_t *ps, apr_pool_t *p,
     pfd.desc_type = APR_POLL_SOCKET;
     pfd.reqevents = APR_POLLIN;
     pfd.desc.s = s;
-    pfd.client_data = tag;
     return apr_pollset_add(ps, &pfd);
-}
-
-static void remove_socket(apr_pollset_t *ps, apr_pool_t *p, apr_socket_t *s)
-{
-    apr_pollfd_t pfd;
-
-    memset(&pfd, 0, sizeof(pfd));
-    pfd.p = p;
-    pfd.desc_type = APR_POLL_SOCKET;
-    pfd.desc.s = s;
-    apr_pollset_remove(ps, &pfd);
 }
 
 static int host_stopping(const rp_exchange_t *ex)
@@ -163,20 +167,26 @@ static apr_status_t wait_turn(rp_exchange_t *ex, apr_pollset_t *ps,
 
 apr_status_t rp_tunnel_run(rp_exchange_t *ex, apr_interval_time_t idle)
 {
-    apr_socket_t *cs = ex->front.ops->client_socket(ex->front.ctx);
     apr_socket_t *bs = rp_response_socket(ex->resp);
+    apr_pollfd_t cpfd;
     tunnel_t tn = {ex, apr_brigade_create(ex->pool, ex->ba), 0, 0, 0};
     apr_time_t idle_until = apr_time_now() + idle;
     apr_pollset_t *ps;
     apr_status_t rv;
     int polling_client = 1;
 
+    client_pollfd(ex, &cpfd);
     rv = apr_pollset_create(&ps, 2, ex->pool, 0);
-    if (rv == APR_SUCCESS) {
-        rv = add_socket(ps, ex->pool, cs, NULL);
+    if (rv == APR_SUCCESS && cpfd.desc_type == APR_NO_DESC) {
+        tn.client_eof = 1; /* the front says its input is closed */
+        polling_client = 0;
+        rp_response_shutdown_write(ex->resp);
+    }
+    else if (rv == APR_SUCCESS) {
+        rv = apr_pollset_add(ps, &cpfd);
     }
     if (rv == APR_SUCCESS) {
-        rv = add_socket(ps, ex->pool, bs, NULL);
+        rv = add_socket(ps, ex->pool, bs);
     }
     while (rv == APR_SUCCESS) {
         tn.more = 0;
@@ -188,7 +198,7 @@ apr_status_t rp_tunnel_run(rp_exchange_t *ex, apr_interval_time_t idle)
             break;
         }
         if (tn.client_eof && polling_client) {
-            remove_socket(ps, ex->pool, cs); /* EOF stays readable */
+            apr_pollset_remove(ps, &cpfd); /* EOF stays readable */
             polling_client = 0;
         }
         if (tn.more) {

@@ -225,6 +225,24 @@ static apr_socket_t *front_client_socket(void *ctx)
     return ap_get_conn_socket(c);
 }
 
+/* On an HTTP/2 stream (mod_http2's H2WebSockets), the stream's input is a
+ * pipe httpd gives through ap_get_pollfd_from_conn() (httpd 2.4.58); on a
+ * plain connection the same call gives the socket. */
+static apr_status_t front_client_pollfd(void *ctx, apr_pollfd_t *pfd)
+{
+#if AP_MODULE_MAGIC_AT_LEAST(20120211, 129)
+    rpx_front_t *f = ctx;
+    conn_rec *c = f->r->connection;
+
+    ap_remove_input_filter_byhandle(c->input_filters, "reqtimeout");
+    return ap_get_pollfd_from_conn(c, pfd, NULL);
+#else
+    (void)ctx;
+    (void)pfd;
+    return APR_ENOTIMPL;
+#endif
+}
+
 static apr_status_t front_client_read(void *ctx, apr_bucket_brigade *bb)
 {
     rpx_front_t *f = ctx;
@@ -243,7 +261,12 @@ static apr_status_t front_client_read(void *ctx, apr_bucket_brigade *bb)
     }
     for (b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb);) {
         apr_bucket *next = APR_BUCKET_NEXT(b);
-        if (APR_BUCKET_IS_EOS(b)) {
+        if (APR_BUCKET_IS_EOS(b) && c->master && !f->h2_eos_seen) {
+            /* mod_http2 ends the upgrade request with an EOS, then the
+             * stream's DATA follow: the tunnel's bytes */
+            f->h2_eos_seen = 1;
+        }
+        else if (APR_BUCKET_IS_EOS(b)) {
             eof = 1;
         }
         if (APR_BUCKET_IS_METADATA(b)) {
@@ -337,6 +360,7 @@ const rp_front_ops_t rpx_front_ops = {
     .finish = front_finish,
     .abort = front_abort,
     .client_socket = front_client_socket,
+    .client_pollfd = front_client_pollfd,
     .client_read = front_client_read,
     .client_write = front_client_write,
     .end_tunnel = front_end_tunnel,

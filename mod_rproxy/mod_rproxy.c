@@ -199,6 +199,18 @@ static const char *route_remainder(request_rec *r, rpx_req_t *rq,
     return rq ? rq->remainder : NULL;
 }
 
+/* mod_http2 with H2WebSockets on turns an RFC 8441 extended CONNECT into
+ * a GET with Upgrade on the stream's secondary connection (c->master set),
+ * and marks the stream's DATA, the tunnel's bytes to come, as a chunked
+ * body. It is no body: the request has none. */
+static int h2_upgrade(request_rec *r)
+{
+    return r->connection->master != NULL &&
+           apr_table_get(r->headers_in, "Upgrade") != NULL &&
+           ap_find_token(r->pool, apr_table_get(r->headers_in, "Connection"),
+                         "upgrade");
+}
+
 static apr_off_t body_length(request_rec *r)
 {
     const char *te = apr_table_get(r->headers_in, "Transfer-Encoding");
@@ -206,6 +218,9 @@ static apr_off_t body_length(request_rec *r)
     apr_off_t len = 0;
     char *end;
 
+    if (h2_upgrade(r)) {
+        return 0;
+    }
     if (te) {
         return -1; /* chunked last: httpd refuses other requests; the
                     * core refuses a coding before it ("gzip, chunked") */

@@ -48,6 +48,8 @@ typedef struct rpx_front_t {
     unsigned answered:1;    /* httpd's HTTP_IN refused the client's body
                              * and sent its own error response */
     unsigned too_large:1;   /* the body went over body_limit */
+    unsigned h2_eos_seen:1; /* an HTTP/2 stream's tunnel: the EOS that
+                             * ends the upgrade request came */
     apr_off_t body_limit;   /* LimitRequestBody; 0: none */
     apr_off_t body_read;    /* client body bytes read so far */
 } rpx_front_t;

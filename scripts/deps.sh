@@ -5,6 +5,8 @@ set -eu
 PKGS="build-essential autoconf automake libtool pkg-config apache2 apache2-dev
 libapr1-dev libaprutil1-dev libssl-dev python3 python3-pytest nginx-light curl
 clang-format procps openssl tinyproxy gdb"
+# tests/integration/h2ws.py: an HTTP/2 WebSocket client (RFC 8441)
+PKGS="$PKGS python3-h2"
 # tests/pool-debug.sh builds APR and APR-util from Debian's .orig tarballs
 PKGS="$PKGS bzip2 libexpat1-dev"
 # tests/fuzz: clang, and its compiler-rt runtimes (libFuzzer, ASan, UBSan

@@ -174,13 +174,10 @@ def test_websocket_to_an_https_backend_with_a_greeting_after_the_101(
         "the greeting sent right behind the 101 arrives first (%r)" % f
     for n in (5, 70000, 1024 * 1024):
         data = backends.payload(n, seed=n % 97)
-        s.sendall(wsutil.encode_frame(wsutil.OP_BINARY, data))
-        f = rd.read_frame()
+        f = wsutil.round_trip(s, rd, wsutil.OP_BINARY, data)
         assert f is not None and f.payload == data, \
             "a %d-byte message is echoed byte for byte" % n
-    s.sendall(wsutil.encode_frame(wsutil.OP_CLOSE,
-                                  wsutil.close_payload(1000, "bye")))
-    f = rd.read_frame()
+    f = wsutil.close_handshake(s, rd)
     assert f is not None and f.opcode == wsutil.OP_CLOSE, \
         "the close handshake completes (%r)" % f
     s.close()

@@ -168,6 +168,18 @@ class FrameReader:
                 return op, b"".join(parts)
 
 
+def round_trip(sock, rd, opcode, data):
+    """Send data as one frame of opcode on sock (anything with sendall)
+    and return the next frame rd reads (None at EOF)."""
+    sock.sendall(encode_frame(opcode, data))
+    return rd.read_frame()
+
+
+def close_handshake(sock, rd, reason="bye"):
+    """Send a close frame (1000) and return the frame that answers it."""
+    return round_trip(sock, rd, OP_CLOSE, close_payload(1000, reason))
+
+
 # --------------------------------------------------------------------------
 # Client
 

@@ -22,6 +22,8 @@
 #include <apr_network_io.h>
 #include <apr_pools.h>
 #include <apr_strings.h>
+#include <apr_thread_proc.h>
+#include <apr_file_io.h>
 #include "rp_proxy.h"
 #include "rp_test.h"
 #include "rp_test_backend.h"
@@ -256,6 +258,90 @@ static void test_client_reset_is_client_gone_and_closes_backend(void)
     tun_close(&tn);
 }
 
+/* ---- a front whose input is a pipe (HTTP/2 stream) ---------------------- */
+
+typedef struct pipe_front_t {
+    tun_front_t base; /* first: the other ops see a tun_front_t */
+    apr_file_t *in, *out;
+} pipe_front_t;
+
+static apr_status_t pf_client_pollfd(void *ctx, apr_pollfd_t *pfd)
+{
+    pfd->desc_type = APR_POLL_FILE;
+    pfd->desc.f = ((pipe_front_t *)ctx)->in;
+    return APR_SUCCESS;
+}
+
+static apr_status_t pf_client_read(void *ctx, apr_bucket_brigade *bb)
+{
+    pipe_front_t *f = ctx;
+    char buf[256];
+    apr_size_t n = sizeof(buf);
+    apr_status_t rv = apr_file_read(f->in, buf, &n);
+
+    if (rv == APR_SUCCESS && n > 0) {
+        apr_brigade_write(bb, NULL, NULL, buf, n);
+        return APR_SUCCESS;
+    }
+    return APR_STATUS_IS_EOF(rv) ? APR_EOF : APR_EAGAIN;
+}
+
+static const rp_front_ops_t pipe_front_ops = {
+    .send_interim = tf_send_interim,
+    .client_socket = tf_client_socket, /* the quiet socket: never used */
+    .client_pollfd = pf_client_pollfd,
+    .client_read = pf_client_read,
+    .client_write = tf_client_write,
+    .end_tunnel = tf_end_tunnel,
+};
+
+static void *APR_THREAD_FUNC late_writer(apr_thread_t *thd, void *data)
+{
+    pipe_front_t *f = data;
+    apr_size_t n = 5;
+
+    (void)thd;
+    apr_sleep(MS(200));
+    apr_file_write(f->out, "hello", &n);
+    apr_file_close(f->out);
+    return NULL;
+}
+
+/* Bytes that come on the front's pipe after the tunnel began to wait wake
+ * it at once (the pipe is polled, not the quiet socket), and the pipe's
+ * end is the client's end: passed on as a half-close, after which the
+ * backend closes and the tunnel ends. */
+static void test_front_pollfd_pipe_wakes_the_tunnel(void)
+{
+    pipe_front_t pf;
+    apr_thread_t *thd;
+    apr_status_t rv, trv;
+    apr_time_t t0;
+    tun_t tn;
+
+    tun_open(&tn, switch_then_listen);
+    tn.conf.io_timeout = MS(5000);
+    memset(&pf, 0, sizeof(pf));
+    pf.base = tn.fr;
+    /* the read end does not block, as an h2 stream's pipe is read */
+    RP_EXPECT_INT(
+        apr_file_pipe_create_ex(&pf.in, &pf.out, APR_WRITE_BLOCK, tn.pool),
+        APR_SUCCESS);
+    tn.ex.front.ops = &pipe_front_ops;
+    tn.ex.front.ctx = &pf;
+    RP_EXPECT_INT(apr_thread_create(&thd, NULL, late_writer, &pf, tn.pool),
+                  APR_SUCCESS);
+    t0 = apr_time_now();
+    rv = rp_proxy_run(&tn.ex);
+    apr_thread_join(&trv, thd);
+    RP_EXPECT_INT(rv, APR_SUCCESS);
+    RP_EXPECT(apr_time_now() - t0 < MS(3000));
+    RP_EXPECT_INT(tb_unexpected(tn.tb, 0), 5);
+    RP_EXPECT_INT(pf.base.nends, 1);
+    apr_file_close(pf.in);
+    tun_close(&tn);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN); /* as httpd does: a closed peer is EPIPE */
@@ -264,6 +350,7 @@ int main(void)
     TB_RUN(test_bytes_held_past_the_read_quota_reach_backend);
     TB_RUN(test_backend_close_ends_tunnel_after_its_bytes);
     TB_RUN(test_client_reset_is_client_gone_and_closes_backend);
+    TB_RUN(test_front_pollfd_pipe_wakes_the_tunnel);
     apr_terminate();
     return rp_test_done();
 }
