@@ -205,10 +205,11 @@ static const char *route_remainder(request_rec *r, rpx_req_t *rq,
  * body. It is no body: the request has none. */
 static int h2_upgrade(request_rec *r)
 {
-    return r->connection->master != NULL &&
+    const char *conn = apr_table_get(r->headers_in, "Connection");
+
+    return r->connection->master != NULL && conn != NULL &&
            apr_table_get(r->headers_in, "Upgrade") != NULL &&
-           ap_find_token(r->pool, apr_table_get(r->headers_in, "Connection"),
-                         "upgrade");
+           ap_find_token(r->pool, conn, "upgrade");
 }
 
 static apr_off_t body_length(request_rec *r)
