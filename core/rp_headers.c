@@ -14,6 +14,7 @@
  * collected first and removed afterwards. */
 
 #include <string.h>
+#include <strings.h>
 #include <apr_tables.h>
 #include <apr_strings.h>
 #include <apr_lib.h>
@@ -375,16 +376,42 @@ static const char *const forwarding_fields[] = {
     "X-Forwarded-Server", "X-Real-IP",        "Forwarded",
 };
 
+/* Remove every forwarding field of t: one walk of the table (all these
+ * names begin with X or F), then an unset only for the names present. */
+static void drop_forwarding(apr_table_t *t)
+{
+    const apr_array_header_t *arr = apr_table_elts(t);
+    const apr_table_entry_t *e = (const apr_table_entry_t *)arr->elts;
+    const apr_size_t nf = sizeof(forwarding_fields) / sizeof(char *);
+    unsigned present = 0;
+    apr_size_t j;
+    int i;
+
+    for (i = 0; i < arr->nelts; i++) {
+        const char *k = e[i].key;
+        if (!k || !k[0] || !strchr("xXfF", k[0])) {
+            continue;
+        }
+        for (j = 0; j < nf; j++) {
+            if (!strcasecmp(k, forwarding_fields[j])) {
+                present |= 1u << j;
+            }
+        }
+    }
+    for (j = 0; present && j < nf; j++) {
+        if (present & (1u << j)) {
+            apr_table_unset(t, forwarding_fields[j]);
+        }
+    }
+}
+
 void rp_headers_forward(apr_pool_t *p, apr_table_t *t,
                         const rp_fwd_info_t *info, const rp_fwd_policy_t *pol)
 {
     int trusted = rp_headers_peer_trusted(pol, info->client_ip);
-    apr_size_t i;
 
     if (!trusted) {
-        for (i = 0; i < sizeof(forwarding_fields) / sizeof(char *); i++) {
-            apr_table_unset(t, forwarding_fields[i]);
-        }
+        drop_forwarding(t);
     }
     if (pol->x_forwarded) {
         add_x_forwarded(p, t, info, trusted);
