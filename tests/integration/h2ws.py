@@ -101,5 +101,10 @@ class H2WebSocket:
         self.conn.end_stream(self.sid)
         self._flush()
 
+    def cancel(self):
+        """Abort the stream (RST_STREAM, CANCEL); the connection stays."""
+        self.conn.reset_stream(self.sid, error_code=0x8)
+        self._flush()
+
     def close(self):
         self.sock.close()

@@ -76,3 +76,26 @@ def test_websocket_over_h2_client_end_reaches_backend(httpd_factory,
         _assert_backend_closed(b, h)
     finally:
         ws.close()
+
+
+@pytest.mark.parametrize("how", ["reset", "drop"])
+def test_websocket_over_h2_client_gone_closes_backend(httpd_factory,
+                                                     backend_factory, how):
+    """The h2 client resets the stream, or drops the whole connection, in
+    the middle of the tunnel: the proxy closes its backend connection at
+    once, not after RProxyIOTimeout (60 s)."""
+    b, h, ws = _open(httpd_factory, backend_factory)
+    try:
+        assert ws.status == 200, "the tunnel opens (%r)" % ws.status
+        rd = wsutil.FrameReader(ws)
+        f = wsutil.round_trip(ws, rd, wsutil.OP_TEXT, b"one")
+        assert f is not None and f.payload == b"one", "a frame is echoed"
+        assert "ESTABLISHED" in wsutil.tcp_states_towards(
+            b.port, h.child_pids()), "test setup: the backend leg is open"
+        if how == "reset":
+            ws.cancel()
+        else:
+            ws.close()
+        _assert_backend_closed(b, h)
+    finally:
+        ws.close()
