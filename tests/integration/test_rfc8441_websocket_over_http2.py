@@ -26,6 +26,15 @@ def _open(httpd_factory, backend_factory):
     return b, h, H2WebSocket(h.port, "/ws/chat")
 
 
+def _echo_one(ws):
+    """The tunnel is open and echoes a frame; its FrameReader."""
+    assert ws.status == 200, "the tunnel opens (%r)" % ws.status
+    rd = wsutil.FrameReader(ws)
+    f = wsutil.round_trip(ws, rd, wsutil.OP_TEXT, b"one")
+    assert f is not None and f.payload == b"one", "a frame is echoed"
+    return rd
+
+
 def _assert_backend_closed(b, h):
     states = wsutil.wait_no_close_wait(b.port, 5, h.child_pids())
     assert "CLOSE_WAIT" not in states and "ESTABLISHED" not in states, \
@@ -66,10 +75,7 @@ def test_websocket_over_h2_client_end_reaches_backend(httpd_factory,
     the end of its connection, closes, and the stream ends."""
     b, h, ws = _open(httpd_factory, backend_factory)
     try:
-        assert ws.status == 200, "the tunnel opens (%r)" % ws.status
-        rd = wsutil.FrameReader(ws)
-        f = wsutil.round_trip(ws, rd, wsutil.OP_TEXT, b"one")
-        assert f is not None and f.payload == b"one", "a frame is echoed"
+        rd = _echo_one(ws)
         ws.end()
         assert rd.read_frame() is None and ws.ended, \
             "the backend saw the end and closed; so does the stream"
@@ -86,10 +92,7 @@ def test_websocket_over_h2_client_gone_closes_backend(httpd_factory,
     once, not after RProxyIOTimeout (60 s)."""
     b, h, ws = _open(httpd_factory, backend_factory)
     try:
-        assert ws.status == 200, "the tunnel opens (%r)" % ws.status
-        rd = wsutil.FrameReader(ws)
-        f = wsutil.round_trip(ws, rd, wsutil.OP_TEXT, b"one")
-        assert f is not None and f.payload == b"one", "a frame is echoed"
+        _echo_one(ws)
         assert "ESTABLISHED" in wsutil.tcp_states_towards(
             b.port, h.child_pids()), "test setup: the backend leg is open"
         if how == "reset":
