@@ -383,7 +383,6 @@ static apr_status_t race_start(race_t *r, const char *ip, int i,
         r->pfd[r->inflight].reqevents = APR_POLLOUT;
         r->pfd[r->inflight].rtnevents = 0;
         r->pfd[r->inflight].desc.s = sock;
-        r->pfd[r->inflight].client_data = sa;
         r->idx[r->inflight++] = i;
         return APR_EINPROGRESS;
     }
@@ -396,8 +395,7 @@ static apr_status_t race_start(race_t *r, const char *ip, int i,
 }
 
 /* The outcome of an attempt its socket reported ready: APR_SUCCESS when it
- * connected (the second connect() only records the peer in APR's socket),
- * else its error. */
+ * connected, else its error (SO_ERROR). */
 static apr_status_t race_result(const apr_pollfd_t *pfd)
 {
     apr_os_sock_t fd;
@@ -409,13 +407,7 @@ static apr_status_t race_result(const apr_pollfd_t *pfd)
         getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) {
         rv = errno;
     }
-    if (rv == APR_SUCCESS && err != 0) {
-        rv = err;
-    }
-    if (rv == APR_SUCCESS) {
-        rv = apr_socket_connect(pfd->desc.s, pfd->client_data);
-    }
-    return rv;
+    return rv == APR_SUCCESS ? err : rv;
 }
 
 /* Wait for the attempts in flight until next (or the deadline). A winner

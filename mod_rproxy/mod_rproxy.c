@@ -205,10 +205,13 @@ static const char *route_remainder(request_rec *r, rpx_req_t *rq,
  * body. It is no body: the request has none. */
 static int h2_upgrade(request_rec *r)
 {
-    const char *conn = apr_table_get(r->headers_in, "Connection");
+    const char *conn;
 
-    return r->connection->master != NULL && conn != NULL &&
-           apr_table_get(r->headers_in, "Upgrade") != NULL &&
+    if (r->connection->master == NULL) {
+        return 0; /* HTTP/1.x: no table lookups per request */
+    }
+    conn = apr_table_get(r->headers_in, "Connection");
+    return conn != NULL && apr_table_get(r->headers_in, "Upgrade") != NULL &&
            ap_find_token(r->pool, conn, "upgrade");
 }
 
