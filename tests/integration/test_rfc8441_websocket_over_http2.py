@@ -36,7 +36,8 @@ def _echo_one(ws):
 
 
 def _assert_backend_closed(b, h):
-    states = wsutil.wait_no_close_wait(b.port, 5, h.child_pids())
+    states = wsutil.wait_no_close_wait(b.port, 5, h.child_pids(),
+                                       ("CLOSE_WAIT", "ESTABLISHED"))
     assert "CLOSE_WAIT" not in states and "ESTABLISHED" not in states, \
         "the proxy closed its backend connection (%r)" % states
 

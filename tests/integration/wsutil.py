@@ -430,12 +430,14 @@ def tcp_states_towards(port, pids=None):
     return out
 
 
-def wait_no_close_wait(port, timeout, pids=None):
+def wait_no_close_wait(port, timeout, pids=None, gone=("CLOSE_WAIT",)):
     """Poll until no socket towards `port` (held by `pids`, when given) is
-    in CLOSE_WAIT; return the last states seen."""
+    in any of the states `gone` (CLOSE_WAIT by default; add ESTABLISHED to
+    wait for a connection the proxy should close on its own, before the
+    backend does); return the last states seen."""
     deadline = time.monotonic() + timeout
     states = tcp_states_towards(port, pids)
-    while "CLOSE_WAIT" in states and time.monotonic() < deadline:
+    while (set(states) & set(gone)) and time.monotonic() < deadline:
         time.sleep(0.05)
         states = tcp_states_towards(port, pids)
     return states
