@@ -313,6 +313,9 @@ static apr_status_t proxy_connect(rp_backend_t *be, apr_socket_t *s,
 
 static const char *addr_text(apr_pool_t *p, const char *ip, apr_port_t port)
 {
+    if (*ip == '/') { /* a Unix domain socket's path */
+        return apr_pstrcat(p, "unix:", ip, NULL);
+    }
     return apr_psprintf(p, strchr(ip, ':') ? "[%s]:%u" : "%s:%u", ip,
                         (unsigned)port);
 }
@@ -362,14 +365,18 @@ static apr_status_t race_start(race_t *r, const char *ip, int i,
     apr_sockaddr_t *sa;
     apr_socket_t *sock = NULL;
     apr_status_t rv;
+    int local = *ip == '/'; /* a Unix domain socket's path */
 
-    rv = apr_sockaddr_info_get(&sa, ip, literal_family(ip), port, 0, p);
+    rv = apr_sockaddr_info_get(&sa, ip, local ? APR_UNIX : literal_family(ip),
+                               local ? 0 : port, 0, p);
     if (rv == APR_SUCCESS) {
-        rv =
-            apr_socket_create(&sock, sa->family, SOCK_STREAM, APR_PROTO_TCP, p);
+        rv = apr_socket_create(&sock, sa->family, SOCK_STREAM,
+                               local ? 0 : APR_PROTO_TCP, p);
+    }
+    if (rv == APR_SUCCESS && !local) {
+        apr_socket_opt_set(sock, APR_TCP_NODELAY, 1);
     }
     if (rv == APR_SUCCESS) {
-        apr_socket_opt_set(sock, APR_TCP_NODELAY, 1);
         apr_socket_timeout_set(sock, 0); /* non-blocking */
         rv = apr_socket_connect(sock, sa);
     }
@@ -518,7 +525,14 @@ static apr_status_t conn_dial(rp_backend_t *be, apr_interval_time_t timeout,
     if (rv != APR_SUCCESS) {
         return rv;
     }
-    rv = backend_addresses(be, p, &ips, &n);
+    if (be->socket) {
+        ips = &be->socket;
+        n = 1;
+        rv = APR_SUCCESS;
+    }
+    else {
+        rv = backend_addresses(be, p, &ips, &n);
+    }
     if (rv == APR_SUCCESS) {
         rp_addr_interleave(ips, n, p);
         rv = race(ips, n, be->dial_port, apr_time_now() + timeout, p, &s, &i,
@@ -542,7 +556,9 @@ static apr_status_t conn_dial(rp_backend_t *be, apr_interval_time_t timeout,
     c->addr = addr_text(p, c->ip, be->dial_port);
     apr_thread_mutex_lock(be->t->mutex);
     c->dns_gen = be->dns_gen;
-    apr_cpystrn(be->good_ip, c->ip, sizeof(be->good_ip));
+    if (!be->socket) {
+        apr_cpystrn(be->good_ip, c->ip, sizeof(be->good_ip));
+    }
     apr_thread_mutex_unlock(be->t->mutex);
     apr_atomic_inc32(&be->t->stats.conns_opened);
     if (be->opts.proxy && be->opts.tls) {
@@ -870,16 +886,18 @@ apr_status_t rp_transport_create(apr_pool_t *p, apr_size_t max_idle,
 rp_backend_t *rp_transport_backend(rp_transport_t *t, const rp_url_t *target,
                                    const rp_backend_opts_t *opts)
 {
-    char key[512];
+    char key[640];
     rp_backend_t *be;
     int n;
 
-    n = apr_snprintf(key, sizeof(key), "%s://%s:%u", target->scheme,
-                     target->host, (unsigned)target->port);
+    n = apr_snprintf(
+        key, sizeof(key), "%s%s%s%s://%s:%u", target->socket ? "unix:" : "",
+        target->socket ? target->socket : "", target->socket ? "|" : "",
+        target->scheme, target->host, (unsigned)target->port);
     if (opts->tls) {
         n += apr_snprintf(key + n, sizeof(key) - n, "#tls%pp", opts->tls);
     }
-    if (opts->proxy) {
+    if (opts->proxy && !target->socket) {
         n += apr_snprintf(key + n, sizeof(key) - n, "#via%s#%pp",
                           opts->proxy->hostport, opts->proxy_auth);
     }
@@ -888,8 +906,14 @@ rp_backend_t *rp_transport_backend(rp_transport_t *t, const rp_url_t *target,
     if (!be) {
         be = apr_pcalloc(t->pool, sizeof(*be));
         be->key = apr_pstrmemdup(t->pool, key, n);
-        be->name = apr_psprintf(t->pool, "%s://%s:%u", target->scheme,
-                                target->host, (unsigned)target->port);
+        be->name =
+            target->socket
+                ? apr_psprintf(t->pool, "unix:%s|%s://%s", target->socket,
+                               target->scheme, target->hostport)
+                : apr_psprintf(t->pool, "%s://%s:%u", target->scheme,
+                               target->host, (unsigned)target->port);
+        be->socket =
+            target->socket ? apr_pstrdup(t->pool, target->socket) : NULL;
         be->host = apr_pstrdup(t->pool, target->host);
         be->scheme = apr_pstrdup(t->pool, target->scheme);
         be->port = target->port;
@@ -901,6 +925,12 @@ rp_backend_t *rp_transport_backend(rp_transport_t *t, const rp_url_t *target,
         be->dial_host = opts->proxy ? opts->proxy->host : be->host;
         be->dial_port = opts->proxy ? opts->proxy->port : be->port;
         be->opts = *opts;
+        if (be->socket) { /* a local socket is never reached through one */
+            be->opts.proxy = NULL;
+            be->opts.proxy_auth = NULL;
+            be->dial_host = be->host;
+            be->dial_port = be->port;
+        }
         if (!be->opts.max_idle) {
             be->opts.max_idle = t->max_idle;
         }
@@ -916,6 +946,13 @@ rp_backend_t *rp_transport_backend(rp_transport_t *t, const rp_url_t *target,
 static int backend_is(const rp_backend_t *be, const rp_url_t *target,
                       const rp_backend_opts_t *opts)
 {
+    if (be->socket || target->socket) {
+        return be->socket && target->socket && be->port == target->port &&
+               be->opts.tls == opts->tls &&
+               strcmp(be->socket, target->socket) == 0 &&
+               strcmp(be->host, target->host) == 0 &&
+               strcmp(be->scheme, target->scheme) == 0;
+    }
     return be->port == target->port && be->opts.tls == opts->tls &&
            be->opts.proxy == opts->proxy &&
            be->opts.proxy_auth == opts->proxy_auth &&
@@ -969,7 +1006,17 @@ void rp_transport_count_client_abort(rp_transport_t *t)
 
 /* A refused or reset connect sent nothing, so it can always be tried again:
  * a backend restarting, or a listen queue overflowing, is often back a
- * moment later. Timeouts are not retried: they already took their time. */
+ * moment later. On a Unix domain socket those two read "no such file" (the
+ * server removes its socket while it restarts) and EAGAIN (a full queue).
+ * Timeouts are not retried: they already took their time. */
+static int dial_retryable(const rp_backend_t *be, apr_status_t rv)
+{
+    if (APR_STATUS_IS_ECONNREFUSED(rv) || APR_STATUS_IS_ECONNRESET(rv)) {
+        return 1;
+    }
+    return be->socket && (APR_STATUS_IS_ENOENT(rv) || APR_STATUS_IS_EAGAIN(rv));
+}
+
 static apr_status_t dial_with_retries(rp_backend_t *be,
                                       const rp_rt_opts_t *opts, rp_conn_t **out,
                                       const char **why, dial_note_t *dn,
@@ -981,8 +1028,7 @@ static apr_status_t dial_with_retries(rp_backend_t *be,
     for (;;) {
         memset(dn, 0, sizeof(*dn)); /* the last attempt's story */
         rv = conn_dial(be, opts->connect_timeout, out, why, dn, p);
-        if (!(APR_STATUS_IS_ECONNREFUSED(rv) || APR_STATUS_IS_ECONNRESET(rv)) ||
-            attempt >= be->opts.connect_retries) {
+        if (!dial_retryable(be, rv) || attempt >= be->opts.connect_retries) {
             return rv;
         }
         attempt++;

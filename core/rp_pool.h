@@ -60,6 +60,7 @@ struct rp_backend_t {
     apr_port_t port;
     const char *authority; /* "host:port" ([v6]:port) for CONNECT */
     const char *origin;    /* "scheme://hostport" for absolute-form */
+    const char *socket;    /* Unix domain socket's path, or NULL (TCP) */
     const char *dial_host; /* the upstream proxy's host, or host */
     apr_port_t dial_port;
     rp_backend_opts_t opts; /* limits, fixed at creation */

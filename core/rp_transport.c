@@ -948,7 +948,8 @@ static apr_status_t body_fault(rp_response_t *resp, apr_status_t rv)
 
 /* The low-water mark for the next wait on a body (see resp->gather): up to
  * RP_GATHER_MAX, never more than the body still needs (the wait would then end
- * only by its time limit), 1 when the body is not gathered. A mark that
+ * only by its time limit), 1 when the body is not gathered (TLS, and Unix
+ * domain sockets, whose poll() ignores the mark). A mark that
  * still fits is kept, so a body costs one call to set it, at most one to
  * lower it for the last part, and one to clear it before pooling. */
 static int gather_mark(const rp_response_t *resp, const rp_conn_t *c)
@@ -956,7 +957,8 @@ static int gather_mark(const rp_response_t *resp, const rp_conn_t *c)
     apr_uint64_t need = resp->_remaining;
 
     if (resp->gather <= 0 || resp->_gather_off || c->tls ||
-        resp->framing.kind != RP_H1_BODY_LENGTH || c->last - c->pos >= need) {
+        c->backend->socket || resp->framing.kind != RP_H1_BODY_LENGTH ||
+        c->last - c->pos >= need) {
         return 1;
     }
     need -= c->last - c->pos;

@@ -233,15 +233,45 @@ static const char *check_path_query(const char *s)
     return NULL;
 }
 
+/* "unix:/path|" before the URL: the socket's path, absolute, short enough
+ * for a sockaddr_un, no control characters. Moves *s past the '|'. */
+static const char *parse_socket(apr_pool_t *p, const char **s, rp_url_t *u)
+{
+    const char *path = *s + 5, *bar = strchr(path, '|'), *c;
+
+    if (bar == NULL) {
+        return "a unix: target is unix:/path|http://host/...";
+    }
+    if (*path != '/') {
+        return "the socket's path must be absolute";
+    }
+    if ((apr_size_t)(bar - path) > RP_URL_SOCKET_MAX) {
+        return "the socket's path is too long (at most 107 bytes)";
+    }
+    for (c = path; c < bar; c++) {
+        if ((unsigned char)*c < 0x20 || *c == 0x7f) {
+            return "control character in the socket's path";
+        }
+    }
+    u->socket = apr_pstrmemdup(p, path, (apr_size_t)(bar - path));
+    *s = bar + 1;
+    return NULL;
+}
+
 /* The result is written to *url only on success, so a refused URL leaves
  * the caller's struct as it was. */
 apr_status_t rp_url_parse(apr_pool_t *p, const char *s, rp_url_t *url,
                           const char **why)
 {
     rp_url_t u;
-    const char *w, *auth_end = NULL, *q;
+    const char *w = NULL, *auth_end = NULL, *q;
     memset(&u, 0, sizeof(u));
-    w = (s == NULL) ? "empty URL" : parse_scheme(&s, &u);
+    if (s != NULL && has_prefix_nocase(s, "unix:")) {
+        w = parse_socket(p, &s, &u);
+    }
+    if (w == NULL) {
+        w = (s == NULL) ? "empty URL" : parse_scheme(&s, &u);
+    }
     if (w == NULL) {
         w = check_chars(s);
     }
@@ -265,6 +295,13 @@ apr_status_t rp_url_parse(apr_pool_t *p, const char *s, rp_url_t *url,
     u.hostport = make_hostport(p, &u);
     *url = u;
     return APR_SUCCESS;
+}
+
+const char *rp_url_origin(apr_pool_t *p, const rp_url_t *u)
+{
+    return apr_pstrcat(p, u->socket ? "unix:" : "", u->socket ? u->socket : "",
+                       u->socket ? "|" : "", u->scheme, "://", u->hostport,
+                       NULL);
 }
 
 /* Length of a dot at s: "." or its percent-encoded form "%2e" (any case);

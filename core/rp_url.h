@@ -28,17 +28,33 @@ typedef struct rp_url_t {
                            * the port is left out when it is the default */
     const char *path;     /* base path as written: "" or starts with '/' */
     const char *query;    /* without '?'; NULL when the URL has none */
+    const char *socket;   /* "unix:" targets: the socket's path; else NULL */
     unsigned tls:1;       /* scheme is https */
 } rp_url_t;
+
+/* The longest socket path: a sockaddr_un's sun_path less its NUL. */
+#define RP_URL_SOCKET_MAX 107
 
 /* Parse and validate a target URL. Accepts http:// and https:// with a
  * host name, an IPv4 address or a bracketed IPv6 address, an optional port
  * 1..65535, an optional path and query. Refuses (APR_EINVAL, *why set to a
  * static text) other schemes, userinfo, a fragment, an empty host, bad ports,
  * and characters that are not allowed in a URI (spaces, controls, non-ASCII,
- * malformed %XX). */
+ * malformed %XX).
+ *
+ * A target on a Unix domain socket is written as mod_proxy writes it:
+ * "unix:/run/app.sock|http://app.local/base". The connection goes to the
+ * socket (an absolute path of at most RP_URL_SOCKET_MAX bytes, no control
+ * characters) and the URL after '|' gives everything else: the scheme,
+ * the Host field, the path. socket is NULL for every other target; callers
+ * that take URLs from requests rather than configuration must refuse a
+ * target whose socket is set. */
 apr_status_t rp_url_parse(apr_pool_t *p, const char *s, rp_url_t *url,
                           const char **why);
+
+/* The target's origin as the configuration writes it: "scheme://hostport",
+ * or "unix:/path|scheme://hostport" for a socket target. From p. */
+const char *rp_url_origin(apr_pool_t *p, const rp_url_t *u);
 
 /* Join the target's base path and the request path with exactly one slash
  * between them, keeping the request's percent-encoding as sent:

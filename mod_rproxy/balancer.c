@@ -222,7 +222,8 @@ static const char *member_url(cmd_parms *cmd, const char *arg, rp_url_t **out)
     const char *why = NULL;
     rp_url_t *u = apr_pcalloc(cmd->pool, sizeof(*u));
 
-    if (rp_url_parse(cmd->pool, arg, u, &why) != APR_SUCCESS) {
+    if (rp_url_parse(cmd->pool, rpx_socket_target(cmd->pool, arg), u, &why) !=
+        APR_SUCCESS) {
         return apr_psprintf(cmd->pool, "%s: bad member URL \"%s\": %s",
                             cmd->cmd->name, arg, why);
     }
@@ -256,7 +257,7 @@ const char *rpx_balancer_member(cmd_parms *cmd, void *dconf, const char *args)
                             cmd->cmd->name, RP_LB_MAX_MEMBERS, cur->lb.name);
     }
     m = apr_array_push(cur->members);
-    m->url = apr_pstrcat(cmd->pool, u->scheme, "://", u->hostport, NULL);
+    m->url = rp_url_origin(cmd->pool, u);
     m->origin = u;
     m->weight = 1;
     if (strlen(m->url) > RPX_URL_MAX) {

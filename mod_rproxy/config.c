@@ -122,6 +122,20 @@ static const char *parse_balancer(cmd_parms *cmd, rpx_route_t *route,
     return NULL;
 }
 
+const char *rpx_socket_target(apr_pool_t *p, const char *arg)
+{
+    const char *path = arg + 5, *bar;
+    char *abs;
+
+    if (strncasecmp(arg, "unix:", 5) || *path == '/' ||
+        !(bar = strchr(path, '|')) || bar == path) {
+        return arg; /* rp_url_parse() says what is wrong, if anything */
+    }
+    abs = ap_runtime_dir_relative(
+        p, apr_pstrmemdup(p, path, (apr_size_t)(bar - path)));
+    return abs ? apr_pstrcat(p, "unix:", abs, bar, NULL) : arg;
+}
+
 static const char *parse_target(cmd_parms *cmd, rpx_route_t *route,
                                 const char *arg)
 {
@@ -139,7 +153,8 @@ static const char *parse_target(cmd_parms *cmd, rpx_route_t *route,
         return parse_balancer(cmd, route, arg);
     }
     u = apr_pcalloc(cmd->pool, sizeof(*u));
-    if (rp_url_parse(cmd->pool, arg, u, &why) != APR_SUCCESS) {
+    if (rp_url_parse(cmd->pool, rpx_socket_target(cmd->pool, arg), u, &why) !=
+        APR_SUCCESS) {
         return apr_psprintf(cmd->pool, "%s: bad target URL \"%s\": %s",
                             cmd->cmd->name, arg, why);
     }
@@ -533,6 +548,13 @@ static const char *set_pass_reverse(cmd_parms *cmd, void *dconf, const char *a1,
         return apr_psprintf(cmd->pool, "%s: \"%s\" is not a backend URL: %s",
                             cmd->cmd->name, url, why);
     }
+    if (u.socket) {
+        return apr_psprintf(cmd->pool,
+                            "%s: \"%s\": give the URL the backend writes in "
+                            "its Location fields (for a unix: target, the "
+                            "http://host/ part after '|')",
+                            cmd->cmd->name, url);
+    }
     if (u.query) {
         return apr_psprintf(cmd->pool,
                             "%s: \"%s\": a query has no place here (only "
@@ -807,11 +829,10 @@ static int make_ctx(apr_pool_t *pconf, server_rec *s, rpx_route_t *route,
     }
     if (rpx_tls_ctx(pconf, &conf->tls, &route->tls, &why) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, s,
-                     RPLOGNO(00203) "RProxyPass %s %s://%s%s: TLS settings "
+                     RPLOGNO(00203) "RProxyPass %s %s%s: TLS settings "
                                     "refused: %s",
-                     route->prefix, route->target->scheme,
-                     route->target->hostport, route->target->path,
-                     why ? why : "unknown reason");
+                     route->prefix, rp_url_origin(pconf, route->target),
+                     route->target->path, why ? why : "unknown reason");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     /* httpd reads its configuration twice at startup: warn once. */
@@ -819,10 +840,9 @@ static int make_ctx(apr_pool_t *pconf, server_rec *s, rpx_route_t *route,
         ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
                      RPLOGNO(00204) "RProxyTLSVerify Off for RProxyPass %s "
-                                    "%s://%s: backend certificates are not "
+                                    "%s: backend certificates are not "
                                     "checked",
-                     route->prefix, route->target->scheme,
-                     route->target->hostport);
+                     route->prefix, rp_url_origin(pconf, route->target));
     }
     return OK;
 }

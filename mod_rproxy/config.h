@@ -68,6 +68,11 @@ typedef struct rpx_dir_conf_t {
 
 extern const command_rec rpx_cmds[];
 
+/* A target URL as rp_url_parse() takes it: a unix: target's relative
+ * socket path made absolute under DefaultRuntimeDir (as mod_proxy does);
+ * anything else as it is. */
+const char *rpx_socket_target(apr_pool_t *p, const char *arg);
+
 /* TLS contexts are shared: every route, balancer member and rule target
  * with the same RProxyTLS* settings uses one (a context keeps a session
  * per backend name), so that N https routes do not parse the CA store N

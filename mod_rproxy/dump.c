@@ -18,8 +18,8 @@ static const char *url_text(apr_pool_t *p, const rp_url_t *u)
     if (!u) {
         return "!";
     }
-    return apr_pstrcat(p, u->scheme, "://", u->hostport, u->path,
-                       u->query ? "?" : "", u->query ? u->query : "", NULL);
+    return apr_pstrcat(p, rp_url_origin(p, u), u->path, u->query ? "?" : "",
+                       u->query ? u->query : "", NULL);
 }
 
 /* Times print as milliseconds below a second, else as seconds. */

@@ -99,8 +99,7 @@ static apr_status_t run_rewrite(rp_exchange_t *ex, void *baton)
     out.method = ex->out.method;
     out.target = ex->out.target;
     out.headers = ex->out.headers;
-    out.backend = backend = apr_pstrcat(ex->pool, ex->target->scheme, "://",
-                                        ex->target->hostport, NULL);
+    out.backend = backend = rp_url_origin(ex->pool, ex->target);
     rv = rproxy_run_rproxy_rewrite(f->r, &out);
     if (rv != OK && rv != DECLINED) {
         return refused(f, ex, rv, "rewrite");

@@ -46,7 +46,8 @@ typedef struct rproxy_request_t {
     const char *method;   /* may be replaced (a string in r->pool) */
     const char *target;   /* origin-form "/path?query"; may be replaced */
     apr_table_t *headers; /* the outgoing fields; edit in place */
-    /* "scheme://host[:port]" of the backend the request goes to; a hook
+    /* "scheme://host[:port]" of the backend the request goes to, with
+     * "unix:/path|" before it for one on a Unix domain socket; a hook
      * may point it at another one (Go's SetURL), a string in r->pool of
      * the same form ("http://" or "https://", no path, no query). Host
      * follows unless RProxyPreserveHost kept the client's or a hook set

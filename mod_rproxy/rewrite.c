@@ -87,8 +87,17 @@ static rp_url_t *rule_target(request_rec *r, const rpx_server_conf_t *sc)
         }
         return rv == APR_SUCCESS ? u : bad_target(r, raw, why);
     }
-    if (rp_url_parse(r->pool, rp_url_escape_unsafe(r->pool, raw), u, &why) !=
-        APR_SUCCESS) {
+    if (!strncasecmp(raw, "unix:", 5)) {
+        /* a rule's URL may carry the request's own bytes: a socket path
+         * must come from the configuration alone */
+        why = "a unix: socket target is for RProxyPass and RProxyMember "
+              "(rewrite onto such a route with [PT])";
+        rv = APR_EINVAL;
+    }
+    else {
+        rv = rp_url_parse(r->pool, rp_url_escape_unsafe(r->pool, raw), u, &why);
+    }
+    if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       RPLOGNO(00241) RPX_TARGET_ENV " \"%s\" is not a "
                                                     "backend URL: %s",

@@ -26,6 +26,7 @@ threads joined with a bound on stop().
 import fcntl
 import hashlib
 import json
+import os
 import random
 import socket
 import struct
@@ -327,22 +328,34 @@ class Backend:
     """
 
     def __init__(self, handler, name="backend", idle_timeout=120.0,
-                 io_timeout=30.0, host=LOOPBACK, port=0):
+                 io_timeout=30.0, host=LOOPBACK, port=0, unix_path=None):
         self.handler = handler
         self.name = name
         self.idle_timeout = idle_timeout
         self.io_timeout = io_timeout
-        v6 = ":" in host  # "::1": an IPv6 literal
-        self.lsock = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET,
-                                   socket.SOCK_STREAM)
-        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.lsock.bind((host, port))
+        self.unix_path = unix_path
+        if unix_path:
+            # a Unix domain socket anyone may connect to (httpd's children
+            # run as another user when the tests run as root); url is the
+            # target as RProxyPass takes it, Host "localhost"
+            self.lsock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.lsock.bind(unix_path)
+            os.chmod(unix_path, 0o666)
+            self.port = 0
+            self.url = "unix:%s|http://localhost" % unix_path
+            self.hostport = "localhost"
+        else:
+            v6 = ":" in host  # "::1": an IPv6 literal
+            self.lsock = socket.socket(
+                socket.AF_INET6 if v6 else socket.AF_INET, socket.SOCK_STREAM)
+            self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self.lsock.bind((host, port))
+            self.port = self.lsock.getsockname()[1]
+            hp = "[%s]" % host if v6 else host
+            self.url = "http://%s:%d" % (hp, self.port)
+            self.hostport = "%s:%d" % (hp, self.port)
         self.lsock.listen(256)
         self.lsock.settimeout(0.2)
-        self.port = self.lsock.getsockname()[1]
-        hp = "[%s]" % host if v6 else host
-        self.url = "http://%s:%d" % (hp, self.port)
-        self.hostport = "%s:%d" % (hp, self.port)
         self.stopping = False
         self.lock = threading.Lock()
         self.conns = {}  # id -> Conn (open ones)
@@ -365,6 +378,11 @@ class Backend:
             self.lsock.close()
         except OSError:
             pass
+        if self.unix_path:
+            try:
+                os.unlink(self.unix_path)
+            except OSError:
+                pass
         with self.lock:
             conns = list(self.conns.values())
         for c in conns:
@@ -446,6 +464,8 @@ class Backend:
                 continue
             except OSError:
                 break
+            if self.unix_path:
+                peer = ("unix", 0)
             s.settimeout(self.io_timeout)
             with self.lock:
                 self.total_connections += 1

@@ -689,6 +689,7 @@ class Nginx:
         self.proc = None
         self.tls = None  # see enable_tls()
         self.server_extra = ""  # more directives for the server block
+        self.unix_path = None  # see listen_unix()
         for d in (workdir, self.root, os.path.join(workdir, "tmp")):
             os.makedirs(d, exist_ok=True)
             _make_readable(d)
@@ -703,8 +704,18 @@ class Nginx:
         self.url = "https://%s:%d" % (LOOPBACK, self.port)
         return self
 
+    def listen_unix(self, path):
+        """Also listen on a Unix domain socket at `path` (call before
+        start()); the socket is made writable for everyone once nginx runs,
+        so that httpd's children may connect whatever their user."""
+        self.unix_path = path
+        return self
+
     def _server_lines(self):
         lines = []
+        if self.unix_path:
+            lines.append("listen unix:%s%s;" % (
+                self.unix_path, " ssl" if self.tls else ""))
         if self.tls:
             t = self.tls
             lines += ["ssl_certificate %s;" % t["cert"],
@@ -776,6 +787,8 @@ http {
             self.stop()
             raise AssertionError("nginx did not start (rc=%s):\n%s" % (
                 rc, Httpd._read(self.error_log_path)))
+        if self.unix_path:
+            os.chmod(self.unix_path, 0o666)
         return self
 
     def stop(self, timeout=10):

@@ -8,6 +8,7 @@ with 403; modify_response changes the status and headers or refuses with
 import os
 import shutil
 import subprocess
+import tempfile
 
 import pytest
 
@@ -172,6 +173,36 @@ def test_rewrite_hook_may_choose_an_https_backend(
         "the backend saw TLS (%r)" % r.headers
     assert r.json()["target"] == "/z", "nginx passed /echo/z on as /z (%r)" % (
         r.json()["target"])
+
+
+def test_rewrite_hook_sees_and_may_choose_socket_backends(
+        httpd_factory, backend_factory, hooks_module):
+    """A route on a Unix domain socket shows its backend to the hook as
+    "unix:/path|http://host"; a hook may send a request to a socket
+    backend, and from it to a TCP one."""
+    d = tempfile.mkdtemp(prefix="rpu-", dir="/tmp")
+    try:
+        os.chmod(d, 0o755)
+        a = backend_factory(backends.echo_handler, name="tcp-a")
+        u = backend_factory(backends.echo_handler, name="unix-u",
+                            unix_path=os.path.join(d, "u.sock"))
+        h = _hooked(httpd_factory, hooks_module,
+                    "RProxyPass /app %s/\nRProxyPass /sock %s/\n"
+                    % (a.url, u.url))
+        r = client.get(h.port, "/sock/x")
+        assert r.status == 200 and \
+            _headers(r)["x-hooked-backend"] == u.url, \
+            "the hook saw the socket route's backend as written (%r)" % r
+        r = client.get(h.port, "/app/y", headers=[("X-Test-Backend", u.url)])
+        assert r.status == 200 and len(u.requests) == 2 and \
+            not a.requests and _headers(r)["host"] == "localhost", \
+            "the hook sent the request to the socket, Host followed (%r)" % r
+        r = client.get(h.port, "/sock/z", headers=[("X-Test-Backend", a.url)])
+        assert r.status == 200 and len(a.requests) == 1 and \
+            _headers(r)["host"] == a.hostport, \
+            "and from the socket's route to a TCP backend (%r)" % r
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
 
 
 def test_rewrite_hook_takes_a_request_out_of_its_balancer(

@@ -45,6 +45,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 
 #define TB_MAX_CONNS 8  /* connections served with a thread */
@@ -509,27 +510,17 @@ TB_FN void *tb_accept_main(void *arg)
     return NULL;
 }
 
-/* Start a backend whose connection i plays scripts[i] (i < nscripts). */
-TB_FN tb_backend_t *tb_start(const tb_step_t *const *scripts, int nscripts)
+/* Serve scripts on the listening socket lfd (taken over). */
+TB_FN tb_backend_t *tb_start_on(int lfd, const tb_step_t *const *scripts,
+                                int nscripts)
 {
     tb_backend_t *tb = calloc(1, sizeof(*tb));
-    struct sockaddr_in sa;
-    socklen_t sl = sizeof(sa);
     int i;
 
     if (!tb || nscripts > TB_MAX_CONNS) {
         tb_die("tb_start");
     }
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    tb->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (tb->lfd < 0 || bind(tb->lfd, (struct sockaddr *)&sa, sl) != 0 ||
-        listen(tb->lfd, 16) != 0 ||
-        getsockname(tb->lfd, (struct sockaddr *)&sa, &sl) != 0) {
-        tb_die("tb_start: listen");
-    }
-    tb->port = ntohs(sa.sin_port);
+    tb->lfd = lfd;
     for (i = 0; i < nscripts; i++) {
         tb->scripts[i] = scripts[i];
     }
@@ -539,6 +530,51 @@ TB_FN tb_backend_t *tb_start(const tb_step_t *const *scripts, int nscripts)
         tb_die("pthread_create");
     }
     return tb;
+}
+
+/* Start a backend whose connection i plays scripts[i] (i < nscripts). */
+TB_FN tb_backend_t *tb_start(const tb_step_t *const *scripts, int nscripts)
+{
+    struct sockaddr_in sa;
+    socklen_t sl = sizeof(sa);
+    tb_backend_t *tb;
+    int lfd;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sl) != 0 ||
+        listen(lfd, 16) != 0 ||
+        getsockname(lfd, (struct sockaddr *)&sa, &sl) != 0) {
+        tb_die("tb_start: listen");
+    }
+    tb = tb_start_on(lfd, scripts, nscripts);
+    tb->port = ntohs(sa.sin_port);
+    return tb;
+}
+
+/* The same on a Unix domain socket at path (port 0); the caller removes
+ * the socket file after tb_stop(). */
+TB_FN tb_backend_t *tb_start_unix(const tb_step_t *const *scripts, int nscripts,
+                                  const char *path)
+{
+    struct sockaddr_un sa;
+    int lfd;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    if (strlen(path) >= sizeof(sa.sun_path)) {
+        tb_die("tb_start_unix: path too long");
+    }
+    strcpy(sa.sun_path, path);
+    unlink(path);
+    lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+        listen(lfd, 16) != 0) {
+        tb_die("tb_start_unix: listen");
+    }
+    return tb_start_on(lfd, scripts, nscripts);
 }
 
 /* A backend of one scripted connection. */

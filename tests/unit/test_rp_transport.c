@@ -1509,6 +1509,97 @@ static void test_rfc9209_unresolvable_name_is_dns_error(void)
     fx_close(&fx);
 }
 
+/* A backend on a Unix domain socket ("unix:/path|http://localhost"): the
+ * connection goes to the socket, Host is the URL's, the connection is
+ * pooled and reused like a TCP one, and the peer named in logs is
+ * "unix:/path". */
+static void fx_open_unix(fx_t *fx, const tb_step_t *const *scripts,
+                         int nscripts, const char *path)
+{
+    rp_backend_opts_t bo = {0};
+    const char *why = NULL;
+
+    fx_open(fx, NULL, -1);
+    if (nscripts >= 0) {
+        fx->tb = tb_start_unix(scripts, nscripts, path);
+    }
+    bo.idle_timeout = apr_time_from_sec(10);
+    bo.queue_timeout = apr_time_from_sec(1);
+    RP_EXPECT_INT(
+        rp_url_parse(fx->pool,
+                     apr_psprintf(fx->pool, "unix:%s|http://localhost", path),
+                     &fx->url, &why),
+        APR_SUCCESS);
+    fx->be = rp_transport_backend(fx->t, &fx->url, &bo);
+}
+
+static const char *unix_path(void)
+{
+    static char path[64];
+
+    snprintf(path, sizeof(path), "/tmp/rp-unit-%ld.sock", (long)getpid());
+    return path;
+}
+
+static void test_unix_socket_backend_pooled_and_reused(void)
+{
+    static const tb_step_t s0[] = {
+        {.send = OK_HELLO},
+        {.send = "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nbye"},
+        TB_END};
+    const tb_step_t *const sc[] = {s0};
+    const char *path = unix_path(), *body, *peer = NULL;
+    rp_backend_opts_t bo = {0};
+    rp_request_t req;
+    int status;
+    fx_t fx;
+
+    fx_open_unix(&fx, sc, 1, path);
+    fx.opts.peer = &peer;
+    req = request(&fx, "GET", "/1");
+    RP_EXPECT_INT(fetch(&fx, &req, &status, &body), APR_SUCCESS);
+    RP_EXPECT_STR(body, "hello");
+    req = request(&fx, "GET", "/2");
+    RP_EXPECT_INT(fetch(&fx, &req, &status, &body), APR_SUCCESS);
+    RP_EXPECT_STR(body, "bye");
+    RP_EXPECT_INT(tb_accepted(fx.tb), 1);
+    RP_EXPECT_STR(tb_request(fx.tb, 1)->raw,
+                  "GET /2 HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    RP_EXPECT_INT(stats(&fx).conns_opened, 1);
+    RP_EXPECT_INT(stats(&fx).conns_reused, 1);
+    RP_EXPECT_STR(peer, apr_pstrcat(fx.pool, "unix:", path, NULL));
+    /* the same URL is the same backend, whatever upstream proxy the
+     * caller's settings name: a socket is never reached through one */
+    bo.idle_timeout = apr_time_from_sec(10);
+    bo.proxy = &fx.url;
+    RP_EXPECT(rp_transport_backend(fx.t, &fx.url, &bo) == fx.be);
+    fx_close(&fx);
+    unlink(path);
+}
+
+static void test_unix_socket_missing_is_unreachable_naming_it(void)
+{
+    const char *path = unix_path(), *why, *peer = NULL;
+    rp_request_t req;
+    rp_response_t *resp;
+    fx_t fx;
+
+    unlink(path);
+    fx_open_unix(&fx, NULL, -1, path);
+    fx.opts.peer = &peer;
+    req = request(&fx, "GET", "/");
+    RP_EXPECT_INT(round_trip(&fx, &req, &resp, &why), RP_EBACKEND_UNREACHABLE);
+    RP_EXPECT(resp == NULL);
+    RP_EXPECT(why != NULL &&
+              strstr(why, apr_pstrcat(fx.pool, "connect to unix:", path,
+                                      "|http://localhost failed", NULL)) &&
+              strstr(why, "No such file") != NULL);
+    RP_EXPECT_STR(peer, apr_pstrcat(fx.pool, "unix:", path, NULL));
+    RP_EXPECT_INT(fx.fault, RP_FAULT_DESTINATION_UNAVAILABLE);
+    RP_EXPECT_INT(stats(&fx).conns_opened, 0);
+    fx_close(&fx);
+}
+
 /* The number of fields is bounded by the head's size alone: 3000 fields
  * (about 33 KB) pass whole under the default 64 KiB; under a 16 KiB limit
  * (RProxyMaxResponseHeaderSize) the same head is a header section too
@@ -2033,6 +2124,8 @@ int main(void)
     TB_RUN(test_backend_reset_before_response_is_unreachable);
     TB_RUN(test_close_inside_response_head_is_bad_response);
     TB_RUN(test_rfc9209_unresolvable_name_is_dns_error);
+    TB_RUN(test_unix_socket_backend_pooled_and_reused);
+    TB_RUN(test_unix_socket_missing_is_unreachable_naming_it);
     TB_RUN(test_fields_bounded_by_head_size_only);
     TB_RUN(test_head_over_64k_refused_whatever_the_buffering);
     TB_RUN(test_backend_close_mid_body_is_eof_on_read);

@@ -7,6 +7,7 @@
 
 #include <apr_general.h>
 #include <apr_pools.h>
+#include <apr_strings.h>
 #include "rp_url.h"
 #include "rp_test.h"
 #include "rp_test_table.h"
@@ -20,7 +21,12 @@ typedef struct parse_ok_t {
     int port;
     const char *hostport, *path, *query; /* query NULL: none */
     int tls;
+    const char *socket; /* unix: targets; NULL for the others */
 } parse_ok_t;
+
+/* 10 bytes; a socket path of 107 is "/" and 106 more */
+#define TEN "abcdefghij"
+#define PATH107 "/" TEN TEN TEN TEN TEN TEN TEN TEN TEN TEN "klmnop"
 
 static const parse_ok_t parse_ok[] = {
     {"rfc9110-4.2.1-http-default-port-80", "http://example.com", "http",
@@ -46,6 +52,13 @@ static const parse_ok_t parse_ok[] = {
      "h", 80, "h", "/a%2Fb/%7e", NULL, 0},
     {"rfc3986-3.2.3-port-65535-is-max", "https://h:65535", "https", "h", 65535,
      "h:65535", "", NULL, 1},
+    {"rp-unix-socket-then-the-url", "unix:/run/app.sock|http://App.local/base",
+     "http", "app.local", 80, "app.local", "/base", NULL, 0, "/run/app.sock"},
+    {"rp-unix-socket-any-case-https-with-port",
+     "UNIX:/r/a b.sock|https://n:8443/?q", "https", "n", 8443, "n:8443", "/",
+     "q", 1, "/r/a b.sock"},
+    {"rp-unix-socket-path-of-107-bytes", "unix:" PATH107 "|http://h", "http",
+     "h", 80, "h", "", NULL, 0, PATH107},
 };
 
 static void check_parse_ok(const void *arg)
@@ -68,6 +81,12 @@ static void check_parse_ok(const void *arg)
     RP_EXPECT_STR(u.path, tc->path);
     RP_EXPECT_STR(u.query, tc->query);
     RP_EXPECT_INT(u.tls, tc->tls);
+    RP_EXPECT_STR(u.socket, tc->socket);
+    RP_EXPECT_STR(rp_url_origin(pool, &u),
+                  apr_pstrcat(pool, tc->socket ? "unix:" : "",
+                              tc->socket ? tc->socket : "",
+                              tc->socket ? "|" : "", tc->scheme, "://",
+                              tc->hostport, NULL));
 }
 
 /* ---- rp_url_parse: refused targets ---- */
@@ -109,6 +128,18 @@ static const parse_bad_t parse_bad[] = {
     {"rfc3986-3.2.2-percent-in-host-refused", "http://ex%41mple.com/",
      "host name"},
     {"rfc3986-3.3-bracket-in-path-refused", "http://h/[x]", "IPv6 host"},
+    {"rp-unix-socket-without-url-refused", "unix:/run/a.sock", "unix:/path|"},
+    {"rp-unix-socket-relative-path-refused", "unix:run/a.sock|http://h/",
+     "absolute"},
+    {"rp-unix-socket-empty-path-refused", "unix:|http://h/", "absolute"},
+    {"rp-unix-socket-path-of-108-bytes-refused", "unix:" PATH107 "x|http://h/",
+     "too long"},
+    {"rp-unix-socket-control-character-refused", "unix:/a\x01b|http://h/",
+     "control character"},
+    {"rp-unix-socket-then-ftp-refused", "unix:/a.sock|ftp://h/", "scheme"},
+    {"rp-unix-socket-then-nothing-refused", "unix:/a.sock|", "scheme"},
+    {"rp-unix-socket-then-bad-host-refused", "unix:/a.sock|http:///x",
+     "empty host"},
 };
 
 static void check_parse_bad(const void *arg)
