@@ -42,6 +42,7 @@ void rp_conf_init(rp_conf_t *conf)
     conf->via = RP_UNSET;
     conf->rewrite_location = RP_UNSET;
     conf->status_header = RP_UNSET;
+    conf->error_override = RP_UNSET;
 }
 
 void rp_conf_merge(rp_conf_t *conf, const rp_conf_t *base, const rp_conf_t *add)
@@ -86,6 +87,10 @@ void rp_conf_merge(rp_conf_t *conf, const rp_conf_t *base, const rp_conf_t *add)
     RP_MERGE_STR(conf, base, add, cookie_paths);
     RP_MERGE_STR(conf, base, add, pass_reverse);
     RP_MERGE_INT(conf, base, add, status_header);
+    /* The codes go with the switch that names them. */
+    conf->error_codes =
+        add->error_override != RP_UNSET ? add->error_codes : base->error_codes;
+    RP_MERGE_INT(conf, base, add, error_override);
 }
 
 #define RP_GET(f, dflt, unset) return conf->f != (unset) ? conf->f : (dflt)
@@ -246,4 +251,15 @@ const apr_array_header_t *rp_conf_pass_reverse(const rp_conf_t *conf)
 int rp_conf_status_header(const rp_conf_t *conf)
 {
     RP_GET(status_header, 1, RP_UNSET);
+}
+
+int rp_conf_error_override(const rp_conf_t *conf, int status)
+{
+    int bit = status - 400;
+
+    if (conf->error_override != 1 || status < 400 || status > 599) {
+        return 0;
+    }
+    return !conf->error_codes ||
+           ((conf->error_codes[bit / 8] >> (bit % 8)) & 1);
 }

@@ -82,7 +82,14 @@ typedef struct rp_conf_t {
                                                * rp_rewrite_alias_t */
     /* RProxyStatusHeader: Proxy-Status on the errors the proxy makes */
     int status_header;
+    /* RProxyErrorOverride: a backend's error answer (4xx/5xx) is left to
+     * the host's error page; error_codes goes with it: a bitmap of the
+     * statuses 400..599 it applies to (bit s - 400), NULL for all */
+    int error_override;
+    const unsigned char *error_codes; /* borrowed: pconf */
 } rp_conf_t;
+
+#define RP_CONF_ERROR_CODES_LEN 25 /* bytes of error_codes: 200 bits */
 
 /* The value of upstream that means "none" (overrides an inherited one). */
 extern const rp_url_t rp_conf_no_upstream;
@@ -130,6 +137,8 @@ const apr_array_header_t *rp_conf_cookie_domains(const rp_conf_t *conf);
 const apr_array_header_t *rp_conf_cookie_paths(const rp_conf_t *conf);
 const apr_array_header_t *rp_conf_pass_reverse(const rp_conf_t *conf);
 int rp_conf_status_header(const rp_conf_t *conf); /* default 1: on */
+/* Does RProxyErrorOverride apply to a backend's status? (default: no) */
+int rp_conf_error_override(const rp_conf_t *conf, int status);
 
 #ifdef __cplusplus
 }

@@ -147,6 +147,15 @@ static char *sf_string(apr_pool_t *p, const char *s, apr_size_t max)
     return out;
 }
 
+const char *rp_fault_proxy_status_received(apr_pool_t *p, const char *name,
+                                           int status)
+{
+    const char *n =
+        is_sf_token(name) ? name : sf_string(p, name, RP_FAULT_DETAILS_MAX);
+
+    return apr_psprintf(p, "%s; received-status=%d", n, status);
+}
+
 const char *rp_fault_proxy_status(apr_pool_t *p, const char *name,
                                   rp_fault_t fault, const char *details)
 {

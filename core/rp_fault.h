@@ -12,7 +12,9 @@
  * rp_fault_of_code() gives a fallback for an rp_ code that came without one.
  *
  * rp_fault_proxy_status() builds the Proxy-Status field value (RFC 9209
- * section 2) that the host adds to the error responses the proxy generates.
+ * section 2) that the host adds to the error responses the proxy generates,
+ * rp_fault_proxy_status_received() the one for a backend's error answer
+ * replaced by the host's error page.
  *
  * Lifetimes: names are static; field values are allocated in the pool
  * given. */
@@ -84,6 +86,12 @@ rp_fault_t rp_fault_of_code(apr_status_t err);
  * The result is allocated in p. */
 const char *rp_fault_proxy_status(apr_pool_t *p, const char *name,
                                   rp_fault_t fault, const char *details);
+
+/* The Proxy-Status field value for a backend's answer this proxy did not
+ * forward as it came (RProxyErrorOverride put the host's error page in its
+ * place): "<name>; received-status=<status>", name as above. In p. */
+const char *rp_fault_proxy_status_received(apr_pool_t *p, const char *name,
+                                           int status);
 
 #ifdef __cplusplus
 }

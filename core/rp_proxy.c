@@ -665,6 +665,35 @@ static void lb_set_sticky(rp_exchange_t *ex)
                                     : ""));
 }
 
+static int keep_field(void *baton, const char *key, const char *val)
+{
+    rp_exchange_t *ex = baton;
+
+    apr_table_addn(ex->override_fields, apr_pstrdup(ex->pool, key),
+                   apr_pstrdup(ex->pool, val));
+    return 1;
+}
+
+/* RProxyErrorOverride: the backend's error answer is not forwarded; its
+ * body is read and dropped (the connection is kept when the rest is short
+ * and quick, as when a client leaves) and the host answers with its error
+ * page for the status. The fields that page still needs are kept: the
+ * challenge of a 401 (a client could not authenticate without it), the
+ * methods of a 405, when to come back after a 429 or 503. */
+static apr_status_t override_error(rp_exchange_t *ex)
+{
+    rp_response_t *resp = ex->resp;
+
+    ex->override_fields = apr_table_make(ex->pool, 2);
+    apr_table_do(keep_field, ex, resp->headers, "WWW-Authenticate", "Allow",
+                 "Retry-After", NULL);
+    ex->status = resp->status;
+    ex->overridden = 1;
+    rp_response_discard(resp, RP_DISCARD_MAX, RP_DISCARD_WAIT);
+    rp_response_close(resp);
+    return APR_SUCCESS;
+}
+
 static apr_status_t send_head(rp_exchange_t *ex)
 {
     rp_response_t *resp = ex->resp;
@@ -690,6 +719,9 @@ static apr_status_t send_head(rp_exchange_t *ex)
             ex->error_detail = "modify_response failed";
             return fail(ex, RP_EHOOK);
         }
+    }
+    if (rp_conf_error_override(ex->conf, resp->status)) {
+        return override_error(ex);
     }
     ex->status = resp->status;
     rv = ex->front.ops->send_head(ex->front.ctx, resp->status, resp->reason,

@@ -152,6 +152,12 @@ struct rp_exchange_t {
     apr_interval_time_t backend_time; /* request sent -> body done */
     apr_off_t body_bytes;             /* response body bytes passed on */
     unsigned head_sent:1;             /* the response has started */
+    /* RProxyErrorOverride took the backend's answer (status, its body
+     * read and dropped): the host answers status with its own error page,
+     * adding override_fields, the backend's fields that page needs
+     * (WWW-Authenticate, Allow, Retry-After; in pool). */
+    unsigned overridden:1;
+    apr_table_t *override_fields;
     /* What exactly failed (rp_fault.h), set with error; the error hook
      * sees it. */
     rp_fault_t fault;

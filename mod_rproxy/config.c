@@ -468,6 +468,47 @@ static const char *set_flag(cmd_parms *cmd, void *dconf, int on)
     return NULL;
 }
 
+/* RProxyErrorOverride On|Off [code ...]: the codes (400 to 599) narrow
+ * On to those statuses; a context's setting replaces the inherited one. */
+static const char *set_error_override(cmd_parms *cmd, void *dconf, int argc,
+                                      char *const argv[])
+{
+    rp_conf_t *c = target_conf(cmd, dconf);
+    unsigned char *codes;
+    int i;
+
+    if (argc < 1 || (strcasecmp(argv[0], "on") && strcasecmp(argv[0], "off"))) {
+        return apr_psprintf(cmd->pool, "%s: \"%s\" is not On or Off",
+                            cmd->cmd->name, argc ? argv[0] : "");
+    }
+    if (!strcasecmp(argv[0], "off")) {
+        if (argc > 1) {
+            return apr_psprintf(cmd->pool,
+                                "%s Off takes no status codes (got \"%s\")",
+                                cmd->cmd->name, argv[1]);
+        }
+        c->error_override = 0;
+        c->error_codes = NULL;
+        return NULL;
+    }
+    codes = argc > 1 ? apr_pcalloc(cmd->pool, RP_CONF_ERROR_CODES_LEN) : NULL;
+    for (i = 1; i < argc; i++) {
+        char *end = NULL;
+        long n = strtol(argv[i], &end, 10);
+
+        if (!apr_isdigit(argv[i][0]) || *end || n < 400 || n > 599) {
+            return apr_psprintf(cmd->pool,
+                                "%s: \"%s\" is not an error status (400 to "
+                                "599)",
+                                cmd->cmd->name, argv[i]);
+        }
+        codes[(n - 400) / 8] |= (unsigned char)(1u << ((n - 400) % 8));
+    }
+    c->error_override = 1;
+    c->error_codes = codes;
+    return NULL;
+}
+
 /* ---- response rewriting (RProxyRewriteLocation, RProxyCookie*) ---- */
 
 /* RProxyCookieDomain / RProxyCookiePath from to | off. Rules add up in
@@ -688,6 +729,10 @@ const command_rec rpx_cmds[] = {
                    RPX_CTX,
                    "backend-path front-path: rewrite Set-Cookie Path= "
                    "(repeatable), or off"),
+    AP_INIT_TAKE_ARGV("RProxyErrorOverride", set_error_override, NULL, RPX_CTX,
+                      "On [code ...]: a backend's error answer (these "
+                      "statuses, else 400-599) gets httpd's error page "
+                      "(ErrorDocument) instead; Off (default)"),
     AP_INIT_FLAG("RProxyStatusHeader", set_flag, RPX_OFF(status_header),
                  RPX_CTX,
                  "Off: no Proxy-Status field on the errors the proxy "

@@ -22,6 +22,27 @@ static const char *url_text(apr_pool_t *p, const rp_url_t *u)
                        u->query ? u->query : "", NULL);
 }
 
+/* RProxyErrorOverride: off, on (every error status), or on and its list. */
+static void print_error_override(apr_file_t *out, const rp_conf_t *c)
+{
+    int s;
+
+    if (c->error_override != 1) {
+        apr_file_printf(out, "      error override off\n");
+        return;
+    }
+    apr_file_printf(out, "      error override on");
+    if (!c->error_codes) {
+        apr_file_printf(out, " (400-599)");
+    }
+    for (s = 400; c->error_codes && s <= 599; s++) {
+        if (rp_conf_error_override(c, s)) {
+            apr_file_printf(out, " %d", s);
+        }
+    }
+    apr_file_printf(out, "\n");
+}
+
 /* Times print as milliseconds below a second, else as seconds. */
 static const char *time_text(apr_pool_t *p, apr_interval_time_t t)
 {
@@ -142,6 +163,7 @@ static void print_route(apr_file_t *out, apr_pool_t *p, const char *where,
     }
     apr_file_printf(out, "      proxy-status header %s\n",
                     rp_conf_status_header(c) ? "on" : "off");
+    print_error_override(out, c);
     if (rp_conf_upstream(c, &auth)) {
         apr_file_printf(out, "      through upstream proxy http://%s%s\n",
                         rp_conf_upstream(c, &auth)->hostport,

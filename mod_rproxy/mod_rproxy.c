@@ -284,6 +284,46 @@ static void set_proxy_status(request_rec *r, const rp_exchange_t *ex)
         rp_fault_proxy_status(r->pool, proxy_name(r), ex->fault, details));
 }
 
+/* A field the backend's error answer had, for httpd's error page. httpd
+ * writes Allow itself on a 405 page, from r->allowed_methods: the
+ * backend's methods go there (TRACE joins them when TraceEnable allows
+ * it, as httpd answers TRACE itself). */
+static int add_err_field(void *baton, const char *key, const char *val)
+{
+    request_rec *r = baton;
+    char *list, *m, *last;
+
+    if (strcasecmp(key, "Allow") != 0) {
+        apr_table_addn(r->err_headers_out, key, val);
+        return 1;
+    }
+    list = apr_pstrdup(r->pool, val);
+    for (m = apr_strtok(list, ", \t", &last); m;
+         m = apr_strtok(NULL, ", \t", &last)) {
+        ap_method_list_add(r->allowed_methods, m);
+        if (ap_method_number_of(m) == M_INVALID) {
+            /* make_allow() lists extension methods only with this bit */
+            r->allowed_methods->method_mask |= AP_METHOD_BIT << M_INVALID;
+        }
+    }
+    return 1;
+}
+
+/* RProxyErrorOverride took the backend's error answer: httpd answers the
+ * status with its error page (ErrorDocument, or its own), keeping the
+ * fields the core kept from the backend. Proxy-Status says which status
+ * came (RFC 9209 received-status). */
+static int error_page(request_rec *r, const rp_exchange_t *ex)
+{
+    apr_table_do(add_err_field, r, ex->override_fields, NULL);
+    if (rp_conf_status_header(ex->conf)) {
+        apr_table_setn(
+            r->err_headers_out, "Proxy-Status",
+            rp_fault_proxy_status_received(r->pool, proxy_name(r), ex->status));
+    }
+    return ex->status;
+}
+
 /* %{rproxy-status}n: the status sent, or 499 when the client went away
  * before the response was complete (nginx's number for it). A tunnel the
  * client ends after its 101 was complete. */
@@ -494,6 +534,9 @@ static int rpx_handler(request_rec *r)
         return AP_FILTER_ERROR;
     }
     set_proxy_status(r, &ex);
+    if (ex.overridden) {
+        return error_page(r, &ex);
+    }
     if (rv == APR_SUCCESS || rv == RP_ECLIENT_GONE || ex.head_sent) {
         return OK;
     }

@@ -757,6 +757,56 @@ static void test_modify_response_hook_changes_what_front_sees(void)
     px_close(&px);
 }
 
+/* RProxyErrorOverride: a backend's 401 is not sent on; the exchange ends
+ * with overridden set, the status, and the challenges kept for the host's
+ * error page; the short body is read and the connection pooled. A status
+ * outside the configured list, and a 200, go through as usual. */
+static void test_error_override_keeps_status_and_challenge_only(void)
+{
+    static const tb_step_t s0[] = {
+        {.send = "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic "
+                 "realm=\"a\"\r\nWWW-Authenticate: Bearer\r\nX-Other: 1\r\n"
+                 "Retry-After: 3\r\nContent-Length: 9\r\n\r\nno access"},
+        {.send = "HTTP/1.1 404 Not Found\r\nContent-Length: 4\r\n\r\nnone"},
+        {.send = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"},
+        TB_END};
+    const tb_step_t *const sc[] = {s0};
+    unsigned char codes[RP_CONF_ERROR_CODES_LEN] = {0};
+    const apr_array_header_t *kept;
+    px_t px;
+
+    codes[(401 - 400) / 8] |= 1u << ((401 - 400) % 8);
+    px_open(&px, sc, 1);
+    px.conf.error_override = 1;
+    px.conf.error_codes = codes;
+    RP_EXPECT_INT(rp_proxy_run(px.ex), APR_SUCCESS);
+    RP_EXPECT(px.ex->overridden);
+    RP_EXPECT_INT(px.ex->status, 401);
+    RP_EXPECT(!px.ex->head_sent);
+    RP_EXPECT_INT(px.fr->nhead, 0);
+    RP_EXPECT_INT(px.fr->nfinish, 0);
+    kept = apr_table_elts(px.ex->override_fields);
+    RP_EXPECT_INT(kept->nelts, 3);
+    RP_EXPECT_STR(apr_table_get(px.ex->override_fields, "Retry-After"), "3");
+    RP_EXPECT_STR(apr_table_get(px.ex->override_fields, "X-Other"), NULL);
+    RP_EXPECT_STR(((const apr_table_entry_t *)kept->elts)[1].val, "Bearer");
+    RP_EXPECT_INT(stats(&px).conns_idle, 1); /* body read, pooled */
+
+    px_exchange(&px, "/nf"); /* 404: not in the list */
+    RP_EXPECT_INT(rp_proxy_run(px.ex), APR_SUCCESS);
+    RP_EXPECT(!px.ex->overridden);
+    RP_EXPECT_INT(px.fr->status, 404);
+    RP_EXPECT_STR(px.fr->body, "none");
+
+    px.conf.error_codes = NULL; /* every error status; a 200 still passes */
+    px_exchange(&px, "/ok");
+    RP_EXPECT_INT(rp_proxy_run(px.ex), APR_SUCCESS);
+    RP_EXPECT(!px.ex->overridden);
+    RP_EXPECT_STR(px.fr->body, "ok");
+    RP_EXPECT_INT(tb_accepted(px.tb), 1);
+    px_close(&px);
+}
+
 static void test_modify_response_failure_is_502_and_head_not_sent(void)
 {
     static const tb_step_t s0[] = {{.send = OK_HELLO}, TB_END};
@@ -1788,6 +1838,7 @@ int main(void)
     TB_RUN(test_rewrite_hook_failure_is_502_without_backend_connection);
     TB_RUN(test_rewrite_hook_moves_the_request_to_another_origin);
     TB_RUN(test_modify_response_hook_changes_what_front_sees);
+    TB_RUN(test_error_override_keeps_status_and_challenge_only);
     TB_RUN(test_modify_response_failure_is_502_and_head_not_sent);
     TB_RUN(test_error_hook_decides_the_status);
     TB_RUN(test_error_hook_answering_itself_returns_success);
