@@ -352,8 +352,26 @@ typedef struct race_t {
     apr_pollfd_t *pfd; /* the attempts in flight */
     int *idx;          /* their addresses' indexes */
     int inflight;
-    apr_status_t last; /* the last failure */
+    apr_status_t last;             /* the last failure */
+    const char *source4, *source6; /* local addresses to bind, or NULL */
 } race_t;
+
+/* Bind sock to the configured local address of its family, if any. */
+static apr_status_t bind_source(const race_t *r, apr_socket_t *sock,
+                                apr_int32_t family, apr_pool_t *p)
+{
+    const char *src = family == APR_INET    ? r->source4
+                      : family == APR_INET6 ? r->source6
+                                            : NULL;
+    apr_sockaddr_t *la;
+    apr_status_t rv;
+
+    if (!src) {
+        return APR_SUCCESS;
+    }
+    rv = apr_sockaddr_info_get(&la, src, family, 0, 0, p);
+    return rv == APR_SUCCESS ? apr_socket_bind(sock, la) : rv;
+}
 
 /* Start a non-blocking connect to ips[i]. Returns APR_SUCCESS with *s set
  * when it connected at once, APR_EINPROGRESS when it joined the race, or
@@ -375,6 +393,7 @@ static apr_status_t race_start(race_t *r, const char *ip, int i,
     }
     if (rv == APR_SUCCESS && !local) {
         apr_socket_opt_set(sock, APR_TCP_NODELAY, 1);
+        rv = bind_source(r, sock, sa->family, p);
     }
     if (rv == APR_SUCCESS) {
         apr_socket_timeout_set(sock, 0); /* non-blocking */
@@ -458,13 +477,15 @@ static void race_wait(race_t *r, apr_time_t until, apr_port_t port,
     }
 }
 
-/* Connect to one of ips[0..n) before the deadline: returns the socket and
- * the winner's index, or the last failure (APR_TIMEUP when time ran out;
- * each address tried is noted). Every other socket is closed. */
-static apr_status_t race(const char **ips, int n, apr_port_t port,
+/* Connect to one of ips[0..n) (be's dial port, from the transport's
+ * source address of each one's family) before the deadline: returns the
+ * socket and the winner's index, or the last failure (APR_TIMEUP when time
+ * ran out; each address tried is noted). Every other socket is closed. */
+static apr_status_t race(const rp_backend_t *be, const char **ips, int n,
                          apr_time_t deadline, apr_pool_t *p, apr_socket_t **s,
                          int *win, dial_note_t *dn, apr_pool_t *ep)
 {
+    apr_port_t port = be->dial_port;
     race_t r;
     apr_time_t next = 0;
     int started = 0, k;
@@ -473,6 +494,8 @@ static apr_status_t race(const char **ips, int n, apr_port_t port,
     r.idx = apr_palloc(p, sizeof(*r.idx) * (apr_size_t)n);
     r.inflight = 0;
     r.last = APR_ECONNREFUSED;
+    r.source4 = be->t->source4;
+    r.source6 = be->t->source6;
     *s = NULL;
     for (;;) {
         apr_time_t now = apr_time_now();
@@ -535,8 +558,7 @@ static apr_status_t conn_dial(rp_backend_t *be, apr_interval_time_t timeout,
     }
     if (rv == APR_SUCCESS) {
         rp_addr_interleave(ips, n, p);
-        rv = race(ips, n, be->dial_port, apr_time_now() + timeout, p, &s, &i,
-                  dn, ep);
+        rv = race(be, ips, n, apr_time_now() + timeout, p, &s, &i, dn, ep);
     }
     if (rv != APR_SUCCESS) {
         apr_pool_destroy(p);
@@ -997,6 +1019,12 @@ void rp_transport_set_log(rp_transport_t *t, rp_log_fn fn, void *baton)
 {
     t->log = fn;
     t->log_baton = baton;
+}
+
+void rp_transport_set_source(rp_transport_t *t, const char *v4, const char *v6)
+{
+    t->source4 = v4 ? apr_pstrdup(t->pool, v4) : NULL;
+    t->source6 = v6 ? apr_pstrdup(t->pool, v6) : NULL;
 }
 
 void rp_transport_count_client_abort(rp_transport_t *t)

@@ -91,7 +91,8 @@ struct rp_transport_t {
     int stopping;         /* under mutex */
     rp_log_fn log;        /* may be NULL */
     void *log_baton;
-    rp_transport_stats_t stats; /* atomics */
+    const char *source4, *source6; /* local addresses to bind, or NULL */
+    rp_transport_stats_t stats;    /* atomics */
 };
 
 /* Drop the read buffer (the heap bucket over it); the block itself lives

@@ -111,6 +111,12 @@ void rp_backend_counts(rp_backend_t *be, apr_size_t *idle, apr_size_t *busy);
  * DNS refresh); msg starts with its RPLOGNO. Called from any thread. */
 typedef void (*rp_log_fn)(void *baton, int level, const char *msg);
 void rp_transport_set_log(rp_transport_t *t, rp_log_fn fn, void *baton);
+
+/* The local addresses new TCP connections are made from (Go's
+ * Dialer.LocalAddr, mod_proxy's ProxySourceAddress): v4 for IPv4
+ * destinations, v6 for IPv6 ones, each an address literal or NULL (the
+ * kernel chooses). Copied. Call before the first round trip. */
+void rp_transport_set_source(rp_transport_t *t, const char *v4, const char *v6);
 void rp_transport_count_client_abort(rp_transport_t *t);
 
 /* Pulls the client's request body: appends data buckets to bb (which stays

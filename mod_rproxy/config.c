@@ -509,6 +509,43 @@ static const char *set_error_override(cmd_parms *cmd, void *dconf, int argc,
     return NULL;
 }
 
+/* RProxySourceAddress addr [addr]: one IPv4 and/or one IPv6 literal, for
+ * every backend connection of the process (health checks included), so
+ * the main server's configuration alone. */
+static const char *set_source_address(cmd_parms *cmd, void *dconf,
+                                      const char *a1, const char *a2)
+{
+    rpx_server_conf_t *sc =
+        ap_get_module_config(cmd->server->module_config, &rproxy_module);
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    const char *args[2] = {a1, a2};
+    int i, v6;
+
+    (void)dconf;
+    if (err) {
+        return err;
+    }
+    sc->source4 = sc->source6 = NULL;
+    for (i = 0; i < 2 && args[i]; i++) {
+        const char **slot;
+
+        if (!rp_addr_valid(args[i], &v6)) {
+            return apr_psprintf(cmd->pool,
+                                "%s: \"%s\" is not an IPv4 or IPv6 address",
+                                cmd->cmd->name, args[i]);
+        }
+        slot = v6 ? &sc->source6 : &sc->source4;
+        if (*slot) {
+            return apr_psprintf(cmd->pool,
+                                "%s: two IPv%d addresses (\"%s\", \"%s\"); "
+                                "give at most one of each family",
+                                cmd->cmd->name, v6 ? 6 : 4, *slot, args[i]);
+        }
+        *slot = args[i];
+    }
+    return NULL;
+}
+
 /* ---- response rewriting (RProxyRewriteLocation, RProxyCookie*) ---- */
 
 /* RProxyCookieDomain / RProxyCookiePath from to | off. Rules add up in
@@ -761,6 +798,9 @@ const command_rec rpx_cmds[] = {
                      RSRC_CONF,
                      "GET|HEAD|OPTIONS /path [status=200-399] [interval=5s] "
                      "[timeout=2s] [passes=2] [fails=3]"),
+    AP_INIT_TAKE12("RProxySourceAddress", set_source_address, NULL, RSRC_CONF,
+                   "local address(es) backend connections are made from: "
+                   "an IPv4 and/or an IPv6 literal (main server only)"),
     AP_INIT_TAKE1("RProxyStatusStateFile", rpx_status_state_file, NULL,
                   RSRC_CONF,
                   "file keeping drained/disabled members across full "

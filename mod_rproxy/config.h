@@ -58,6 +58,9 @@ typedef struct rpx_server_conf_t {
     struct rpx_server_conf_t *rule_tls_from;
     int rule_tls_failed; /* making it on first use failed (under the lock
                           * of rewrite.c) */
+    /* RProxySourceAddress (main server only): local addresses of backend
+     * connections per family, literals in pconf, or NULL */
+    const char *source4, *source6;
 } rpx_server_conf_t;
 
 /* <Location> record. */

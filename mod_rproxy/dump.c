@@ -199,6 +199,17 @@ void rpx_dump_config(apr_pool_t *p, server_rec *main_server)
         return;
     }
     apr_file_printf(out, "mod_rproxy routes and effective settings:\n");
+    {
+        rpx_server_conf_t *msc =
+            ap_get_module_config(main_server->module_config, &rproxy_module);
+
+        if (msc->source4 || msc->source6) {
+            apr_file_printf(
+                out, "source address%s%s%s%s\n", msc->source4 ? " " : "",
+                msc->source4 ? msc->source4 : "", msc->source6 ? " " : "",
+                msc->source6 ? msc->source6 : "");
+        }
+    }
     for (s = main_server; s; s = s->next) {
         rpx_server_conf_t *sc =
             ap_get_module_config(s->module_config, &rproxy_module);

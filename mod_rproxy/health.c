@@ -104,6 +104,7 @@ static void check_balancer(checker_t *ck, rp_balancer_t *b, apr_pool_t *p)
 {
     apr_uint32_t me = (apr_uint32_t)getpid();
     apr_time_t now = apr_time_now();
+    rpx_server_conf_t *sc;
     apr_status_t rv;
 
     if (!rp_lb_lease(b->shared, me, now, lease_ttl(b)) ||
@@ -122,6 +123,8 @@ static void check_balancer(checker_t *ck, rp_balancer_t *b, apr_pool_t *p)
             return;
         }
         rp_transport_set_log(ck->t, transport_log, ck->s);
+        sc = ap_get_module_config(ck->s->module_config, &rproxy_module);
+        rp_transport_set_source(ck->t, sc->source4, sc->source6);
     }
     if (!ck->t) {
         return;

@@ -551,6 +551,7 @@ static void transport_log(void *baton, int level, const char *msg)
 
 static void rpx_child_init(apr_pool_t *pchild, server_rec *s)
 {
+    rpx_server_conf_t *sc;
     int threads = 0;
     apr_status_t rv;
 
@@ -564,6 +565,8 @@ static void rpx_child_init(apr_pool_t *pchild, server_rec *s)
         return;
     }
     rp_transport_set_log(rpx_transport, transport_log, s);
+    sc = ap_get_module_config(s->module_config, &rproxy_module);
+    rp_transport_set_source(rpx_transport, sc->source4, sc->source6);
     rv = rpx_rule_tls_child_init(pchild);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,

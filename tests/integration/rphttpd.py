@@ -314,6 +314,20 @@ class ConfigTestResult(tuple):
     def snippet_line(self, n):
         return self.first_line + n - 1
 
+    def assert_refused(self, what, line, *reasons):
+        """httpd -t refused the snippet: the output names the file, the
+        snippet's line `line` and, after them, every text in reasons."""
+        rc, out = self
+        assert rc != 0, "%s: httpd -t refuses it:\n%s" % (what, out)
+        assert self.conf_path in out and \
+            re.search(r"\bline %d\b" % self.snippet_line(line), out), \
+            "%s: the output names the file and line %d:\n%s" % (
+                what, self.snippet_line(line), out)
+        reason = out.split(self.conf_path, 1)[-1]
+        for text in reasons:
+            assert text in reason, "%s: the reason says %r:\n%s" % (
+                what, text, out)
+
 
 class HttpdError(Exception):
     pass

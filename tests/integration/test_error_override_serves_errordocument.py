@@ -173,15 +173,8 @@ BAD = {
 def test_bad_values_refused_with_file_and_line(httpd_factory, case):
     line, value = BAD[case]
     tester = httpd_factory(start=False)
-    res = tester.configtest("# first\n" + line + "\n")
-    rc, out = res
-    assert rc != 0, "%s: refused:\n%s" % (case, out)
-    assert res.conf_path in out and \
-        re.search(r"\bline %d\b" % res.snippet_line(2), out), \
-        "%s: file and line named:\n%s" % (case, out)
-    reason = out.split(res.conf_path, 1)[-1]
-    assert "RProxyErrorOverride" in reason and value in reason, \
-        "%s: the reason names the directive and %r:\n%s" % (case, value, out)
+    tester.configtest("# first\n" + line + "\n").assert_refused(
+        case, 2, "RProxyErrorOverride", value)
 
 
 def test_dump_shows_the_setting(httpd_factory):

@@ -21,6 +21,7 @@ import pytest
 
 import backends
 import client
+import wsutil
 from pki import NGINX_SERVER, make_pki
 
 
@@ -108,6 +109,34 @@ def test_scripted_backend_on_a_socket(httpd_factory, backend_factory,
     assert b.total_connections == 1, \
         "one backend connection carried all five requests (%d)" % \
         b.total_connections
+
+
+def test_websocket_tunnel_over_a_socket(httpd_factory, backend_factory,
+                                        sockdir):
+    state = wsutil.EchoState()
+    b = backend_factory(backends.route(
+        [("/chat", wsutil.make_echo_handler(state))],
+        default=backends.echo_handler), name="ws-unix",
+        unix_path=os.path.join(sockdir, "ws.sock"))
+    h = httpd_factory("RProxyPass /ws/ %s/\n" % b.url)
+    s = client.connect(h.port, timeout=10)
+    try:
+        status, _, text = wsutil.client_handshake(s, "/ws/chat")
+        assert status == 101, "the socket backend's 101 (%r)" % text
+        rd = wsutil.FrameReader(s)
+        for n in (5, 70000):
+            data = backends.payload(n, seed=n)
+            f = wsutil.round_trip(s, rd, wsutil.OP_BINARY, data)
+            assert f is not None and f.payload == data, \
+                "a %d-byte frame is echoed through the socket" % n
+        f = wsutil.close_handshake(s, rd)
+        assert f is not None and f.opcode == wsutil.OP_CLOSE, \
+            "the close handshake completes (%r)" % f
+    finally:
+        s.close()
+    assert state.wait_finished(1, 10) == 1, "the backend's side ended"
+    assert b.wait_open_connections(0, timeout=10) == 0, \
+        "the tunnel's connection to the socket was closed, not pooled"
 
 
 def test_preserve_host_over_a_socket(httpd_factory, backend_factory, sockdir):
@@ -293,14 +322,7 @@ BAD = {
 def test_bad_socket_targets_refused_with_file_and_line(httpd_factory, case):
     snippet, line, reason = BAD[case]
     tester = httpd_factory(start=False)
-    res = tester.configtest(snippet + "\n")
-    rc, out = res
-    assert rc != 0, "%s: httpd -t refuses it:\n%s" % (case, out)
-    assert res.conf_path in out and \
-        re.search(r"\bline %d\b" % res.snippet_line(line), out), \
-        "%s: the output names the file and line:\n%s" % (case, out)
-    assert reason in out.split(res.conf_path, 1)[-1], \
-        "%s: the reason says %r:\n%s" % (case, reason, out)
+    tester.configtest(snippet + "\n").assert_refused(case, line, reason)
 
 
 def test_dump_shows_socket_targets(httpd_factory):

@@ -24,6 +24,9 @@
  * by TB_WAIT_MS and by tb_stop(), which the test calls at its end; it joins
  * every thread and closes every descriptor the backend opened.
  *
+ * Each connection records its peer's address (tb->conns[i].peer), so a
+ * test can see where the proxy connected from.
+ *
  * Lifetimes: a tb_backend_t is malloc'd by tb_start() and freed by
  * tb_stop(). Scripts (and the bytes they send) are borrowed until then.
  * Threads: tb_* accessors may be called from the test thread at any time. */
@@ -110,6 +113,7 @@ typedef struct tb_conn_t {
     int reset;         /* ... and it was a reset */
     int done;          /* our side is closed */
     size_t unexpected; /* bytes that came after the script */
+    char peer[64];     /* the client's address (TCP), "" otherwise */
 } tb_conn_t;
 
 struct tb_backend_t {
@@ -464,6 +468,26 @@ TB_FN void *tb_conn_main(void *arg)
     return NULL;
 }
 
+/* The peer's address as text (IPv4 or IPv6), or "". */
+TB_FN void tb_peer(int fd, char *out, size_t len)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+
+    out[0] = '\0';
+    if (getpeername(fd, (struct sockaddr *)&ss, &sl) != 0) {
+        return;
+    }
+    if (ss.ss_family == AF_INET) {
+        inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, out,
+                  (socklen_t)len);
+    }
+    else if (ss.ss_family == AF_INET6) {
+        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, out,
+                  (socklen_t)len);
+    }
+}
+
 TB_FN void tb_serve(tb_backend_t *tb, int fd)
 {
     tb_conn_t *c;
@@ -479,6 +503,7 @@ TB_FN void tb_serve(tb_backend_t *tb, int fd)
     c->tb = tb;
     c->index = tb->naccepted;
     c->fd = fd;
+    tb_peer(fd, c->peer, sizeof(c->peer));
     c->script =
         c->index < tb->nscripts ? tb->scripts[c->index] : tb_default_script;
     if (pthread_create(&c->thread, NULL, tb_conn_main, c) != 0) {

@@ -1600,6 +1600,37 @@ static void test_unix_socket_missing_is_unreachable_naming_it(void)
     fx_close(&fx);
 }
 
+/* rp_transport_set_source(): new connections leave from the address of
+ * their destination's family (here 127.0.0.2); one the host does not have
+ * fails the dial with the kernel's reason. */
+static void test_source_address_binds_new_connections(void)
+{
+    static const tb_step_t s0[] = {{.send = OK_HELLO}, TB_END};
+    const tb_step_t *const sc[] = {s0};
+    const char *body, *why;
+    rp_request_t req;
+    rp_response_t *resp;
+    int status;
+    fx_t fx;
+
+    fx_open(&fx, sc, 1);
+    rp_transport_set_source(fx.t, "127.0.0.2", "::1");
+    req = request(&fx, "GET", "/");
+    RP_EXPECT_INT(fetch(&fx, &req, &status, &body), APR_SUCCESS);
+    RP_EXPECT_STR(body, "hello");
+    RP_EXPECT_INT(tb_accepted(fx.tb), 1);
+    RP_EXPECT_STR(fx.tb->conns[0].peer, "127.0.0.2");
+    fx_close(&fx);
+
+    fx_open(&fx, sc, 1);
+    rp_transport_set_source(fx.t, "192.0.2.1", NULL); /* TEST-NET-1 */
+    req = request(&fx, "GET", "/");
+    RP_EXPECT_INT(round_trip(&fx, &req, &resp, &why), RP_EBACKEND_UNREACHABLE);
+    RP_EXPECT(why && strstr(why, "Cannot assign requested address"));
+    RP_EXPECT_INT(tb_accepted(fx.tb), 0);
+    fx_close(&fx);
+}
+
 /* The number of fields is bounded by the head's size alone: 3000 fields
  * (about 33 KB) pass whole under the default 64 KiB; under a 16 KiB limit
  * (RProxyMaxResponseHeaderSize) the same head is a header section too
@@ -2126,6 +2157,7 @@ int main(void)
     TB_RUN(test_rfc9209_unresolvable_name_is_dns_error);
     TB_RUN(test_unix_socket_backend_pooled_and_reused);
     TB_RUN(test_unix_socket_missing_is_unreachable_naming_it);
+    TB_RUN(test_source_address_binds_new_connections);
     TB_RUN(test_fields_bounded_by_head_size_only);
     TB_RUN(test_head_over_64k_refused_whatever_the_buffering);
     TB_RUN(test_backend_close_mid_body_is_eof_on_read);
