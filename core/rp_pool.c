@@ -13,6 +13,7 @@
 #include <string.h>
 #include <errno.h>
 #include <signal.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <pthread.h>
 #include <apr_strings.h>
@@ -758,6 +759,104 @@ close:
 
 /* ---- the reaper ------------------------------------------------------- */
 
+void rp_pool_drain(rp_conn_t *c, apr_uint64_t left)
+{
+    rp_transport_t *t = c->backend->t;
+
+    c->drain_left = left;
+    c->drain_until = apr_time_now() + RP_DRAIN_TIME;
+    apr_thread_mutex_lock(t->mutex);
+    if (t->stopping || t->ndraining >= RP_DRAIN_CONNS) {
+        apr_thread_mutex_unlock(t->mutex);
+        rp_conn_close(c);
+        return;
+    }
+    c->next = t->draining;
+    t->draining = c;
+    t->ndraining++;
+    apr_thread_cond_signal(t->wake);
+    apr_thread_mutex_unlock(t->mutex);
+}
+
+/* Read and drop what c has of its rest, without waiting. 1: drained to the
+ * end; 0: more to come; -1: closed, failed or reset before the end. */
+static int drain_some(rp_conn_t *c, char *scratch, apr_size_t len)
+{
+    apr_os_sock_t fd;
+
+    if (apr_os_sock_get(&fd, c->sock) != APR_SUCCESS) {
+        return -1;
+    }
+    while (c->drain_left > 0) {
+        apr_size_t want = c->drain_left < len ? (apr_size_t)c->drain_left : len;
+        ssize_t n = recv(fd, scratch, want, MSG_DONTWAIT);
+
+        if (n > 0) {
+            c->drain_left -= (apr_uint64_t)n;
+            continue;
+        }
+        if (n < 0 &&
+            (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+            return 0;
+        }
+        return -1; /* EOF before the end, or an error */
+    }
+    return 1;
+}
+
+/* One pass over the connections being drained: wait up to 20 ms for any
+ * of them to be readable, read what came, pool those done, close those
+ * that failed or ran out of time. Returns those still draining. */
+static rp_conn_t *drain_pass(rp_transport_t *t, rp_conn_t *list)
+{
+    struct pollfd pfd[RP_DRAIN_CONNS];
+    rp_conn_t *c, *keep = NULL, *conns[RP_DRAIN_CONNS];
+    char scratch[16384];
+    apr_time_t now;
+    int n = 0, i, done = 0;
+
+    /* ndraining bounds the list: every one fits */
+    for (c = list; c && n < RP_DRAIN_CONNS; c = c->next) {
+        apr_os_sock_t fd = -1;
+
+        apr_os_sock_get(&fd, c->sock);
+        pfd[n].fd = fd;
+        pfd[n].events = POLLIN;
+        pfd[n].revents = 0;
+        conns[n++] = c;
+    }
+    if (poll(pfd, (nfds_t)n, 20) < 0) {
+        for (i = 0; i < n; i++) {
+            pfd[i].revents = 0;
+        }
+    }
+    now = apr_time_now();
+    for (i = 0; i < n; i++) {
+        int r =
+            pfd[i].revents ? drain_some(conns[i], scratch, sizeof(scratch)) : 0;
+
+        c = conns[i];
+        if (r == 0 && now < c->drain_until) {
+            c->next = keep;
+            keep = c;
+            continue;
+        }
+        done++;
+        c->next = NULL;
+        if (r == 1) {
+            apr_atomic_inc32(&t->stats.drained);
+            rp_pool_put(c);
+        }
+        else {
+            rp_conn_close(c);
+        }
+    }
+    apr_thread_mutex_lock(t->mutex);
+    t->ndraining -= done;
+    apr_thread_mutex_unlock(t->mutex);
+    return keep;
+}
+
 /* Unlink the idle connections of be that expired by now; caller holds the
  * mutex. Returns them as a list to close outside the lock. */
 static rp_conn_t *reap_backend(rp_backend_t *be, apr_time_t now, int all,
@@ -810,19 +909,41 @@ static void reap(rp_transport_t *t, int all)
 static void *APR_THREAD_FUNC reaper_main(apr_thread_t *thd, void *data)
 {
     rp_transport_t *t = data;
+    rp_conn_t *mine = NULL, *c;
+    apr_time_t next_reap = apr_time_now() + apr_time_from_msec(500);
 
     (void)thd;
     apr_thread_mutex_lock(t->mutex);
     while (!t->stopping) {
-        apr_thread_cond_timedwait(t->wake, t->mutex, apr_time_from_msec(500));
+        apr_time_t now = apr_time_now();
+
+        if (!mine && !t->draining && now < next_reap) {
+            apr_thread_cond_timedwait(t->wake, t->mutex, next_reap - now);
+        }
         if (t->stopping) {
             break;
         }
+        while ((c = t->draining) != NULL) { /* newly handed over */
+            t->draining = c->next;
+            c->next = mine;
+            mine = c;
+        }
         apr_thread_mutex_unlock(t->mutex);
-        reap(t, 0);
+        if (mine) {
+            mine = drain_pass(t, mine);
+        }
+        if (apr_time_now() >= next_reap) {
+            reap(t, 0);
+            next_reap = apr_time_now() + apr_time_from_msec(500);
+        }
         apr_thread_mutex_lock(t->mutex);
     }
+    t->ndraining = 0;
     apr_thread_mutex_unlock(t->mutex);
+    for (; mine; mine = c) { /* stopping: what is still draining closes */
+        c = mine->next;
+        rp_conn_close(mine);
+    }
     return NULL;
 }
 
@@ -873,6 +994,12 @@ static apr_status_t transport_cleanup(void *data)
     if (t->reaper) {
         apr_thread_join(&trv, t->reaper);
         t->reaper = NULL;
+    }
+    while (t->draining) { /* handed over after the reaper stopped */
+        rp_conn_t *c = t->draining;
+
+        t->draining = c->next;
+        rp_conn_close(c);
     }
     reap(t, 1);
     free_answers(t);
@@ -1005,6 +1132,10 @@ void rp_transport_stats(rp_transport_t *t, rp_transport_stats_t *st)
     st->retries = apr_atomic_read32(&t->stats.retries);
     st->client_aborts = apr_atomic_read32(&t->stats.client_aborts);
     st->backend_errors = apr_atomic_read32(&t->stats.backend_errors);
+    st->drained = apr_atomic_read32(&t->stats.drained);
+    apr_thread_mutex_lock(t->mutex);
+    st->draining = (apr_uint32_t)t->ndraining;
+    apr_thread_mutex_unlock(t->mutex);
 }
 
 void rp_backend_counts(rp_backend_t *be, apr_size_t *idle, apr_size_t *busy)

@@ -50,6 +50,10 @@ struct rp_conn_t {
     long ka_max;            /* Keep-Alive max=, requests left; -1 unknown */
     apr_uint32_t nrequests; /* round trips carried */
     unsigned reused:1;      /* taken from the idle list for this exchange */
+    /* Being drained by the reaper (rp_pool_drain): body bytes still to
+     * read and drop, and until when; under the reaper alone. */
+    apr_uint64_t drain_left;
+    apr_time_t drain_until;
 };
 
 struct rp_backend_t {
@@ -92,6 +96,9 @@ struct rp_transport_t {
     rp_log_fn log;        /* may be NULL */
     void *log_baton;
     const char *source4, *source6; /* local addresses to bind, or NULL */
+    rp_conn_t *draining;           /* handed to the reaper; under mutex */
+    int ndraining;                 /* draining, listed or in the reaper's
+                                    * hands; under mutex */
     rp_transport_stats_t stats;    /* atomics */
 };
 
@@ -105,6 +112,16 @@ void rp_conn_close(rp_conn_t *c);
 /* Back to the idle list when every guard allows it, else closed. The
  * caller has read the response to its end and keep-alive allowed it. */
 void rp_pool_put(rp_conn_t *c);
+
+/* The rest of a response body on c, left bytes of it and nothing after
+ * it, is read and dropped by the reaper thread (within RP_DRAIN_TIME), and
+ * c then goes to the idle list as rp_pool_put() allows; c is the reaper's
+ * from here on. A connection the reaper cannot take (RP_DRAIN_CONNS
+ * already draining, or the transport stopping) is closed. The caller has
+ * dropped c's buffer: the reaper reads into its own. */
+#define RP_DRAIN_TIME apr_time_from_sec(1)
+#define RP_DRAIN_CONNS 64
+void rp_pool_drain(rp_conn_t *c, apr_uint64_t left);
 
 /* A connection for one attempt: a live pooled one (after the readability
  * check of pool_take) unless fresh is set, else

@@ -1075,6 +1075,33 @@ apr_status_t rp_response_read(rp_response_t *resp, apr_bucket_brigade *bb,
     return APR_SUCCESS;
 }
 
+/* What rp_response_discard() could not read within its wait goes to the
+ * reaper, when that is safe: a Content-Length body on a plain connection
+ * (TLS records and chunks need state the request's pool holds), no read
+ * failure so far, at most max bytes left. The bytes buffered here are part
+ * of the body and dropped with the buffer. 1: handed over. */
+static int drain_later(rp_response_t *resp, apr_uint64_t max)
+{
+    rp_conn_t *c = resp->_conn;
+    apr_uint64_t buffered = c->last - c->pos;
+
+    if (resp->_done || resp->error || resp->_deferred != APR_SUCCESS ||
+        !resp->framing.keep_alive || c->tls ||
+        resp->framing.kind != RP_H1_BODY_LENGTH ||
+        buffered > resp->_remaining || resp->_remaining - buffered > max) {
+        return 0;
+    }
+    conn_lowat(c, 1); /* the reaper polls: every byte must wake it */
+    if (c->lowat != 1) {
+        return 0;
+    }
+    rp_conn_drop_buffer(c);
+    resp->_conn = NULL;
+    apr_pool_cleanup_kill(resp->_pool, resp, response_cleanup);
+    rp_pool_drain(c, resp->_remaining - buffered);
+    return 1;
+}
+
 int rp_response_discard(rp_response_t *resp, apr_uint64_t max,
                         apr_interval_time_t wait)
 {
@@ -1103,6 +1130,10 @@ int rp_response_discard(rp_response_t *resp, apr_uint64_t max,
         apr_brigade_cleanup(bb);
     }
     apr_brigade_destroy(bb);
+    if (!resp->_done && (rv == APR_SUCCESS || APR_STATUS_IS_TIMEUP(rv)) &&
+        seen <= max) {
+        return drain_later(resp, max - seen);
+    }
     return resp->_done;
 }
 

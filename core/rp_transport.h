@@ -51,6 +51,8 @@ typedef struct rp_transport_stats_t {
     apr_uint32_t retries;        /* retries after a stale pooled connection */
     apr_uint32_t client_aborts;  /* exchanges ended by the client leaving */
     apr_uint32_t backend_errors; /* exchanges that failed at the backend */
+    apr_uint32_t drained;        /* rests the reaper read to their end */
+    apr_uint32_t draining;       /* with the reaper now */
 } rp_transport_stats_t;
 
 /* Start a thread with every signal blocked: the host's signal handlers may
@@ -230,8 +232,13 @@ apr_status_t rp_response_read(rp_response_t *resp, apr_bucket_brigade *bb,
 /* The body's reader is gone (the client left): read the rest of the body
  * and drop it, so that rp_response_close() can keep the connection, when
  * that is cheap: at most max bytes (a longer Content-Length is not read
- * at all), all within wait. Returns 1 when the body was read to its end.
- * Not for bodies that end with the connection: those cannot be kept. */
+ * at all), all within wait. What has not come by then, of a Content-Length
+ * body on a plain connection, the transport's reaper thread reads and
+ * drops for up to RP_DRAIN_TIME more (rp_pool_drain), then pools the
+ * connection: the caller is not kept waiting for a slow rest. Returns 1
+ * when the body was read to its end or handed over so; the response is
+ * then done with its connection. Not for bodies that end with the
+ * connection: those cannot be kept. */
 int rp_response_discard(rp_response_t *resp, apr_uint64_t max,
                         apr_interval_time_t wait);
 

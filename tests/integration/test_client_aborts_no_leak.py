@@ -117,3 +117,40 @@ def test_short_rest_after_abort_keeps_backend_connection(httpd_factory,
                 else "opened a new one", b.total_connections))
     errs = h.error_level_lines(h.error_log_since_mark())
     assert not errs, "no error-level line:\n%s" % "\n".join(errs[:20])
+
+
+def test_slow_rest_after_abort_drained_in_background(httpd_factory,
+                                                     backend_factory):
+    """The rest comes in pieces 0.5 s apart, long after the client left:
+    the request's thread does not wait for it (50 ms), a background thread
+    of the child reads it (up to 1 s more) and the connection is kept for
+    the next request."""
+    data = backends.payload(600 * 1024, seed=8)
+    cuts = (0, 200 * 1024, 300 * 1024, len(data))
+
+    def slow(req, conn):
+        conn.send(("HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n"
+                   % len(data)).encode())
+        for i in range(3):
+            if i:
+                time.sleep(0.5)
+            conn.send(data[cuts[i]:cuts[i + 1]])
+
+    b = backend_factory(backends.route([("/slow", slow)],
+                                       default=backends.echo_handler),
+                        name="slow-rest")
+    h = httpd_factory("RProxyPass /app %s/\n" % b.url)
+    h.mark_logs()
+    got = client.read_then_close(h.port, "/app/slow", 100 * 1024, rst=True)
+    assert got >= 100 * 1024, "test setup: %d bytes before closing" % got
+    deadline = time.monotonic() + 10
+    while b.idle_connections < 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)  # the background thread polls every 20 ms
+    r = client.get(h.port, "/app/next")
+    assert r.status == 200 and r.complete, "a request after the abort (%r)" % r
+    assert b.total_connections == 1, \
+        "the rest was read in the background and the connection kept " \
+        "(backend connections: %d)" % b.total_connections
+    errs = h.error_level_lines(h.error_log_since_mark())
+    assert not errs, "no error-level line:\n%s" % "\n".join(errs[:20])

@@ -639,9 +639,21 @@ static void test_discard_reads_a_short_rest_and_keeps_the_connection(void)
     fx_close(&fx);
 }
 
+/* Wait up to ms for the transport to have want idle connections. */
+static int wait_idle(fx_t *fx, apr_uint32_t want, int ms)
+{
+    int waited = 0;
+
+    while (stats(fx).conns_idle != want && waited < ms) {
+        apr_sleep(MS(10));
+        waited += 10;
+    }
+    return stats(fx).conns_idle == want;
+}
+
 /* A rest longer than the limit is not read at all; one that does not come
- * within the wait is given up after it. Either way the connection is
- * closed, not pooled. */
+ * within the wait goes to the reaper, which gives up on it after
+ * RP_DRAIN_TIME. Either way the connection is closed, not pooled. */
 static void test_discard_gives_up_on_a_long_or_slow_rest(void)
 {
     static const tb_step_t s0[] = {
@@ -667,14 +679,102 @@ static void test_discard_gives_up_on_a_long_or_slow_rest(void)
     resp = first_part(&fx, "/slow", bb, &eos);
     if (resp) {
         t0 = apr_time_now();
-        RP_EXPECT_INT(rp_response_discard(resp, 1024 * 1024, MS(100)), 0);
+        /* handed to the reaper after the wait */
+        RP_EXPECT_INT(rp_response_discard(resp, 1024 * 1024, MS(100)), 1);
         /* it waited for its bound; poll(2) counts whole milliseconds, so
          * the wait may end a fraction of one early */
         RP_EXPECT(apr_time_now() - t0 >= MS(90));
-        rp_response_close(resp);
+        rp_response_close(resp); /* nothing left to do */
     }
     RP_EXPECT_INT(stats(&fx).conns_idle, 0);
     RP_EXPECT_INT(tb_accepted(fx.tb), 2);
+    /* the rest never comes: closed once RP_DRAIN_TIME (1 s) is over */
+    RP_EXPECT(!tb_peer_closed(fx.tb, 1));
+    RP_EXPECT(tb_wait_peer_closed(fx.tb, 1, 3000));
+    RP_EXPECT_INT(stats(&fx).conns_idle, 0);
+    fx_close(&fx);
+}
+
+/* The client left and the rest comes late (300 ms after the first part,
+ * past the caller's 50 ms): the reaper reads and drops it, and the
+ * connection serves the next request; the caller did not wait for it. */
+static void test_discard_hands_a_slow_rest_to_the_reaper(void)
+{
+    static const tb_step_t s0[] = {
+        GATHER_STEP(300, GATHER_LEN - 10), {.send = OK_HELLO}, TB_END};
+    const tb_step_t *const sc[] = {s0};
+    rp_response_t *resp;
+    apr_time_t t0;
+    int eos = 0;
+    fx_t fx;
+
+    gather_fill();
+    fx_open(&fx, sc, 1);
+    resp = first_part(&fx, "/big", apr_brigade_create(fx.pool, fx.ba), &eos);
+    if (resp) {
+        t0 = apr_time_now();
+        RP_EXPECT_INT(rp_response_discard(resp, 1024 * 1024, MS(50)), 1);
+        RP_EXPECT(apr_time_now() - t0 < MS(250));
+        rp_response_close(resp);
+    }
+    RP_EXPECT(wait_idle(&fx, 1, 3000));
+    RP_EXPECT_INT(stats(&fx).drained, 1);
+    RP_EXPECT_INT(stats(&fx).draining, 0);
+    expect_next_hello(&fx, "/2", 1);
+    RP_EXPECT_INT(stats(&fx).conns_opened, 1);
+    fx_close(&fx);
+}
+
+/* A backend that closes in the middle of the rest: the reaper closes the
+ * connection too, and the next request opens a new one. A rest over the
+ * caller's limit is never handed over. */
+static void test_reaper_closes_a_rest_cut_short(void)
+{
+    static const tb_step_t s0[] = {{.send = gather_first,
+                                    .send_len = sizeof(gather_first) - 1,
+                                    .pause_ms = 300,
+                                    .send2 = gather_body + 10,
+                                    .send2_len = 1000,
+                                    .then = TB_CLOSE},
+                                   TB_END};
+    static const tb_step_t s1[] = {
+        {.send = OK_HELLO},
+        {.send = gather_first, .send_len = sizeof(gather_first) - 1},
+        TB_END};
+    const tb_step_t *const sc[] = {s0, s1};
+    rp_response_t *resp;
+    int eos = 0;
+    fx_t fx;
+
+    gather_fill();
+    fx_open(&fx, sc, 2);
+    resp = first_part(&fx, "/cut", apr_brigade_create(fx.pool, fx.ba), &eos);
+    if (resp) {
+        apr_time_t t0 = apr_time_now();
+        int waited = 0;
+
+        RP_EXPECT_INT(rp_response_discard(resp, 1024 * 1024, MS(50)), 1);
+        rp_response_close(resp);
+        RP_EXPECT_INT(stats(&fx).draining, 1);
+        while (stats(&fx).draining && waited < 3000) {
+            apr_sleep(MS(10));
+            waited += 10;
+        }
+        /* closed at the backend's EOF (300 ms), not at RP_DRAIN_TIME */
+        RP_EXPECT_INT(stats(&fx).draining, 0);
+        RP_EXPECT(apr_time_now() - t0 < MS(900));
+    }
+    RP_EXPECT_INT(stats(&fx).drained, 0);
+    RP_EXPECT_INT(stats(&fx).conns_idle, 0);
+    expect_next_hello(&fx, "/2", 2);
+    RP_EXPECT_INT(stats(&fx).conns_opened, 2);
+    /* over the limit: not handed over, closed at once */
+    resp = first_part(&fx, "/long", apr_brigade_create(fx.pool, fx.ba), &eos);
+    if (resp) {
+        RP_EXPECT_INT(rp_response_discard(resp, 1000, MS(50)), 0);
+        rp_response_close(resp);
+        RP_EXPECT_INT(stats(&fx).draining, 0);
+    }
     fx_close(&fx);
 }
 
@@ -2125,6 +2225,8 @@ int main(void)
     TB_RUN(test_gathered_wait_bounded_then_plain_reads_and_timeout);
     TB_RUN(test_discard_reads_a_short_rest_and_keeps_the_connection);
     TB_RUN(test_discard_gives_up_on_a_long_or_slow_rest);
+    TB_RUN(test_discard_hands_a_slow_rest_to_the_reaper);
+    TB_RUN(test_reaper_closes_a_rest_cut_short);
     TB_RUN(test_keepalive_two_round_trips_share_one_connection);
     TB_RUN(test_pooled_conn_closed_by_backend_while_idle_is_not_reused);
     TB_RUN(test_recently_idle_conn_closed_by_backend_not_reused);
