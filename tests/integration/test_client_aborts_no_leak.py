@@ -121,19 +121,21 @@ def test_short_rest_after_abort_keeps_backend_connection(httpd_factory,
 
 def test_slow_rest_after_abort_drained_in_background(httpd_factory,
                                                      backend_factory):
-    """The rest comes in pieces 0.5 s apart, long after the client left:
-    the request's thread does not wait for it (50 ms), a background thread
-    of the child reads it (up to 1 s more) and the connection is kept for
-    the next request."""
+    """The rest comes in pieces 0.5 s and 0.3 s apart, after the client
+    left: the request's thread does not wait for it (50 ms), a background
+    thread of the child reads it (up to 1 s more) and the connection is
+    kept for the next request. The last piece comes 0.8 s after the first,
+    within the second whenever the proxy notices the client's RST (at once,
+    or at its next write after 0.5 s)."""
     data = backends.payload(600 * 1024, seed=8)
     cuts = (0, 200 * 1024, 300 * 1024, len(data))
+    pauses = (0, 0.5, 0.3)
 
     def slow(req, conn):
         conn.send(("HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n"
                    % len(data)).encode())
         for i in range(3):
-            if i:
-                time.sleep(0.5)
+            time.sleep(pauses[i])
             conn.send(data[cuts[i]:cuts[i + 1]])
 
     b = backend_factory(backends.route([("/slow", slow)],
