@@ -1032,9 +1032,18 @@ apr_status_t rp_transport_create(apr_pool_t *p, apr_size_t max_idle,
     return APR_SUCCESS;
 }
 
+/* The upstream proxy a target is reached through: opts' one, never for a
+ * Unix domain socket. */
+static const rp_url_t *proxy_for(const rp_url_t *target,
+                                 const rp_backend_opts_t *opts)
+{
+    return target->socket ? NULL : opts->proxy;
+}
+
 rp_backend_t *rp_transport_backend(rp_transport_t *t, const rp_url_t *target,
                                    const rp_backend_opts_t *opts)
 {
+    const rp_url_t *proxy = proxy_for(target, opts);
     char key[640];
     rp_backend_t *be;
     int n;
@@ -1046,21 +1055,19 @@ rp_backend_t *rp_transport_backend(rp_transport_t *t, const rp_url_t *target,
     if (opts->tls) {
         n += apr_snprintf(key + n, sizeof(key) - n, "#tls%pp", opts->tls);
     }
-    if (opts->proxy && !target->socket) {
+    if (proxy) {
         n += apr_snprintf(key + n, sizeof(key) - n, "#via%s#%pp",
-                          opts->proxy->hostport, opts->proxy_auth);
+                          proxy->hostport, opts->proxy_auth);
     }
     apr_thread_mutex_lock(t->mutex);
     be = apr_hash_get(t->backends, key, n);
     if (!be) {
         be = apr_pcalloc(t->pool, sizeof(*be));
         be->key = apr_pstrmemdup(t->pool, key, n);
-        be->name =
-            target->socket
-                ? apr_psprintf(t->pool, "unix:%s|%s://%s", target->socket,
-                               target->scheme, target->hostport)
-                : apr_psprintf(t->pool, "%s://%s:%u", target->scheme,
-                               target->host, (unsigned)target->port);
+        be->name = target->socket
+                       ? rp_url_origin(t->pool, target)
+                       : apr_psprintf(t->pool, "%s://%s:%u", target->scheme,
+                                      target->host, (unsigned)target->port);
         be->socket =
             target->socket ? apr_pstrdup(t->pool, target->socket) : NULL;
         be->host = apr_pstrdup(t->pool, target->host);
@@ -1071,15 +1078,11 @@ rp_backend_t *rp_transport_backend(rp_transport_t *t, const rp_url_t *target,
             target->host, (unsigned)target->port);
         be->origin =
             apr_pstrcat(t->pool, target->scheme, "://", target->hostport, NULL);
-        be->dial_host = opts->proxy ? opts->proxy->host : be->host;
-        be->dial_port = opts->proxy ? opts->proxy->port : be->port;
+        be->dial_host = proxy ? proxy->host : be->host;
+        be->dial_port = proxy ? proxy->port : be->port;
         be->opts = *opts;
-        if (be->socket) { /* a local socket is never reached through one */
-            be->opts.proxy = NULL;
-            be->opts.proxy_auth = NULL;
-            be->dial_host = be->host;
-            be->dial_port = be->port;
-        }
+        be->opts.proxy = proxy;
+        be->opts.proxy_auth = proxy ? opts->proxy_auth : NULL;
         if (!be->opts.max_idle) {
             be->opts.max_idle = t->max_idle;
         }
@@ -1095,16 +1098,13 @@ rp_backend_t *rp_transport_backend(rp_transport_t *t, const rp_url_t *target,
 static int backend_is(const rp_backend_t *be, const rp_url_t *target,
                       const rp_backend_opts_t *opts)
 {
-    if (be->socket || target->socket) {
-        return be->socket && target->socket && be->port == target->port &&
-               be->opts.tls == opts->tls &&
-               strcmp(be->socket, target->socket) == 0 &&
-               strcmp(be->host, target->host) == 0 &&
-               strcmp(be->scheme, target->scheme) == 0;
-    }
+    const rp_url_t *proxy = proxy_for(target, opts);
+
     return be->port == target->port && be->opts.tls == opts->tls &&
-           be->opts.proxy == opts->proxy &&
-           be->opts.proxy_auth == opts->proxy_auth &&
+           be->opts.proxy == proxy &&
+           (!proxy || be->opts.proxy_auth == opts->proxy_auth) &&
+           !be->socket == !target->socket &&
+           (!be->socket || strcmp(be->socket, target->socket) == 0) &&
            strcmp(be->host, target->host) == 0 &&
            strcmp(be->scheme, target->scheme) == 0;
 }
