@@ -803,6 +803,21 @@ def server_rss_kb(p):
     return sum(rss_kb(k) for k in p.children())
 
 
+def host_ticks():
+    """(steal, total) ticks of all CPUs from /proc/stat's "cpu" line: the
+    time the hypervisor gave to others while this VM wanted to run."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    # user nice system idle iowait irq softirq steal (guest times are
+    # already in user and nice)
+    return fields[7], sum(fields[:8])
+
+
+def steal_share(t0, t1):
+    total = t1[1] - t0[1]
+    return (t1[0] - t0[0]) / float(total) if total > 0 else 0.0
+
+
 # ---------------------------------------------------------------------------
 # load: wrk in alternating rounds
 
@@ -897,10 +912,12 @@ def bench_load():
                 srv = servers[t]
                 acc0 = backend_accepts(backend)
                 cpu0 = server_cpu_ticks(srv) if srv else None
+                host0 = host_ticks()
                 window = AcceptWindow(backend, DURATION)
                 window.start()
                 w, raw = run_wrk(port_of(t), path, conns, DURATION)
                 cpu1 = server_cpu_ticks(srv) if srv else None
+                w["steal"] = steal_share(host0, host_ticks())
                 window.join(10)
                 acc1 = backend_accepts(backend)
                 # minus the counter's own connections in between: acc1's
@@ -920,10 +937,11 @@ def bench_load():
                 # the new backend connections of the round beside its p99:
                 # a request on a new connection waits for the backend to
                 # accept it, which a busy nginx does one per pass
+                # and the host's CPU steal: rounds the hypervisor starved
                 log("%-7s %3d conns  %-11s round %d: %9.0f req/s  p99 %s ms"
-                    "  new backend conns %d"
+                    "  new backend conns %d  steal %.1f%%"
                     % (size, conns, t, r + 1, w["rps"], fmt(w["p99_ms"], 2),
-                       w["backend_conns"]))
+                       w["backend_conns"], w["steal"] * 100))
         # RSS again once every server has been idle for 2 s or more: memory
         # a server keeps only while busy (mod_rproxy's block cache, trimmed
         # after half a second unused) is gone; what a load left behind stays
@@ -947,6 +965,7 @@ def bench_load():
                     if all(x["steady_reqs"] for x in rs) else None),
                 "rss_kb": rs[-1]["rss_kb"],
                 "rss_idle_kb": settled[t],
+                "steal_max": max(x["steal"] for x in rs),
                 "requests": reqs,
                 "errors": sum(x["errors"] for x in rs),
                 "backend_conns": sum(x["backend_conns"] for x in rs),
@@ -1018,6 +1037,13 @@ def load_table(results):
                            fmt(idle, 1), ratio(idle, ref_idle),
                            fmt(v.get("steady_per_10k"), 1),
                            fmt(v["conns_per_10k"], 1), v["errors"]))
+    steals = [x["steal"] * 100 for row in results
+              for v in row["targets"].values() for x in v["rounds"]
+              if x.get("steal") is not None]
+    if steals:
+        out += ["", "Host CPU steal per round (the hypervisor's, /proc/stat): "
+                "median %.1f%%, max %.1f%% (each round's is in the progress "
+                "lines)." % (median(steals), max(steals))]
     return "\n".join(out)
 
 
