@@ -65,6 +65,13 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
+    def handle_error(self, request, client_address):
+        # a client that leaves (a health check, curl stopped, the proxy
+        # closing a pooled connection) is normal: no traceback for it
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
 
 if __name__ == "__main__":
     Server(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
