@@ -965,7 +965,6 @@ def bench_load():
                     if all(x["steady_reqs"] for x in rs) else None),
                 "rss_kb": rs[-1]["rss_kb"],
                 "rss_idle_kb": settled[t],
-                "steal_max": max(x["steal"] for x in rs),
                 "requests": reqs,
                 "errors": sum(x["errors"] for x in rs),
                 "backend_conns": sum(x["backend_conns"] for x in rs),
@@ -1038,8 +1037,7 @@ def load_table(results):
                            fmt(v.get("steady_per_10k"), 1),
                            fmt(v["conns_per_10k"], 1), v["errors"]))
     steals = [x["steal"] * 100 for row in results
-              for v in row["targets"].values() for x in v["rounds"]
-              if x.get("steal") is not None]
+              for v in row["targets"].values() for x in v["rounds"]]
     if steals:
         out += ["", "Host CPU steal per round (the hypervisor's, /proc/stat): "
                 "median %.1f%%, max %.1f%% (each round's is in the progress "
