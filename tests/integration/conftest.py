@@ -33,6 +33,16 @@ def pytest_configure(config):
     base = tempfile.mkdtemp(prefix="rptest-")
     os.chmod(base, 0o755)
     config._rptest_base = base
+    # as root the servers' children run as www-data: a directory on the way
+    # to their libraries that others cannot search makes every child abort
+    # at its first thread exit ("libgcc_s.so.1 must be installed"), which
+    # looks like a crash of the module in every test; say so once instead
+    closed = rphttpd.dirs_closed_to_others()
+    if closed:
+        pytest.exit("rptest: www-data cannot search %s (mode %s); the "
+                    "servers' children could not load their libraries"
+                    % (closed[0], oct(os.stat(closed[0]).st_mode & 0o777)),
+                    returncode=3)
 
 
 def pytest_report_header(config):

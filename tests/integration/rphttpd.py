@@ -21,6 +21,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 
 from backends import free_port
@@ -684,6 +685,31 @@ def _comm(pid):
 
 def _is_apache(pid):
     return _comm(pid) in ("apache2", "httpd")
+
+
+def dirs_closed_to_others():
+    """As root, the directories on the way to what the servers' children
+    load or write (the module, system libraries, the temporary directory)
+    that other users cannot search; empty when not root."""
+    if not is_root():
+        return []
+    paths = [module_path(), "/usr/lib/x86_64-linux-gnu", "/lib",
+             "/usr/lib/apache2/modules", tempfile.gettempdir()]
+    closed = []
+    for path in paths:
+        d = os.path.dirname(os.path.abspath(path)) \
+            if os.path.isfile(path) else os.path.abspath(path)
+        while True:
+            try:
+                mode = os.stat(d).st_mode
+            except OSError:
+                mode = 0o755
+            if not mode & 0o001 and d not in closed:
+                closed.append(d)
+            if d == "/":
+                break
+            d = os.path.dirname(d)
+    return closed
 
 
 def _exited(pid):
