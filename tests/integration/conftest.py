@@ -39,10 +39,9 @@ def pytest_configure(config):
     # looks like a crash of the module in every test; say so once instead
     closed = rphttpd.dirs_closed_to_others()
     if closed:
-        pytest.exit("rptest: www-data cannot search %s (mode %s); the "
+        pytest.exit("rptest: www-data cannot search %s (mode %o); the "
                     "servers' children could not load their libraries"
-                    % (closed[0], oct(os.stat(closed[0]).st_mode & 0o777)),
-                    returncode=3)
+                    % closed[0], returncode=3)
 
 
 def pytest_report_header(config):

@@ -137,20 +137,25 @@ def wait_port(port, timeout, proc=None):
     return False
 
 
+def _stat_after_comm(pid):
+    """The fields of /proc/<pid>/stat after "(comm)" (state, ppid, ...);
+    None when the process is gone. comm may contain spaces and parens."""
+    try:
+        with open("/proc/%s/stat" % pid, "rb") as f:
+            stat = f.read().decode("latin-1")
+    except OSError:
+        return None
+    return stat[stat.rfind(")") + 2:].split()
+
+
 def children_of(pid):
     """PIDs whose parent is `pid` (scan of /proc/*/stat)."""
     out = []
     for name in os.listdir("/proc"):
         if not name.isdigit():
             continue
-        try:
-            with open("/proc/%s/stat" % name, "rb") as f:
-                stat = f.read().decode("latin-1")
-        except OSError:
-            continue
-        # "pid (comm) state ppid ..."; comm may contain spaces/parens.
-        rest = stat[stat.rfind(")") + 2:].split()
-        if len(rest) > 1 and rest[0] != "Z" and int(rest[1]) == pid:
+        rest = _stat_after_comm(name)
+        if rest and len(rest) > 1 and rest[0] != "Z" and int(rest[1]) == pid:
             out.append(int(name))
     return sorted(out)
 
@@ -509,17 +514,16 @@ class Httpd:
         return self
 
     def stop(self, check=True, timeout=10):
-        """SIGTERM the parent, SIGKILL (parent and children) after `timeout`.
-        With check=True, raise if the logs show a crash or sanitizer report."""
+        """Graceful-stop (SIGWINCH) the parent, then SIGTERM and SIGKILL
+        (parent and children) after `timeout`. With check=True, raise if
+        the logs show a crash or sanitizer report."""
         if self.proc is None:
             return
         kids = self.child_pids()
         # graceful-stop (SIGWINCH): what admins use, and it avoids a crash
         # of the event MPM's ungraceful stop path seen with 2.4.71 (see
         # docs/internals/testing.md); terminate() remains the fallback
-        if self.proc.poll() is None:
-            kill_pid(self.proc.pid, signal.SIGWINCH)
-            self._cut_stop_pause(kids, timeout)
+        self._graceful_stop(kids, timeout)
         terminate(self.proc, timeout, first=signal.SIGWINCH)
         # children whose parent is gone: kill them by the PIDs seen above
         deadline = time.monotonic() + 3
@@ -535,12 +539,16 @@ class Httpd:
         if check:
             self.check_no_crash()
 
-    def _cut_stop_pause(self, kids, timeout):
-        """In a graceful stop httpd's parent looks for its exited children
-        once a second, after a pause of a whole second: 1 s per stop, most
-        of a short test's time. Once the children have exited, another
-        SIGWINCH ends that pause (the parent then reaps them and exits);
-        repeated in case one arrived before the parent began to wait."""
+    def _graceful_stop(self, kids, timeout):
+        """SIGWINCH, and cut the pause that follows: in a graceful stop
+        httpd's parent looks for its exited children once a second, after a
+        pause of a whole second: 1 s per stop, most of a short test's time.
+        Once the children have exited, another SIGWINCH ends that pause
+        (the parent then reaps them and exits); repeated in case one
+        arrived before the parent began to wait."""
+        if self.proc.poll() is not None:
+            return
+        kill_pid(self.proc.pid, signal.SIGWINCH)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and \
                 not all(_exited(pid) for pid in kids):
@@ -688,24 +696,23 @@ def _is_apache(pid):
 
 
 def dirs_closed_to_others():
-    """As root, the directories on the way to what the servers' children
-    load or write (the module, system libraries, the temporary directory)
-    that other users cannot search; empty when not root."""
+    """As root, (directory, mode) for each directory that other users
+    cannot search on the way to what the servers' children load or write:
+    the module, the system libraries (/usr/lib: Debian 12 has /lib there),
+    the temporary directory. Empty when not root."""
     if not is_root():
         return []
-    paths = [module_path(), "/usr/lib/x86_64-linux-gnu", "/lib",
-             "/usr/lib/apache2/modules", tempfile.gettempdir()]
     closed = []
-    for path in paths:
-        d = os.path.dirname(os.path.abspath(path)) \
-            if os.path.isfile(path) else os.path.abspath(path)
+    for d in (os.path.dirname(module_path()), "/usr/lib",
+              tempfile.gettempdir()):
+        d = os.path.abspath(d)
         while True:
             try:
-                mode = os.stat(d).st_mode
-            except OSError:
+                mode = os.stat(d).st_mode & 0o777
+            except OSError:  # not there: nothing to load from it
                 mode = 0o755
-            if not mode & 0o001 and d not in closed:
-                closed.append(d)
+            if not mode & 0o001 and (d, mode) not in closed:
+                closed.append((d, mode))
             if d == "/":
                 break
             d = os.path.dirname(d)
@@ -714,12 +721,8 @@ def dirs_closed_to_others():
 
 def _exited(pid):
     """True when pid has exited: gone, or a zombie not yet reaped."""
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            stat = f.read()
-    except OSError:
-        return True
-    return stat[stat.rfind(")") + 2:][:1] in ("Z", "X")
+    rest = _stat_after_comm(pid)
+    return not rest or rest[0] in ("Z", "X")
 
 
 def terminate(proc, timeout, first=signal.SIGTERM):
