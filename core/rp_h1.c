@@ -95,7 +95,8 @@ static int eq_nocase(const char *s, apr_size_t n, const char *lit)
 {
     apr_size_t i;
     for (i = 0; i < n; i++) {
-        if (lit[i] == '\0' || lower(s[i]) != lower(lit[i])) {
+        unsigned char a = (unsigned char)s[i], b = (unsigned char)lit[i];
+        if (b == '\0' || (a != b && lower(a) != lower(b))) {
             return 0;
         }
     }
@@ -198,21 +199,57 @@ static const char *name_fault(const line_t *l, apr_size_t i)
     return char_fault(c, "bad character in header name");
 }
 
+/* Does any of the 8 bytes of w hold a CTL (below 0x20) or DEL? Both tests
+ * are exact for "some byte": a byte of 0x80 or more never counts, as
+ * obs-text is allowed. HTAB counts too; the caller reads such a word again
+ * byte by byte. */
+static int word_has_ctl(apr_uint64_t w)
+{
+    const apr_uint64_t ones = APR_UINT64_C(0x0101010101010101);
+    const apr_uint64_t high = APR_UINT64_C(0x8080808080808080);
+    apr_uint64_t del = w ^ (ones * 0x7f);
+
+    return ((((w - ones * 0x20) & ~w) | ((del - ones) & ~del)) & high) != 0;
+}
+
+/* Where the text p[from..to) has a byte RP_H1_IS_BAD_TEXT, or NULL: eight
+ * bytes at a time while they are plain text, as field values are. */
+static const char *find_bad_text(const char *p, apr_size_t from, apr_size_t to)
+{
+    apr_uint64_t w;
+
+    for (; from + 8 <= to; from += 8) {
+        memcpy(&w, p + from, 8);
+        if (word_has_ctl(w)) {
+            break;
+        }
+    }
+    for (; from < to; from++) {
+        if (is_bad_text(p[from])) {
+            return p + from;
+        }
+    }
+    return NULL;
+}
+
 /* field-line = field-name ":" OWS field-value OWS (RFC 9112 5). The caller
- * has dealt with lines that start with whitespace. */
+ * has dealt with lines that start with whitespace. The name stops at the
+ * line end at the latest (CR or LF, not tchars). */
 static const char *parse_field_line(const line_t *l, rp_h1_field_t *f)
 {
     apr_size_t i = 0, v, e;
+    const char *bad;
 
-    if (memchr(l->p, ':', l->len) == NULL) {
-        /* a lone CR is what made the line: name the smuggling tool */
-        return memchr(l->p, '\r', l->len) != NULL ? "bare CR in head"
-                                                  : "missing colon in header";
-    }
     while (is_tchar(l->p[i])) {
         i++;
     }
     if (l->p[i] != ':') {
+        if (memchr(l->p, ':', l->len) == NULL) {
+            /* a lone CR is what made the line: name the smuggling tool */
+            return memchr(l->p, '\r', l->len) != NULL
+                       ? "bare CR in head"
+                       : "missing colon in header";
+        }
         return name_fault(l, i);
     }
     if (i == 0) {
@@ -226,10 +263,8 @@ static const char *parse_field_line(const line_t *l, rp_h1_field_t *f)
     f->name_len = i;
     f->value = l->p + v;
     f->value_len = e - v;
-    for (; v < e; v++) {
-        if (is_bad_text(l->p[v])) {
-            return char_fault(l->p[v], "control character in header value");
-        }
+    if ((bad = find_bad_text(l->p, v, e)) != NULL) {
+        return char_fault(*bad, "control character in header value");
     }
     return NULL;
 }
@@ -318,7 +353,9 @@ int rp_h1_find_field(const rp_h1_head_t *head, const char *name, int start)
     /* Lengths first: most fields differ in length from the one sought. */
     for (i = start > 0 ? (apr_size_t)start : 0; i < head->nfields; i++) {
         const rp_h1_field_t *f = &head->fields[i];
-        if (f->name_len == n && eq_nocase(f->name, n, name)) {
+        /* names mostly come as they are written here: memcmp first */
+        if (f->name_len == n &&
+            (memcmp(f->name, name, n) == 0 || eq_nocase(f->name, n, name))) {
             return (int)i;
         }
     }
@@ -368,20 +405,99 @@ static int list_next(list_iter_t *it, const char **el, apr_size_t *el_len)
     return 1;
 }
 
-/* Is token an element of any field called name? With params set, an
+/* The three fields the framing reads. */
+typedef enum framing_name_t {
+    FN_CONNECTION,
+    FN_CONTENT_LENGTH,
+    FN_TRANSFER_ENCODING,
+    FN_COUNT
+} framing_name_t;
+
+static const char *const framing_names[FN_COUNT] = {
+    "Connection", "Content-Length", "Transfer-Encoding"};
+
+/* Where those fields are in a head: the first and last index of each, -1
+ * when there is none. One pass over the head finds all three; the fields
+ * between first and last are looked at again only when a name repeats. */
+typedef struct framing_fields_t {
+    const rp_h1_head_t *head;
+    int first[FN_COUNT];
+    int last[FN_COUNT];
+} framing_fields_t;
+
+/* Which of the three a field is, or -1: the length decides the candidate
+ * (10, 14 and 17 letters), one compare the rest. */
+static int framing_name(const rp_h1_field_t *f)
+{
+    int k;
+
+    switch (f->name_len) {
+    case 10:
+        k = FN_CONNECTION;
+        break;
+    case 14:
+        k = FN_CONTENT_LENGTH;
+        break;
+    case 17:
+        k = FN_TRANSFER_ENCODING;
+        break;
+    default:
+        return -1;
+    }
+    return memcmp(f->name, framing_names[k], f->name_len) == 0 ||
+                   eq_nocase(f->name, f->name_len, framing_names[k])
+               ? k
+               : -1;
+}
+
+static void framing_fields(const rp_h1_head_t *head, framing_fields_t *ff)
+{
+    int i, k;
+
+    ff->head = head;
+    for (k = 0; k < FN_COUNT; k++) {
+        ff->first[k] = ff->last[k] = -1;
+    }
+    for (i = 0; i < (int)head->nfields; i++) {
+        if ((k = framing_name(&head->fields[i])) >= 0) {
+            if (ff->first[k] < 0) {
+                ff->first[k] = i;
+            }
+            ff->last[k] = i;
+        }
+    }
+}
+
+/* The fields called k in order: *i starts at -1; NULL after the last. */
+static const rp_h1_field_t *next_framing_field(const framing_fields_t *ff,
+                                               framing_name_t k, int *i)
+{
+    int j = *i < ff->first[k] ? ff->first[k] : *i + 1;
+
+    for (; j >= 0 && j <= ff->last[k]; j++) {
+        if (j == ff->first[k] || j == ff->last[k] ||
+            framing_name(&ff->head->fields[j]) == (int)k) {
+            *i = j;
+            return &ff->head->fields[j];
+        }
+    }
+    return NULL;
+}
+
+/* Is token an element of any Connection field? With params set, an
  * element "token;..." counts too (its name, OWS trimmed before the ';').
  * Written here rather than taken from rp_headers so that rp_h1 stays a
  * leaf of core/. */
-static int has_token(const rp_h1_head_t *head, const char *name,
-                     const char *token, int params)
+static int has_token(const framing_fields_t *ff, const char *token, int params)
 {
     int i = -1;
+    const rp_h1_field_t *f;
     list_iter_t it;
     const char *el, *semi;
     apr_size_t n;
 
-    while ((i = rp_h1_find_field(head, name, i + 1)) >= 0) {
-        list_init(&it, &head->fields[i]);
+    while ((f = next_framing_field(ff, FN_CONNECTION, &i)) != NULL) {
+        list_init(&it, f);
         while (list_next(&it, &el, &n)) {
             if (params && (semi = memchr(el, ';', n)) != NULL) {
                 for (n = (apr_size_t)(semi - el); n > 0 && is_ows(el[n - 1]);
@@ -402,13 +518,12 @@ static int has_token(const rp_h1_head_t *head, const char *name,
  * "close;x=1" is read as close: rp_headers, which removes the fields
  * that Connection names, reads the list that way, and closing is always
  * safe where keeping the connection is not. */
-static int wants_keep_alive(const rp_h1_head_t *head)
+static int wants_keep_alive(const framing_fields_t *ff)
 {
-    if (has_token(head, "Connection", "close", 1)) {
+    if (has_token(ff, "close", 1)) {
         return 0;
     }
-    return head->minor_version >= 1 ||
-           has_token(head, "Connection", "keep-alive", 0);
+    return ff->head->minor_version >= 1 || has_token(ff, "keep-alive", 0);
 }
 
 /* 1-DIGIT decimal below 2^63. No sign, no inner space, no hex: anything
@@ -436,18 +551,19 @@ static const char *parse_length(const char *s, apr_size_t n, apr_uint64_t *out)
 
 /* Every Content-Length field and every element of its list must be the same
  * plain number (RFC 9110 8.6 allows repeats only when they agree). */
-static const char *content_length(const rp_h1_head_t *head, int *present,
+static const char *content_length(const framing_fields_t *ff, int *present,
                                   apr_uint64_t *length)
 {
     int i = -1;
+    const rp_h1_field_t *f;
     list_iter_t it;
     const char *el, *err;
     apr_size_t n;
     apr_uint64_t v;
 
     *present = 0;
-    while ((i = rp_h1_find_field(head, "Content-Length", i + 1)) >= 0) {
-        list_init(&it, &head->fields[i]);
+    while ((f = next_framing_field(ff, FN_CONTENT_LENGTH, &i)) != NULL) {
+        list_init(&it, f);
         while (list_next(&it, &el, &n)) {
             if ((err = parse_length(el, n, &v)) != NULL) {
                 return err;
@@ -486,19 +602,20 @@ static int registered_coding(const char *s, apr_size_t n)
  * would even forward the chunk framing as data. So the response is a 502,
  * as with nginx and Go. "identity" is gone from RFC 9112 and a coding with
  * parameters is unknown too. */
-static const char *transfer_coding(const rp_h1_head_t *head, int *present,
+static const char *transfer_coding(const framing_fields_t *ff, int *present,
                                    int *chunked_last)
 {
     int i = -1, ncodings = 0;
+    const rp_h1_field_t *f;
     list_iter_t it;
     const char *el;
     apr_size_t n;
 
     *present = 0;
     *chunked_last = 0;
-    while ((i = rp_h1_find_field(head, "Transfer-Encoding", i + 1)) >= 0) {
+    while ((f = next_framing_field(ff, FN_TRANSFER_ENCODING, &i)) != NULL) {
         *present = 1;
-        list_init(&it, &head->fields[i]);
+        list_init(&it, f);
         while (list_next(&it, &el, &n)) {
             if (n == 0) {
                 continue;
@@ -543,14 +660,14 @@ static int leaves_http(const rp_h1_head_t *head, const char *method)
 
 /* The checks of RFC 9112 6.1 and 6.3 that turn a response into an error.
  * The order only decides which text a doubly broken response gets. */
-static const char *check_framing(const rp_h1_head_t *head, int *te,
+static const char *check_framing(const framing_fields_t *ff, int *te,
                                  int *chunked_last, int *cl,
                                  apr_uint64_t *length)
 {
-    const char *err = transfer_coding(head, te, chunked_last);
-    const char *cl_err = content_length(head, cl, length);
+    const char *err = transfer_coding(ff, te, chunked_last);
+    const char *cl_err = content_length(ff, cl, length);
 
-    if (*te && head->minor_version == 0) {
+    if (*te && ff->head->minor_version == 0) {
         return "Transfer-Encoding in HTTP/1.0 response";
     }
     if (*te && (*cl || cl_err != NULL)) {
@@ -563,9 +680,13 @@ apr_status_t rp_h1_response_framing(const rp_h1_head_t *head,
                                     const char *request_method,
                                     rp_h1_framing_t *framing)
 {
-    int te, chunked_last, cl, ka = wants_keep_alive(head);
+    framing_fields_t ff;
+    int te, chunked_last, cl, ka;
     apr_uint64_t length = 0;
     const char *err;
+
+    framing_fields(head, &ff);
+    ka = wants_keep_alive(&ff);
 
     framing->kind = RP_H1_BODY_NONE;
     framing->length = 0;
@@ -577,7 +698,7 @@ apr_status_t rp_h1_response_framing(const rp_h1_head_t *head,
         framing->keep_alive = ka && !leaves_http(head, request_method);
         return APR_SUCCESS;
     }
-    err = check_framing(head, &te, &chunked_last, &cl, &length);
+    err = check_framing(&ff, &te, &chunked_last, &cl, &length);
     if (err != NULL) {
         framing->kind = RP_H1_BODY_CLOSE;
         framing->error = err;

@@ -460,6 +460,56 @@ static const head_case_t response_cases[] = {
      .kind = LENGTH,
      .length = 1,
      .keep_alive = 1},
+    /* The framing fields are found in one pass by the length of their
+     * names, then compared: names of the same length (Keep-Alive,
+     * Accept-Charset, Transfer-Encodinx) and any case must not confuse it,
+     * nor a repeat between the first and the last of a name. */
+    {.name = "rfc9110-5.1-framing-names-in-any-case",
+     WIRE("HTTP/1.1 200 OK\r\ncontent-length: 5\r\nCONNECTION: Close\r\n"
+          "\r\n"),
+     .status = 200,
+     .kind = LENGTH,
+     .length = 5,
+     .keep_alive = 0},
+    {.name = "rfc9110-8.6-cl-middle-of-three-disagrees",
+     WIRE("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nAccept-Charset: x\r\n"
+          "CONTENT-LENGTH: 6\r\nX: y\r\nContent-Length: 5\r\n\r\n"),
+     .status = 200,
+     .framing_error = "conflicting Content-Length values"},
+    {.name = "rfc9110-8.6-cl-three-agree-with-namesakes-by-length-between",
+     WIRE("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nAccept-Charset: 6\r\n"
+          "Content-Length: 5\r\nContent-Lengtx: 7\r\n"
+          "Content-Length: 5\r\n\r\n"),
+     .status = 200,
+     .kind = LENGTH,
+     .length = 5,
+     .keep_alive = 1},
+    {.name = "rfc9112-9.6-close-in-middle-of-three-connection-fields",
+     WIRE("HTTP/1.1 200 OK\r\nConnection: keep-alive\r\n"
+          "Keep-Alive: close\r\nconnection: close\r\nConnection: x\r\n"
+          "Content-Length: 1\r\n\r\n"),
+     .status = 200,
+     .kind = LENGTH,
+     .length = 1,
+     .keep_alive = 0},
+    {.name = "rfc9112-9.6-keep-alive-field-is-not-connection",
+     WIRE("HTTP/1.1 200 OK\r\nKeep-Alive: close\r\nContent-Length: 1\r\n"
+          "\r\n"),
+     .status = 200,
+     .kind = LENGTH,
+     .length = 1,
+     .keep_alive = 1},
+    {.name = "rfc9112-6.1-te-among-names-of-its-length",
+     WIRE("HTTP/1.1 200 OK\r\nTransfer-Encodinx: gzip\r\n"
+          "transfer-encoding: chunked\r\nXransfer-Encoding: gzip\r\n\r\n"),
+     .status = 200,
+     .kind = CHUNKED,
+     .keep_alive = 1},
+    {.name = "rfc9112-6.1-te-second-of-two-adds-a-coding",
+     WIRE("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX: y\r\n"
+          "TRANSFER-ENCODING: gzip\r\n\r\n"),
+     .status = 200,
+     .framing_error = "chunked is not the last transfer coding"},
 };
 
 /* Trailer sections (RFC 9112 7.1.2): same field rules, no status line. */
@@ -1305,6 +1355,44 @@ static void test_ctype_table_matches_rfc9110(void)
     }
 }
 
+/* A field value is checked eight bytes at a time while they are plain
+ * text: every byte value at every position of a 24-byte value must get the
+ * verdict rp_h1_ctype[] gives it alone (HTAB and obs-text allowed, other
+ * CTLs and DEL refused), whichever word and place in it the byte falls on. */
+static void test_value_bytes_checked_at_every_position(void)
+{
+    rp_h1_field_t fields[4];
+    rp_h1_head_t h = {.fields = fields, .max_fields = 4};
+    static const char pre[] = "HTTP/1.1 200 OK\r\nX: ";
+    char wire[64];
+    apr_size_t n = sizeof(pre) - 1, len = n + 24 + 4;
+    int c, pos, ok, bad;
+
+    for (c = 0; c < 256; c++) {
+        if (c == '\n') {
+            continue;
+        }
+        bad = (c < 0x20 && c != '\t') || c == 0x7f;
+        for (pos = 0; pos < 24; pos++) {
+            memcpy(wire, pre, n);
+            memset(wire + n, 0xa5, 24); /* obs-text around it */
+            wire[n + pos] = (char)c;
+            memcpy(wire + n + 24, "\r\n\r\n", 4);
+            ok = rp_h1_parse_response(wire, len, 0, &h) == (apr_ssize_t)len;
+            RP_EXPECT_INT(ok, bad ? 0 : 1);
+            if (bad && c == 0) {
+                RP_EXPECT_STR(h.error, "NUL in head");
+            }
+            else if (bad && c == '\r') {
+                RP_EXPECT_STR(h.error, "bare CR in head");
+            }
+            else if (bad) {
+                RP_EXPECT_STR(h.error, "control character in header value");
+            }
+        }
+    }
+}
+
 /* RFC 9112 7.1.2: last-chunk, then the trailer fields, then CRLF. */
 static void test_rfc9112_7_1_2_last_chunk_with_trailers(void)
 {
@@ -1341,6 +1429,7 @@ int main(void)
     RP_TEST_RUN(test_last_len_skips_rescan);
     RP_TEST_RUN(test_find_field);
     RP_TEST_RUN(test_ctype_table_matches_rfc9110);
+    RP_TEST_RUN(test_value_bytes_checked_at_every_position);
     run_chunked_table();
     RP_TEST_RUN(test_chunked_default_trailer_limit);
     RP_TEST_RUN(test_chunked_call_contract);
