@@ -470,6 +470,54 @@ const char *rp_rewrite_set_cookie(apr_pool_t *p, const char *value,
 
 /* ---- a response head -------------------------------------------------- */
 
+/* The response fields rp_rewrite_response() may change. */
+typedef enum rewritten_t {
+    RW_NONE,
+    RW_URL,     /* Location, Content-Location */
+    RW_REFRESH, /* Refresh */
+    RW_SET_COOKIE
+} rewritten_t;
+
+/* Which of them the field called k is: the first letter and the length
+ * (8, 16, 7 and 10) leave at most one name to compare. */
+static rewritten_t rewritten_field(const char *k)
+{
+    const char *name;
+    rewritten_t kind;
+    apr_size_t n;
+
+    switch (k[0]) {
+    case 'L':
+    case 'l':
+        name = "Location";
+        kind = RW_URL;
+        break;
+    case 'C':
+    case 'c':
+        name = "Content-Location";
+        kind = RW_URL;
+        break;
+    case 'R':
+    case 'r':
+        name = "Refresh";
+        kind = RW_REFRESH;
+        break;
+    case 'S':
+    case 's':
+        name = "Set-Cookie";
+        kind = RW_SET_COOKIE;
+        break;
+    default:
+        return RW_NONE;
+    }
+    for (n = 1; k[n] != '\0' && name[n] != '\0'; n++) {
+    }
+    if (k[n] != '\0' || name[n] != '\0') {
+        return RW_NONE; /* not the same length */
+    }
+    return strcasecmp(k, name) == 0 ? kind : RW_NONE;
+}
+
 void rp_rewrite_response(apr_pool_t *p, apr_table_t *headers,
                          const rp_rewrite_map_t *m,
                          const apr_array_header_t *domains,
@@ -484,22 +532,30 @@ void rp_rewrite_response(apr_pool_t *p, apr_table_t *headers,
         return;
     }
     /* In place: a field keeps its position among its namesakes. The first
-     * letter spares most fields the string compares. */
+     * letter and the length spare most fields the string compares. */
     for (i = 0; i < arr->nelts; i++) {
         const char *k = e[i].key, *v = e[i].val;
-        if (!k || !v || !strchr("cClLrRsS", k[0])) {
+        if (!k || !v) {
             continue;
         }
-        if (m && (!strcasecmp(k, "Location") ||
-                  !strcasecmp(k, "Content-Location"))) {
-            v = rp_rewrite_url(p, m, v);
+        switch (rewritten_field(k)) {
+        case RW_URL:
+            if (m) {
+                e[i].val = (char *)rp_rewrite_url(p, m, v);
+            }
+            break;
+        case RW_REFRESH:
+            if (m) {
+                e[i].val = (char *)rp_rewrite_refresh(p, m, v);
+            }
+            break;
+        case RW_SET_COOKIE:
+            if (cookies) {
+                e[i].val = (char *)rp_rewrite_set_cookie(p, v, domains, paths);
+            }
+            break;
+        default:
+            break;
         }
-        else if (m && !strcasecmp(k, "Refresh")) {
-            v = rp_rewrite_refresh(p, m, v);
-        }
-        else if (cookies && !strcasecmp(k, "Set-Cookie")) {
-            v = rp_rewrite_set_cookie(p, v, domains, paths);
-        }
-        e[i].val = (char *)v;
     }
 }

@@ -472,6 +472,13 @@ static apr_table_t *response_head(apr_pool_t *p)
     apr_table_addn(h, "Content-Location", "/base/c");
     apr_table_addn(h, "Refresh", "1; url=/base/r");
     apr_table_addn(h, "Set-Cookie", "c=3");
+    /* names in another case, and names that share a first letter and a
+     * length, or a prefix, with the rewritten ones */
+    apr_table_addn(h, "CONTENT-LOCATION", "/base/u");
+    apr_table_addn(h, "Content-Locatiox", "/base/q");
+    apr_table_addn(h, "Locations", "/base/z");
+    apr_table_addn(h, "Refreshx", "1; url=/base/r");
+    apr_table_addn(h, "Set-Cookie2", "d=4; Path=/base/");
     return h;
 }
 
@@ -504,8 +511,8 @@ static void test_response_fields_rewritten_in_place_order_kept(void)
                         rules(p, path_rules, NELTS(path_rules)));
     arr = apr_table_elts(h);
     e = (const apr_table_entry_t *)arr->elts;
-    RP_EXPECT_INT(arr->nelts, 7);
-    if (arr->nelts == 7) {
+    RP_EXPECT_INT(arr->nelts, 12);
+    if (arr->nelts == 12) {
         RP_EXPECT_STR(e[0].val, "a=1; Path=/app/");
         RP_EXPECT_STR(e[1].val, "https://front.example/app/new");
         RP_EXPECT_STR(e[2].val, "http://127.0.0.1:8080/base/x");
@@ -514,6 +521,11 @@ static void test_response_fields_rewritten_in_place_order_kept(void)
         RP_EXPECT_STR(e[4].val, "/app/c");
         RP_EXPECT_STR(e[5].val, "1; url=/app/r");
         RP_EXPECT_STR(e[6].val, "c=3");
+        RP_EXPECT_STR(e[7].val, "/app/u");
+        RP_EXPECT_STR(e[8].val, "/base/q");
+        RP_EXPECT_STR(e[9].val, "/base/z");
+        RP_EXPECT_STR(e[10].val, "1; url=/base/r");
+        RP_EXPECT_STR(e[11].val, "d=4; Path=/base/");
     }
     apr_pool_destroy(p);
 }
