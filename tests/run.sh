@@ -67,8 +67,8 @@ counted unit tests/unit-run.sh build-asan "$logs/unit-programs"
 echo "== unit tests against APR with pool debugging (ASan, UBSan)"
 counted pool-debug timeout 900 tests/pool-debug.sh "$top/build-pool-debug"
 
-echo "== fuzz targets (libFuzzer, ASan+UBSan, 10 s each, one per CPU at a time; one count each)"
-counted fuzz env FUZZ_SECONDS=10 timeout 900 tests/fuzz/run.sh "$top/build-fuzz"
+echo "== fuzz targets (libFuzzer, ASan+UBSan, 30 s each, one per CPU at a time; one count each)"
+counted fuzz env FUZZ_SECONDS=30 timeout 900 tests/fuzz/run.sh "$top/build-fuzz"
 
 echo "== integration tests (Debian apache2 + build/mod_rproxy.so)"
 # test_soak_sanitizers.py runs the ASan+UBSan build under load; a pytest
