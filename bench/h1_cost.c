@@ -20,17 +20,16 @@
 
 #include "rp_h1.h"
 
-static const char head[] =
-    "HTTP/1.1 200 OK\r\n"
-    "Server: nginx/1.22.1\r\n"
-    "Date: Mon, 23 Nov 2026 18:35:00 GMT\r\n"
-    "Content-Type: application/octet-stream\r\n"
-    "Content-Length: 1024\r\n"
-    "Last-Modified: Mon, 23 Nov 2026 17:44:55 GMT\r\n"
-    "Connection: keep-alive\r\n"
-    "ETag: \"6921d0b7-400\"\r\n"
-    "Accept-Ranges: bytes\r\n"
-    "\r\n";
+static const char head[] = "HTTP/1.1 200 OK\r\n"
+                           "Server: nginx/1.22.1\r\n"
+                           "Date: Mon, 23 Nov 2026 18:35:00 GMT\r\n"
+                           "Content-Type: application/octet-stream\r\n"
+                           "Content-Length: 1024\r\n"
+                           "Last-Modified: Mon, 23 Nov 2026 17:44:55 GMT\r\n"
+                           "Connection: keep-alive\r\n"
+                           "ETag: \"6921d0b7-400\"\r\n"
+                           "Accept-Ranges: bytes\r\n"
+                           "\r\n";
 
 int main(int argc, char **argv)
 {
