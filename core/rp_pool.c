@@ -759,10 +759,14 @@ close:
 
 /* ---- the reaper ------------------------------------------------------- */
 
-void rp_pool_drain(rp_conn_t *c, apr_uint64_t left)
+void rp_pool_drain(rp_conn_t *c, apr_uint64_t left, const rp_h1_chunked_t *dec)
 {
     rp_transport_t *t = c->backend->t;
 
+    c->drain_chunked = dec != NULL;
+    if (dec) {
+        c->drain_dec = *dec;
+    }
     c->drain_left = left;
     c->drain_until = apr_time_now() + RP_DRAIN_TIME;
     apr_thread_mutex_lock(t->mutex);
@@ -778,13 +782,60 @@ void rp_pool_drain(rp_conn_t *c, apr_uint64_t left)
     apr_thread_mutex_unlock(t->mutex);
 }
 
+/* Run c's chunked decoder over buf[0..len): 1 at the end of the body with
+ * every byte of buf used, 0 when more must come, -1 for a decoding error
+ * or bytes after the end (a response nobody asked for: never pooled). */
+static int drain_decode(rp_conn_t *c, const char *buf, apr_size_t len)
+{
+    apr_size_t off = 0;
+    rp_h1_span_t span;
+    const char *err;
+    apr_ssize_t n;
+
+    for (;;) {
+        n = rp_h1_chunked_decode(&c->drain_dec, buf + off, len - off, &span,
+                                 &err);
+        if (n < 0) {
+            return -1;
+        }
+        off += (apr_size_t)n;
+        if (span.kind == RP_H1_SPAN_DONE) {
+            return off == len ? 1 : -1;
+        }
+        if (n == 0 && span.kind == RP_H1_SPAN_NONE) {
+            return 0; /* all of buf taken; more must come */
+        }
+    }
+}
+
 /* Read and drop what c has of its rest, without waiting. 1: drained to the
- * end; 0: more to come; -1: closed, failed or reset before the end. */
+ * end; 0: more to come; -1: closed, failed or reset before the end, or (a
+ * chunked rest) malformed, longer than allowed or followed by more. */
 static int drain_some(rp_conn_t *c, char *scratch, apr_size_t len)
 {
     apr_os_sock_t fd;
 
     if (apr_os_sock_get(&fd, c->sock) != APR_SUCCESS) {
+        return -1;
+    }
+    while (c->drain_chunked) {
+        ssize_t n = recv(fd, scratch, len, MSG_DONTWAIT);
+        int r;
+
+        if (n > 0) {
+            if ((apr_uint64_t)n > c->drain_left) {
+                return -1;
+            }
+            c->drain_left -= (apr_uint64_t)n;
+            if ((r = drain_decode(c, scratch, (apr_size_t)n)) != 0) {
+                return r;
+            }
+            continue;
+        }
+        if (n < 0 &&
+            (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+            return 0;
+        }
         return -1;
     }
     while (c->drain_left > 0) {

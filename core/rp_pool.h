@@ -50,10 +50,13 @@ struct rp_conn_t {
     long ka_max;            /* Keep-Alive max=, requests left; -1 unknown */
     apr_uint32_t nrequests; /* round trips carried */
     unsigned reused:1;      /* taken from the idle list for this exchange */
-    /* Being drained by the reaper (rp_pool_drain): body bytes still to
-     * read and drop, and until when; under the reaper alone. */
+    /* Being drained by the reaper (rp_pool_drain), under the reaper
+     * alone: the bytes still to read and drop (a chunked rest: the most it
+     * may still take), until when, and for a chunked rest its decoder. */
     apr_uint64_t drain_left;
     apr_time_t drain_until;
+    rp_h1_chunked_t drain_dec;
+    unsigned drain_chunked:1;
 };
 
 struct rp_backend_t {
@@ -113,15 +116,19 @@ void rp_conn_close(rp_conn_t *c);
  * caller has read the response to its end and keep-alive allowed it. */
 void rp_pool_put(rp_conn_t *c);
 
-/* The rest of a response body on c, left bytes of it and nothing after
- * it, is read and dropped by the reaper thread (within RP_DRAIN_TIME), and
- * c then goes to the idle list as rp_pool_put() allows; c is the reaper's
- * from here on. A connection the reaper cannot take (RP_DRAIN_CONNS
- * already draining, or the transport stopping) is closed. The caller has
- * dropped c's buffer: the reaper reads into its own. */
+/* The rest of a response body on c is read and dropped by the reaper
+ * thread (within RP_DRAIN_TIME), and c then goes to the idle list as
+ * rp_pool_put() allows; c is the reaper's from here on. With dec NULL the
+ * rest is left bytes of a Content-Length body; otherwise it is the rest
+ * of a chunked body, read by a copy of *dec (the decoder where the
+ * response left it), at most left bytes of it. Any byte after the end, a
+ * decoding error or a longer rest closes c instead. A connection the
+ * reaper cannot take (RP_DRAIN_CONNS already draining, or the transport
+ * stopping) is closed. The caller has dropped c's buffer: the reaper
+ * reads into its own. */
 #define RP_DRAIN_TIME apr_time_from_sec(1)
 #define RP_DRAIN_CONNS 64
-void rp_pool_drain(rp_conn_t *c, apr_uint64_t left);
+void rp_pool_drain(rp_conn_t *c, apr_uint64_t left, const rp_h1_chunked_t *dec);
 
 /* A connection for one attempt: a live pooled one (after the readability
  * check of pool_take) unless fresh is set, else

@@ -1076,20 +1076,35 @@ apr_status_t rp_response_read(rp_response_t *resp, apr_bucket_brigade *bb,
 }
 
 /* What rp_response_discard() could not read within its wait goes to the
- * reaper, when that is safe: a Content-Length body on a plain connection
- * (TLS records and chunks need state the request's pool holds), no read
- * failure so far, at most max bytes left. The bytes buffered here are part
- * of the body and dropped with the buffer. 1: handed over. */
+ * reaper, when that is safe: a Content-Length or chunked body on a plain
+ * connection (TLS records need state the request's pool holds), no read
+ * failure so far, at most max bytes left. Bytes buffered here are part of
+ * the body and dropped with the buffer; a chunked rest's buffered bytes go
+ * through the decoder first, which then moves to the reaper. 1: handed
+ * over. */
 static int drain_later(rp_response_t *resp, apr_uint64_t max)
 {
     rp_conn_t *c = resp->_conn;
     apr_uint64_t buffered = c->last - c->pos;
+    rp_h1_chunked_t dec = resp->_chunked;
+    rp_h1_span_t span;
+    apr_ssize_t n;
+    int chunked = resp->framing.kind == RP_H1_BODY_CHUNKED;
 
     if (resp->_done || resp->error || resp->_deferred != APR_SUCCESS ||
-        !resp->framing.keep_alive || c->tls ||
-        resp->framing.kind != RP_H1_BODY_LENGTH ||
-        buffered > resp->_remaining || resp->_remaining - buffered > max) {
+        !resp->framing.keep_alive || c->tls || buffered > max ||
+        (!chunked &&
+         (resp->framing.kind != RP_H1_BODY_LENGTH ||
+          buffered > resp->_remaining || resp->_remaining - buffered > max))) {
         return 0;
+    }
+    while (chunked && c->pos < c->last) {
+        n = rp_h1_chunked_decode(&dec, c->buf + c->pos, c->last - c->pos, &span,
+                                 NULL);
+        if (n < 0 || span.kind == RP_H1_SPAN_DONE) {
+            return 0; /* broken, or ended with more behind it */
+        }
+        c->pos += (apr_size_t)n;
     }
     conn_lowat(c, 1); /* the reaper polls: every byte must wake it */
     if (c->lowat != 1) {
@@ -1098,7 +1113,12 @@ static int drain_later(rp_response_t *resp, apr_uint64_t max)
     rp_conn_drop_buffer(c);
     resp->_conn = NULL;
     apr_pool_cleanup_kill(resp->_pool, resp, response_cleanup);
-    rp_pool_drain(c, resp->_remaining - buffered);
+    if (chunked) {
+        rp_pool_drain(c, max - buffered, &dec);
+    }
+    else {
+        rp_pool_drain(c, resp->_remaining - buffered, NULL);
+    }
     return 1;
 }
 

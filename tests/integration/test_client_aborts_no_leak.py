@@ -119,24 +119,35 @@ def test_short_rest_after_abort_keeps_backend_connection(httpd_factory,
     assert not errs, "no error-level line:\n%s" % "\n".join(errs[:20])
 
 
+@pytest.mark.parametrize("framing", ["content-length", "chunked"])
 def test_slow_rest_after_abort_drained_in_background(httpd_factory,
-                                                     backend_factory):
+                                                     backend_factory, framing):
     """The rest comes in pieces 0.5 s and 0.3 s apart, after the client
     left: the request's thread does not wait for it (50 ms), a background
     thread of the child reads it (up to 1 s more) and the connection is
     kept for the next request. The last piece comes 0.8 s after the first,
     within the second whenever the proxy notices the client's RST (at once,
-    or at its next write after 0.5 s)."""
+    or at its next write after 0.5 s). A chunked body is decoded to its
+    last chunk and trailer section the same way."""
     data = backends.payload(600 * 1024, seed=8)
     cuts = (0, 200 * 1024, 300 * 1024, len(data))
     pauses = (0, 0.5, 0.3)
+    chunked = framing == "chunked"
 
     def slow(req, conn):
-        conn.send(("HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n"
-                   % len(data)).encode())
+        if chunked:
+            conn.send(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+        else:
+            conn.send(("HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n"
+                       % len(data)).encode())
         for i in range(3):
             time.sleep(pauses[i])
-            conn.send(data[cuts[i]:cuts[i + 1]])
+            part = data[cuts[i]:cuts[i + 1]]
+            if chunked:
+                part = b"%x\r\n%s\r\n" % (len(part), part)
+                if i == 2:
+                    part += b"0\r\nX-Sum: 1\r\n\r\n"
+            conn.send(part)
 
     b = backend_factory(backends.route([("/slow", slow)],
                                        default=backends.echo_handler),

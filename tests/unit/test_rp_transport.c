@@ -700,6 +700,30 @@ static void test_discard_gives_up_on_a_long_or_slow_rest(void)
     fx_close(&fx);
 }
 
+/* The first part of target's body is read, then the client "leaves": the
+ * rest, which comes after the caller's 50 ms, goes to the reaper without
+ * keeping the caller waiting; the reaper reads it and pools the
+ * connection, which then answers "/2" (the script's next step). */
+static void expect_rest_drained_by_reaper(fx_t *fx, const char *target)
+{
+    rp_response_t *resp;
+    apr_time_t t0;
+    int eos = 0;
+
+    resp = first_part(fx, target, apr_brigade_create(fx->pool, fx->ba), &eos);
+    if (resp) {
+        t0 = apr_time_now();
+        RP_EXPECT_INT(rp_response_discard(resp, 1024 * 1024, MS(50)), 1);
+        RP_EXPECT(apr_time_now() - t0 < MS(250));
+        rp_response_close(resp);
+    }
+    RP_EXPECT(wait_count(fx, 1, 1, 3000));
+    RP_EXPECT_INT(stats(fx).drained, 1);
+    RP_EXPECT_INT(stats(fx).draining, 0);
+    expect_next_hello(fx, "/2", 1);
+    RP_EXPECT_INT(stats(fx).conns_opened, 1);
+}
+
 /* The client left and the rest comes late (300 ms after the first part,
  * past the caller's 50 ms): the reaper reads and drops it, and the
  * connection serves the next request; the caller did not wait for it. */
@@ -708,25 +732,11 @@ static void test_discard_hands_a_slow_rest_to_the_reaper(void)
     static const tb_step_t s0[] = {
         GATHER_STEP(300, GATHER_LEN - 10), {.send = OK_HELLO}, TB_END};
     const tb_step_t *const sc[] = {s0};
-    rp_response_t *resp;
-    apr_time_t t0;
-    int eos = 0;
     fx_t fx;
 
     gather_fill();
     fx_open(&fx, sc, 1);
-    resp = first_part(&fx, "/big", apr_brigade_create(fx.pool, fx.ba), &eos);
-    if (resp) {
-        t0 = apr_time_now();
-        RP_EXPECT_INT(rp_response_discard(resp, 1024 * 1024, MS(50)), 1);
-        RP_EXPECT(apr_time_now() - t0 < MS(250));
-        rp_response_close(resp);
-    }
-    RP_EXPECT(wait_count(&fx, 1, 1, 3000));
-    RP_EXPECT_INT(stats(&fx).drained, 1);
-    RP_EXPECT_INT(stats(&fx).draining, 0);
-    expect_next_hello(&fx, "/2", 1);
-    RP_EXPECT_INT(stats(&fx).conns_opened, 1);
+    expect_rest_drained_by_reaper(&fx, "/big");
     fx_close(&fx);
 }
 
@@ -775,6 +785,74 @@ static void test_reaper_closes_a_rest_cut_short(void)
         rp_response_close(resp);
         RP_EXPECT_INT(stats(&fx).draining, 0);
     }
+    fx_close(&fx);
+}
+
+/* A chunked body whose rest comes late (300 ms): the reaper decodes it to
+ * its last chunk and trailer, and the connection serves the next request. */
+#define CHUNKED_FIRST                                                          \
+    "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nfirst\r\n"
+static void test_discard_hands_a_slow_chunked_rest_to_the_reaper(void)
+{
+    static const tb_step_t s0[] = {{.send = CHUNKED_FIRST "6\r\n",
+                                    .pause_ms = 300,
+                                    .send2 = "second\r\n0\r\nX-Sum: 1\r\n\r\n"},
+                                   {.send = OK_HELLO},
+                                   TB_END};
+    const tb_step_t *const sc[] = {s0};
+    fx_t fx;
+
+    fx_open(&fx, sc, 1);
+    expect_rest_drained_by_reaper(&fx, "/c");
+    fx_close(&fx);
+}
+
+/* What the reaper must not pool: a chunked rest followed by bytes nobody
+ * asked for (a second response), a malformed one, and one longer than the
+ * caller allowed. Each connection is closed by the reaper well before
+ * RP_DRAIN_TIME, and the next request gets its own answer. */
+static void test_reaper_closes_a_bad_chunked_rest(void)
+{
+    static const tb_step_t stray[] = {
+        {.send = CHUNKED_FIRST,
+         .pause_ms = 200,
+         .send2 = "0\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nstray"},
+        TB_END};
+    static const tb_step_t bad[] = {
+        {.send = CHUNKED_FIRST, .pause_ms = 200, .send2 = "zz\r\nxx\r\n"},
+        TB_END};
+    static const tb_step_t longer[] = {
+        {.send = CHUNKED_FIRST,
+         .pause_ms = 200,
+         .send2 = "20\r\n0123456789abcdef0123456789abcdef\r\n0\r\n\r\n"},
+        TB_END};
+    static const tb_step_t hello[] = {{.send = OK_HELLO}, TB_END};
+    const tb_step_t *const sc[] = {stray, bad, longer, hello};
+    const char *const names[] = {"/stray", "/bad", "/longer"};
+    const apr_uint64_t max[] = {1024 * 1024, 1024 * 1024, 20};
+    rp_response_t *resp;
+    int i, eos = 0;
+    fx_t fx;
+
+    fx_open(&fx, sc, 4);
+    for (i = 0; i < 3; i++) {
+        apr_time_t t0 = apr_time_now();
+
+        resp =
+            first_part(&fx, names[i], apr_brigade_create(fx.pool, fx.ba), &eos);
+        if (!resp) {
+            continue;
+        }
+        RP_EXPECT_INT(rp_response_discard(resp, max[i], MS(50)), 1);
+        rp_response_close(resp);
+        /* closed once the rest came (200 ms), not at RP_DRAIN_TIME */
+        RP_EXPECT(tb_wait_peer_closed(fx.tb, i, 3000));
+        RP_EXPECT(apr_time_now() - t0 < MS(900));
+        RP_EXPECT(wait_count(&fx, 0, 0, 3000));
+    }
+    RP_EXPECT_INT(stats(&fx).drained, 0);
+    RP_EXPECT_INT(stats(&fx).conns_idle, 0);
+    expect_next_hello(&fx, "/2", 4);
     fx_close(&fx);
 }
 
@@ -2227,6 +2305,8 @@ int main(void)
     TB_RUN(test_discard_gives_up_on_a_long_or_slow_rest);
     TB_RUN(test_discard_hands_a_slow_rest_to_the_reaper);
     TB_RUN(test_reaper_closes_a_rest_cut_short);
+    TB_RUN(test_discard_hands_a_slow_chunked_rest_to_the_reaper);
+    TB_RUN(test_reaper_closes_a_bad_chunked_rest);
     TB_RUN(test_keepalive_two_round_trips_share_one_connection);
     TB_RUN(test_pooled_conn_closed_by_backend_while_idle_is_not_reused);
     TB_RUN(test_recently_idle_conn_closed_by_backend_not_reused);
