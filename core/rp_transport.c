@@ -1088,7 +1088,8 @@ static int drain_later(rp_response_t *resp, apr_uint64_t max)
     apr_uint64_t buffered = c->last - c->pos;
     rp_h1_chunked_t dec = resp->_chunked;
     rp_h1_span_t span;
-    apr_ssize_t n;
+    apr_ssize_t n = 0;
+    apr_size_t pos;
     int chunked = resp->framing.kind == RP_H1_BODY_CHUNKED;
 
     if (resp->_done || resp->error || resp->_deferred != APR_SUCCESS ||
@@ -1098,13 +1099,14 @@ static int drain_later(rp_response_t *resp, apr_uint64_t max)
           buffered > resp->_remaining || resp->_remaining - buffered > max))) {
         return 0;
     }
-    while (chunked && c->pos < c->last) {
-        n = rp_h1_chunked_decode(&dec, c->buf + c->pos, c->last - c->pos, &span,
+    /* on a copy of the decoder and of the position: the response is left
+     * as it was when the connection is not handed over */
+    for (pos = c->pos; chunked && pos < c->last; pos += (apr_size_t)n) {
+        n = rp_h1_chunked_decode(&dec, c->buf + pos, c->last - pos, &span,
                                  NULL);
         if (n < 0 || span.kind == RP_H1_SPAN_DONE) {
             return 0; /* broken, or ended with more behind it */
         }
-        c->pos += (apr_size_t)n;
     }
     conn_lowat(c, 1); /* the reaper polls: every byte must wake it */
     if (c->lowat != 1) {
