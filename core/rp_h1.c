@@ -353,9 +353,7 @@ int rp_h1_find_field(const rp_h1_head_t *head, const char *name, int start)
     /* Lengths first: most fields differ in length from the one sought. */
     for (i = start > 0 ? (apr_size_t)start : 0; i < head->nfields; i++) {
         const rp_h1_field_t *f = &head->fields[i];
-        /* names mostly come as they are written here: memcmp first */
-        if (f->name_len == n &&
-            (memcmp(f->name, name, n) == 0 || eq_nocase(f->name, n, name))) {
+        if (f->name_len == n && eq_nocase(f->name, n, name)) {
             return (int)i;
         }
     }

@@ -818,32 +818,24 @@ static int drain_some(rp_conn_t *c, char *scratch, apr_size_t len)
     if (apr_os_sock_get(&fd, c->sock) != APR_SUCCESS) {
         return -1;
     }
-    while (c->drain_chunked) {
-        ssize_t n = recv(fd, scratch, len, MSG_DONTWAIT);
+    /* A Content-Length rest ends at its count (and no byte past it is
+     * read); a chunked one where its decoder says, within its budget. */
+    while (c->drain_chunked || c->drain_left > 0) {
+        apr_size_t want = c->drain_chunked || c->drain_left >= len
+                              ? len
+                              : (apr_size_t)c->drain_left;
+        ssize_t n = recv(fd, scratch, want, MSG_DONTWAIT);
         int r;
 
         if (n > 0) {
             if ((apr_uint64_t)n > c->drain_left) {
-                return -1;
+                return -1; /* a chunked rest over its budget */
             }
             c->drain_left -= (apr_uint64_t)n;
-            if ((r = drain_decode(c, scratch, (apr_size_t)n)) != 0) {
+            if (c->drain_chunked &&
+                (r = drain_decode(c, scratch, (apr_size_t)n)) != 0) {
                 return r;
             }
-            continue;
-        }
-        if (n < 0 &&
-            (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
-            return 0;
-        }
-        return -1;
-    }
-    while (c->drain_left > 0) {
-        apr_size_t want = c->drain_left < len ? (apr_size_t)c->drain_left : len;
-        ssize_t n = recv(fd, scratch, want, MSG_DONTWAIT);
-
-        if (n > 0) {
-            c->drain_left -= (apr_uint64_t)n;
             continue;
         }
         if (n < 0 &&

@@ -478,13 +478,12 @@ typedef enum rewritten_t {
     RW_SET_COOKIE
 } rewritten_t;
 
-/* Which of them the field called k is: the first letter and the length
- * (8, 16, 7 and 10) leave at most one name to compare. */
+/* Which of them the field called k is: the first letter leaves at most
+ * one name to compare. */
 static rewritten_t rewritten_field(const char *k)
 {
     const char *name;
     rewritten_t kind;
-    apr_size_t n;
 
     switch (k[0]) {
     case 'L':
@@ -510,11 +509,6 @@ static rewritten_t rewritten_field(const char *k)
     default:
         return RW_NONE;
     }
-    for (n = 1; k[n] != '\0' && name[n] != '\0'; n++) {
-    }
-    if (k[n] != '\0' || name[n] != '\0') {
-        return RW_NONE; /* not the same length */
-    }
     return strcasecmp(k, name) == 0 ? kind : RW_NONE;
 }
 
@@ -532,7 +526,7 @@ void rp_rewrite_response(apr_pool_t *p, apr_table_t *headers,
         return;
     }
     /* In place: a field keeps its position among its namesakes. The first
-     * letter and the length spare most fields the string compares. */
+     * letter spares most fields the string compare. */
     for (i = 0; i < arr->nelts; i++) {
         const char *k = e[i].key, *v = e[i].val;
         if (!k || !v) {

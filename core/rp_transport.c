@@ -1078,35 +1078,32 @@ apr_status_t rp_response_read(rp_response_t *resp, apr_bucket_brigade *bb,
 /* What rp_response_discard() could not read within its wait goes to the
  * reaper, when that is safe: a Content-Length or chunked body on a plain
  * connection (TLS records need state the request's pool holds), no read
- * failure so far, at most max bytes left. Bytes buffered here are part of
- * the body and dropped with the buffer; a chunked rest's buffered bytes go
- * through the decoder first, which then moves to the reaper. 1: handed
- * over. */
+ * failure so far, at most max bytes left. Bytes buffered of a
+ * Content-Length body are part of it and dropped with the buffer. A
+ * chunked rest goes with a copy of the decoder and nothing buffered:
+ * rp_response_read() decodes all it buffers, so there is none after a
+ * read, and the rare rest with some undecoded (no read yet) is not
+ * handed over. 1: handed over. */
 static int drain_later(rp_response_t *resp, apr_uint64_t max)
 {
     rp_conn_t *c = resp->_conn;
-    apr_uint64_t buffered = c->last - c->pos;
-    rp_h1_chunked_t dec = resp->_chunked;
-    rp_h1_span_t span;
-    apr_ssize_t n = 0;
-    apr_size_t pos;
+    apr_uint64_t buffered = c->last - c->pos, left;
     int chunked = resp->framing.kind == RP_H1_BODY_CHUNKED;
 
     if (resp->_done || resp->error || resp->_deferred != APR_SUCCESS ||
-        !resp->framing.keep_alive || c->tls || buffered > max ||
-        (!chunked &&
-         (resp->framing.kind != RP_H1_BODY_LENGTH ||
-          buffered > resp->_remaining || resp->_remaining - buffered > max))) {
+        !resp->framing.keep_alive || c->tls) {
         return 0;
     }
-    /* on a copy of the decoder and of the position: the response is left
-     * as it was when the connection is not handed over */
-    for (pos = c->pos; chunked && pos < c->last; pos += (apr_size_t)n) {
-        n = rp_h1_chunked_decode(&dec, c->buf + pos, c->last - pos, &span,
-                                 NULL);
-        if (n < 0 || span.kind == RP_H1_SPAN_DONE) {
-            return 0; /* broken, or ended with more behind it */
-        }
+    if (chunked && buffered == 0) {
+        left = max;
+    }
+    else if (resp->framing.kind == RP_H1_BODY_LENGTH &&
+             buffered <= resp->_remaining &&
+             resp->_remaining - buffered <= max) {
+        left = resp->_remaining - buffered;
+    }
+    else {
+        return 0;
     }
     conn_lowat(c, 1); /* the reaper polls: every byte must wake it */
     if (c->lowat != 1) {
@@ -1115,12 +1112,7 @@ static int drain_later(rp_response_t *resp, apr_uint64_t max)
     rp_conn_drop_buffer(c);
     resp->_conn = NULL;
     apr_pool_cleanup_kill(resp->_pool, resp, response_cleanup);
-    if (chunked) {
-        rp_pool_drain(c, max - buffered, &dec);
-    }
-    else {
-        rp_pool_drain(c, resp->_remaining - buffered, NULL);
-    }
+    rp_pool_drain(c, left, chunked ? &resp->_chunked : NULL);
     return 1;
 }
 

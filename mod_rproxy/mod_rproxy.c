@@ -236,30 +236,17 @@ static apr_off_t body_length(request_rec *r)
     return 0;
 }
 
-/* apr_time_t in decimal, as "%" APR_TIME_T_FMT would print it, for a
- * fraction of apr_psprintf()'s cost: this runs on every request. */
-static const char *time_str(apr_pool_t *p, apr_time_t t)
-{
-    char buf[24], *s = buf + sizeof(buf);
-    apr_uint64_t v = t < 0 ? 0 - (apr_uint64_t)t : (apr_uint64_t)t;
-
-    *--s = '\0';
-    do {
-        *--s = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
-    if (t < 0) {
-        *--s = '-';
-    }
-    return apr_pstrmemdup(p, s, (apr_size_t)(buf + sizeof(buf) - 1 - s));
-}
-
 static void set_notes(request_rec *r, const rp_exchange_t *ex)
 {
     if (ex->backend_addr) {
         apr_table_setn(r->notes, "rproxy-backend", ex->backend_addr);
-        apr_table_setn(r->notes, "rproxy-backend-time",
-                       time_str(r->pool, ex->backend_time));
+        /* apr_off_t_toa(): no formatter on every request; apr_off_t is
+         * as wide as apr_time_t wherever httpd builds with large files */
+        apr_table_setn(
+            r->notes, "rproxy-backend-time",
+            sizeof(apr_off_t) >= sizeof(apr_time_t)
+                ? apr_off_t_toa(r->pool, (apr_off_t)ex->backend_time)
+                : apr_psprintf(r->pool, "%" APR_TIME_T_FMT, ex->backend_time));
     }
     if (ex->error && ex->error != RP_ECLIENT_GONE) {
         char buf[120];
