@@ -14,6 +14,7 @@ measures and prints tables (markdown, also saved under $BENCH_DIR).
 """
 
 import json
+import math
 import os
 import re
 import signal
@@ -96,7 +97,8 @@ SIZE_BYTES = {"1k": 1024, "64k": 65536, "1m": 1048576}
 NAMES = {"rproxy": "mod_rproxy", "proxy_http": "mod_proxy_http",
          "nginx": "nginx proxy_pass", "direct": "direct backend",
          "trivial": "httpd trivial handler",
-         "rproxy_b": "mod_rproxy (B)"}
+         "rproxy_b": "mod_rproxy (B)",
+         "bare": "httpd bare proxy"}
 
 
 def size_path(size):
@@ -759,6 +761,15 @@ def httpd_conf(impl, name, port, backend_port, mpm, sink_port=None,
         lines += ["LoadModule bench_trivial_module %s" % TRIVIAL_SO,
                   "<Location />", "    SetHandler bench-trivial",
                   "</Location>"]
+    elif impl == "bare":
+        # the least a worker-thread proxy can do (mod_bench_trivial.c):
+        # plain http, Content-Length bodies only
+        if BACKEND_TLS:
+            raise SystemExit("target bare has no TLS (BENCH_BACKEND_TLS)")
+        lines += ["LoadModule bench_trivial_module %s" % TRIVIAL_SO,
+                  "BenchBareBackend %s:%d" % (LOOP, backend_port),
+                  "<Location />", "    SetHandler bench-bare",
+                  "</Location>"]
     else:
         raise ValueError(impl)
     if extra:
@@ -886,7 +897,10 @@ def bench_load():
             servers[t] = None
         elif t == "nginx":
             servers[t] = start_nginx_proxy(proxied_port(backend))
-        elif t in ("rproxy", "rproxy_b", "proxy_http", "trivial"):
+        elif t in ("rproxy", "rproxy_b", "proxy_http", "trivial", "bare"):
+            if t == "bare" and any(x.startswith("c") for x in SIZES):
+                raise SystemExit("target bare: bodies with a length only "
+                                 "(BENCH_SIZES without c64k)")
             servers[t] = start_httpd(t, "load-" + t, proxied_port(backend),
                                      "load")
         else:
@@ -1036,6 +1050,7 @@ def load_table(results):
                            fmt(idle, 1), ratio(idle, ref_idle),
                            fmt(v.get("steady_per_10k"), 1),
                            fmt(v["conns_per_10k"], 1), v["errors"]))
+    out += paired_table(results, ref_t)
     steals = [x["steal"] * 100 for row in results
               for v in row["targets"].values() for x in v["rounds"]]
     if steals:
@@ -1043,6 +1058,40 @@ def load_table(results):
                 "median %.1f%%, max %.1f%% (each round's is in the progress "
                 "lines)." % (median(steals), max(steals))]
     return "\n".join(out)
+
+
+def paired_table(results, ref_t):
+    """req/s as a ratio to ref_t per pair of rounds (round r of a target
+    against round r of ref_t, run one after the other): the geometric mean,
+    lowest and highest of those ratios. The host's speed drifts over a run
+    (RESULTS.md: up to 40 % between rounds of one server); a ratio taken
+    within a pair moves less than the ratio of the medians in the main
+    table, which stays the figure issue 7 asks for."""
+    out = []
+    for row in results:
+        ref = row["targets"].get(ref_t)
+        if not ref:
+            return []
+        cells = []
+        for t, v in row["targets"].items():
+            if t == ref_t:
+                continue
+            rs = [a["rps"] / b["rps"] for a, b in zip(v["rounds"], ref["rounds"])
+                  if a["rps"] and b["rps"]]
+            if not rs:
+                continue
+            geo = math.exp(sum(math.log(x) for x in rs) / len(rs))
+            cells.append("%s %.2f× (%.2f–%.2f)" % (NAMES[t], geo, min(rs),
+                                                   max(rs)))
+        if cells:
+            out.append("- %s, %d conns: %s" % (size_label(row["size"]),
+                                               row["conns"], "; ".join(cells)))
+    if out:
+        out = ["", "req/s per pair of rounds, as a ratio to %s (geometric "
+               "mean over the rounds, lowest–highest): less moved by the "
+               "host's drift over the run than the ratio of medians above."
+               % NAMES[ref_t], ""] + out
+    return out
 
 
 # ---------------------------------------------------------------------------
@@ -1275,6 +1324,9 @@ def cost_run(tool, impl, size, n, backend):
 
 
 def bench_cost():
+    if "bare" in COST_TARGETS and any(x.startswith("c") for x in COST_SIZES):
+        raise SystemExit("target bare: bodies with a length only "
+                         "(BENCH_COST_SIZES without c64k)")
     www = make_bodies()
     backend = start_backend(www)
     res = {}
