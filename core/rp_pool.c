@@ -808,6 +808,41 @@ static int drain_decode(rp_conn_t *c, const char *buf, apr_size_t len)
     }
 }
 
+/* Bytes after the end of a rest that a read already took in: a TLS
+ * record that went on past the body (a response nobody asked for). On a
+ * plain socket they are still in the kernel, where rp_pool_put() and the
+ * next take's check see them. */
+static int drain_stray(rp_conn_t *c)
+{
+    return c->tls && rp_tls_pending(c->tls);
+}
+
+/* One read of a rest without waiting: bytes read (> 0), 0 when nothing is
+ * there yet, -1 at EOF or on an error. Over TLS, what the record layer
+ * holds counts as there; rp_tls_read() never returns more than want, so
+ * decrypted bytes past it stay in the TLS layer (rp_tls_pending()). */
+static apr_ssize_t drain_recv(rp_conn_t *c, apr_os_sock_t fd, char *buf,
+                              apr_size_t want)
+{
+    ssize_t n;
+
+    if (c->tls) {
+        apr_size_t got = want;
+        apr_status_t rv = rp_tls_read(c->tls, buf, &got, 0);
+
+        return rv == APR_SUCCESS          ? (apr_ssize_t)got
+               : APR_STATUS_IS_TIMEUP(rv) ? 0
+                                          : -1;
+    }
+    n = recv(fd, buf, want, MSG_DONTWAIT);
+    if (n > 0) {
+        return n;
+    }
+    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+               ? 0
+               : -1;
+}
+
 /* Read and drop what c has of its rest, without waiting. 1: drained to the
  * end; 0: more to come; -1: closed, failed or reset before the end, or (a
  * chunked rest) malformed, longer than allowed or followed by more. */
@@ -824,39 +859,36 @@ static int drain_some(rp_conn_t *c, char *scratch, apr_size_t len)
         apr_size_t want = c->drain_chunked || c->drain_left >= len
                               ? len
                               : (apr_size_t)c->drain_left;
-        ssize_t n = recv(fd, scratch, want, MSG_DONTWAIT);
+        apr_ssize_t n = drain_recv(c, fd, scratch, want);
         int r;
 
-        if (n > 0) {
-            if ((apr_uint64_t)n > c->drain_left) {
-                return -1; /* a chunked rest over its budget */
-            }
-            c->drain_left -= (apr_uint64_t)n;
-            if (c->drain_chunked &&
-                (r = drain_decode(c, scratch, (apr_size_t)n)) != 0) {
-                return r;
-            }
-            continue;
+        if (n <= 0) {
+            return (int)n; /* 0: more to come; -1: EOF or an error */
         }
-        if (n < 0 &&
-            (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
-            return 0;
+        if ((apr_uint64_t)n > c->drain_left) {
+            return -1; /* a chunked rest over its budget */
         }
-        return -1; /* EOF before the end, or an error */
+        c->drain_left -= (apr_uint64_t)n;
+        if (c->drain_chunked &&
+            (r = drain_decode(c, scratch, (apr_size_t)n)) != 0) {
+            return r < 0 || drain_stray(c) ? -1 : 1;
+        }
     }
-    return 1;
+    return drain_stray(c) ? -1 : 1;
 }
 
 /* One pass over the connections being drained: wait up to 20 ms for any
  * of them to be readable, read what came, pool those done, close those
- * that failed or ran out of time. Returns those still draining. */
+ * that failed or ran out of time. Returns those still draining. A TLS
+ * connection whose record layer already holds bytes is ready without
+ * the socket (poll() cannot see them), and then nobody waits. */
 static rp_conn_t *drain_pass(rp_transport_t *t, rp_conn_t *list)
 {
     struct pollfd pfd[RP_DRAIN_CONNS];
     rp_conn_t *c, *keep = NULL, *conns[RP_DRAIN_CONNS];
-    char scratch[16384];
+    char scratch[16384], held[RP_DRAIN_CONNS];
     apr_time_t now;
-    int n = 0, i, done = 0;
+    int n = 0, i, done = 0, wait = 20;
 
     /* ndraining bounds the list: every one fits */
     for (c = list; c && n < RP_DRAIN_CONNS; c = c->next) {
@@ -866,17 +898,20 @@ static rp_conn_t *drain_pass(rp_transport_t *t, rp_conn_t *list)
         pfd[n].fd = fd;
         pfd[n].events = POLLIN;
         pfd[n].revents = 0;
+        held[n] = c->tls && rp_tls_pending(c->tls);
+        wait = held[n] ? 0 : wait;
         conns[n++] = c;
     }
-    if (poll(pfd, (nfds_t)n, 20) < 0) {
+    if (poll(pfd, (nfds_t)n, wait) < 0) {
         for (i = 0; i < n; i++) {
             pfd[i].revents = 0;
         }
     }
     now = apr_time_now();
     for (i = 0; i < n; i++) {
-        int r =
-            pfd[i].revents ? drain_some(conns[i], scratch, sizeof(scratch)) : 0;
+        int r = pfd[i].revents || held[i]
+                    ? drain_some(conns[i], scratch, sizeof(scratch))
+                    : 0;
 
         c = conns[i];
         if (r == 0 && now < c->drain_until) {

@@ -121,7 +121,8 @@ void rp_pool_put(rp_conn_t *c);
  * rp_pool_put() allows; c is the reaper's from here on. With dec NULL the
  * rest is left bytes of a Content-Length body; otherwise it is the rest
  * of a chunked body, read by a copy of *dec (the decoder where the
- * response left it), at most left bytes of it. Any byte after the end, a
+ * response left it), at most left bytes of it. Any byte after the end
+ * (over TLS, also one the record layer took in with the last bytes), a
  * decoding error or a longer rest closes c instead. A connection the
  * reaper cannot take (RP_DRAIN_CONNS already draining, or the transport
  * stopping) is closed. The caller has dropped c's buffer: the reaper

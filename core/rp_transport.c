@@ -1076,9 +1076,9 @@ apr_status_t rp_response_read(rp_response_t *resp, apr_bucket_brigade *bb,
 }
 
 /* What rp_response_discard() could not read within its wait goes to the
- * reaper, when that is safe: a Content-Length or chunked body on a plain
- * connection (TLS records need state the request's pool holds), no read
- * failure so far, at most max bytes left. Bytes buffered of a
+ * reaper, when that is safe: a Content-Length or chunked body, plain or
+ * TLS (the TLS state lives in the connection's pool and goes with it), no
+ * read failure so far, at most max bytes left. Bytes buffered of a
  * Content-Length body are part of it and dropped with the buffer. A
  * chunked rest goes with a copy of the decoder and nothing buffered:
  * rp_response_read() decodes all it buffers, so there is none after a
@@ -1091,7 +1091,7 @@ static int drain_later(rp_response_t *resp, apr_uint64_t max)
     int chunked = resp->framing.kind == RP_H1_BODY_CHUNKED;
 
     if (resp->_done || resp->error || resp->_deferred != APR_SUCCESS ||
-        !resp->framing.keep_alive || c->tls) {
+        !resp->framing.keep_alive) {
         return 0;
     }
     if (chunked && buffered == 0) {

@@ -233,7 +233,7 @@ apr_status_t rp_response_read(rp_response_t *resp, apr_bucket_brigade *bb,
  * and drop it, so that rp_response_close() can keep the connection, when
  * that is cheap: at most max bytes (a longer Content-Length is not read
  * at all), all within wait. What has not come by then, of a Content-Length
- * or chunked body on a plain connection, the transport's reaper thread
+ * or chunked body (plain or TLS), the transport's reaper thread
  * reads and drops for up to RP_DRAIN_TIME more (rp_pool_drain), then pools
  * the connection: the caller is not kept waiting for a slow rest. Returns 1
  * when the body was read to its end or handed over so; the response is

@@ -566,6 +566,32 @@ def make_download_handler(data, chunked=False, piece=65536,
     return handler
 
 
+def make_paced_rest_handler(data, cuts, pauses, chunked=False,
+                            trailer=b"X-Sum: 1"):
+    """Serve `data` with Content-Length or chunked in the pieces between
+    `cuts` (offsets: 0, ..., len(data)), sleeping pauses[i] seconds before
+    piece i: a rest that comes late. Chunked, each piece is one chunk and
+    the last chunk carries `trailer`."""
+
+    def handler(req, conn):
+        req.drain()
+        if chunked:
+            conn.send(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+        else:
+            conn.send(("HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n"
+                       % len(data)).encode())
+        for i in range(len(cuts) - 1):
+            time.sleep(pauses[i])
+            part = data[cuts[i]:cuts[i + 1]]
+            if chunked:
+                part = b"%x\r\n%s\r\n" % (len(part), part)
+                if i == len(cuts) - 2:
+                    part += b"0\r\n%s\r\n\r\n" % trailer
+            conn.send(part)
+
+    return handler
+
+
 def make_event_stream_handler(events, gate=None, max_wait=3.0,
                               framing="chunked",
                               content_type="text/event-stream"):

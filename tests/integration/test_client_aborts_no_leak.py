@@ -130,25 +130,9 @@ def test_slow_rest_after_abort_drained_in_background(httpd_factory,
     or at its next write after 0.5 s). A chunked body is decoded to its
     last chunk and trailer section the same way."""
     data = backends.payload(600 * 1024, seed=8)
-    cuts = (0, 200 * 1024, 300 * 1024, len(data))
-    pauses = (0, 0.5, 0.3)
-    chunked = framing == "chunked"
-
-    def slow(req, conn):
-        if chunked:
-            conn.send(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
-        else:
-            conn.send(("HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n"
-                       % len(data)).encode())
-        for i in range(3):
-            time.sleep(pauses[i])
-            part = data[cuts[i]:cuts[i + 1]]
-            if chunked:
-                part = b"%x\r\n%s\r\n" % (len(part), part)
-                if i == 2:
-                    part += b"0\r\nX-Sum: 1\r\n\r\n"
-            conn.send(part)
-
+    slow = backends.make_paced_rest_handler(
+        data, (0, 200 * 1024, 300 * 1024, len(data)), (0, 0.5, 0.3),
+        chunked=framing == "chunked")
     b = backend_factory(backends.route([("/slow", slow)],
                                        default=backends.echo_handler),
                         name="slow-rest")

@@ -142,6 +142,49 @@ def test_large_bodies_cross_tls_byte_exact_on_one_pooled_connection(
     assert_one_pooled_connection(conns, "six large responses")
 
 
+@pytest.mark.parametrize("framing", ["content-length", "chunked"])
+def test_slow_rest_after_abort_read_over_tls_and_connection_kept(
+        httpd_factory, pki, nginx_factory, backend_factory, framing):
+    """A client leaves 100 KiB into a 600 KiB download from an https
+    backend whose rest comes late (nginx passing on, unbuffered, an
+    upstream that pauses 0.5 s and 0.3 s): the request's thread does not
+    wait for it, the child's background thread reads it through TLS and
+    keeps the connection, and the next request goes over the same TLS
+    connection (nginx's connection number): no second handshake."""
+    data = backends.payload(600 * 1024, seed=33)
+    up = backend_factory(backends.make_paced_rest_handler(
+        data, (0, 200 * 1024, 300 * 1024, len(data)), (0, 0.5, 0.3),
+        chunked=framing == "chunked"), name="paced")
+    ng = tls_nginx(nginx_factory, pki, extra=(
+        "location /slow/ { proxy_pass http://127.0.0.1:%d/; "
+        "proxy_http_version 1.1; proxy_buffering off; }\n" % up.port))
+    h = httpd_factory(ca_file(pki) + https_pass(ng))
+    r = client.get(h.port, "/app/first", timeout=15)
+    assert r.status == 200, "a first request answers 200 (%r)\n%s" % (
+        r, h.error_log)
+    first = r.header("X-TLS-Conn")
+    h.mark_logs()
+    got = client.read_then_close(h.port, "/app/slow/rest", 100 * 1024,
+                                 rst=True)
+    assert got >= 100 * 1024, "test setup: %d bytes before closing" % got
+    # the upstream is done 0.8 s after its first piece (nginx then closes
+    # its connection to it); the background thread polls every 20 ms
+    deadline = time.monotonic() + 10
+    while up.total_connections < 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert up.wait_open_connections(0, 10) == 0, \
+        "test setup: the paced upstream finished its answer"
+    time.sleep(0.3)
+    r = client.get(h.port, "/app/next", timeout=15)
+    assert r.status == 200 and r.complete, "a request after the abort (%r)" % r
+    assert r.header("X-TLS-Conn") == first, \
+        "the rest was read in the background and the TLS connection kept: " \
+        "the next request used nginx's connection %s, not a new one (%s)" % (
+            first, r.header("X-TLS-Conn"))
+    errs = h.error_level_lines(h.error_log_since_mark())
+    assert not errs, "no error-level line:\n%s" % "\n".join(errs[:20])
+
+
 def test_websocket_to_an_https_backend_with_a_greeting_after_the_101(
         httpd_factory, pki, nginx_factory, backend_factory):
     """An upgrade to an https backend: the frame the server sends right

@@ -18,7 +18,8 @@
  *
  * ts_start() runs an OpenSSL server on 127.0.0.1 (ephemeral port) in one
  * thread that serves connections one after another, as its ts_conf_t says:
- * handshake, optional greeting, optional echo of N bytes, then an ending.
+ * handshake, optional greeting, optional echo of N bytes, optional answers
+ * to HTTP requests (ts_http_t, paced), then an ending.
  * Per connection it records (ts_rec()) the SNI and the ALPN list the client
  * sent, whether the session was resumed, whether a client certificate came,
  * and whether the client sent close_notify. Every wait is bounded: socket
@@ -293,6 +294,15 @@ typedef enum ts_end_t {
     TS_TCP_CLOSE       /* FIN without close_notify */
 } ts_end_t;
 
+/* One answer of the HTTP mode (ts_conf_t.http): once a request head has
+ * come, first is written, then after pause_ms the rest (each with one
+ * SSL_write, so one record for up to 16 KiB). */
+typedef struct ts_http_t {
+    const char *first; /* NULL ends the list */
+    int pause_ms;
+    const char *rest; /* or NULL */
+} ts_http_t;
+
 typedef struct ts_conf_t {
     const char *cert, *key; /* borrowed: server certificate and key */
     const char *client_ca;  /* borrowed: require a client cert under it */
@@ -300,9 +310,11 @@ typedef struct ts_conf_t {
     const char *greet;      /* borrowed: sent after the handshake */
     size_t echo;            /* read this many pattern bytes, send them back */
     ts_end_t end;
-    const char *farewell; /* borrowed: with TS_WAIT_CLOSE, sent after the
-                           * client's close_notify (a half-close), then
-                           * the server's own close_notify */
+    const char *farewell;  /* borrowed: with TS_WAIT_CLOSE, sent after the
+                            * client's close_notify (a half-close), then
+                            * the server's own close_notify */
+    const ts_http_t *http; /* borrowed: answers to the requests of each
+                            * connection in turn, after greet and echo */
 } ts_conf_t;
 
 /* What one connection showed; under the server's mutex. */
@@ -435,6 +447,42 @@ TS_FN void ts_echo(ts_server_t *s, SSL *ssl, ts_rec_t *r)
     free(buf);
 }
 
+/* Read a request head (up to its blank line, at most 8 KiB); 0 when the
+ * client closed or the socket timed out first. */
+TS_FN int ts_read_head(SSL *ssl)
+{
+    char buf[8192];
+    size_t have = 0, k;
+    while (have < sizeof(buf)) {
+        if (!SSL_read_ex(ssl, buf + have, 1, &k)) {
+            return 0;
+        }
+        have += k;
+        if (have >= 4 && !memcmp(buf + have - 4, "\r\n\r\n", 4)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+TS_FN void ts_http(ts_server_t *s, SSL *ssl)
+{
+    const ts_http_t *h;
+    size_t k;
+    for (h = s->conf.http; h->first; h++) {
+        if (!ts_read_head(ssl) ||
+            !SSL_write_ex(ssl, h->first, strlen(h->first), &k)) {
+            return;
+        }
+        if (h->pause_ms > 0) {
+            usleep((useconds_t)h->pause_ms * 1000);
+        }
+        if (h->rest && !SSL_write_ex(ssl, h->rest, strlen(h->rest), &k)) {
+            return;
+        }
+    }
+}
+
 /* Read until the client closes; note whether it said close_notify. */
 TS_FN void ts_wait_close(ts_server_t *s, SSL *ssl, ts_rec_t *r)
 {
@@ -477,6 +525,9 @@ TS_FN void ts_serve(ts_server_t *s, int fd, ts_rec_t *r)
         }
         if (s->conf.echo) {
             ts_echo(s, ssl, r);
+        }
+        if (s->conf.http) {
+            ts_http(s, ssl);
         }
         if (s->conf.end == TS_TCP_CLOSE) {
             ts_tcp_close(fd);

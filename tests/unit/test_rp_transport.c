@@ -19,6 +19,7 @@
 #include "rp_transport.h"
 #include "rp_test.h"
 #include "rp_test_backend.h"
+#include "rp_test_tls.h"
 
 #define MS(n) apr_time_from_msec(n)
 #define READ_TIMEOUT MS(1000)
@@ -854,6 +855,138 @@ static void test_reaper_closes_a_bad_chunked_rest(void)
     RP_EXPECT_INT(stats(&fx).conns_idle, 0);
     expect_next_hello(&fx, "/2", 4);
     fx_close(&fx);
+}
+
+/* ---- rests over TLS --------------------------------------------------- */
+
+static ts_pki_t tls_pki; /* made by the first fx_open_tls(), removed in main */
+static int tls_pki_made;
+
+/* A test against the TLS server of rp_test_tls.h giving answers on each
+ * connection: https://127.0.0.1:port, verified against the test CA. The
+ * server is the caller's to stop after fx_close_tls()'s pool is gone. */
+static ts_server_t *fx_open_tls(fx_t *fx, const ts_http_t *answers)
+{
+    rp_backend_opts_t bo = {0};
+    rp_tls_conf_t tc = {0};
+    ts_conf_t sc = {0};
+    const char *why = NULL;
+    ts_server_t *ts;
+
+    if (!tls_pki_made) {
+        ts_pki_make(&tls_pki);
+        tls_pki_made = 1;
+    }
+    fx_open(fx, NULL, -1);
+    sc.cert = tls_pki.server;
+    sc.key = tls_pki.server_key;
+    sc.http = answers;
+    ts = ts_start(&sc);
+    tc.verify = 1;
+    tc.ca_file = tls_pki.ca;
+    RP_EXPECT_INT(rp_tls_ctx_create(fx->pool, &tc, &bo.tls, &why), APR_SUCCESS);
+    bo.tls_timeout = MS(1000);
+    bo.idle_timeout = apr_time_from_sec(10);
+    bo.queue_timeout = apr_time_from_sec(1);
+    RP_EXPECT_INT(
+        rp_url_parse(fx->pool,
+                     apr_psprintf(fx->pool, "https://127.0.0.1:%d", ts->port),
+                     &fx->url, &why),
+        APR_SUCCESS);
+    fx->be = rp_transport_backend(fx->t, &fx->url, &bo);
+    return ts;
+}
+
+static void fx_close_tls(fx_t *fx, ts_server_t *ts)
+{
+    apr_pool_destroy(fx->pool);
+    ts_stop(ts);
+    RP_EXPECT_INT(tb_count_fds(), fx->fds);
+}
+
+/* The client left after the first 10 bytes over TLS; the other 10 come in
+ * a record 300 ms later, past the caller's 50 ms. */
+#define TLS_REST_FIRST "HTTP/1.1 200 OK\r\nContent-Length: 20\r\n\r\n0123456789"
+
+/* A slow rest over TLS goes to the reaper like a plain one: it reads the
+ * records, pools the connection, and the next request goes over it (one
+ * handshake in all). Content-Length and chunked. */
+static void test_discard_hands_a_slow_tls_rest_to_the_reaper(void)
+{
+    static const ts_http_t length[] = {{TLS_REST_FIRST, 300, "abcdefghij"},
+                                       {OK_HELLO, 0, NULL},
+                                       {NULL, 0, NULL}};
+    static const ts_http_t chunked[] = {
+        {CHUNKED_FIRST "6\r\n", 300, "second\r\n0\r\nX-Sum: 1\r\n\r\n"},
+        {OK_HELLO, 0, NULL},
+        {NULL, 0, NULL}};
+    const ts_http_t *const cases[] = {length, chunked};
+    int i;
+
+    for (i = 0; i < 2; i++) {
+        rp_request_t req;
+        const char *body;
+        int status;
+        fx_t fx;
+        ts_server_t *ts = fx_open_tls(&fx, cases[i]);
+        rp_response_t *resp;
+        apr_time_t t0;
+        int eos = 0;
+
+        resp =
+            first_part(&fx, "/slow", apr_brigade_create(fx.pool, fx.ba), &eos);
+        if (resp) {
+            RP_EXPECT_INT(eos, 0);
+            t0 = apr_time_now();
+            RP_EXPECT_INT(rp_response_discard(resp, 1024 * 1024, MS(50)), 1);
+            RP_EXPECT(apr_time_now() - t0 < MS(250));
+            rp_response_close(resp);
+        }
+        RP_EXPECT(wait_count(&fx, 1, 1, 3000));
+        RP_EXPECT_INT(stats(&fx).drained, 1);
+        RP_EXPECT_INT(stats(&fx).draining, 0);
+        req = request(&fx, "GET", "/2");
+        RP_EXPECT_INT(fetch(&fx, &req, &status, &body), APR_SUCCESS);
+        RP_EXPECT_STR(body, "hello");
+        RP_EXPECT_INT(stats(&fx).conns_opened, 1);
+        fx_close_tls(&fx, ts);
+    }
+}
+
+/* Over TLS a record can carry the end of the rest and more: the reaper
+ * reads exactly the rest, but the bytes after it are already in the TLS
+ * layer, where the next request's check of the socket would not see them.
+ * Such a connection is closed when the rest comes, never pooled. */
+static void test_reaper_closes_a_tls_rest_with_bytes_after_it(void)
+{
+    static const ts_http_t stray[] = {
+        {TLS_REST_FIRST, 200,
+         "abcdefghijHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nstray"},
+        {NULL, 0, NULL}};
+    ts_server_t *ts;
+    rp_response_t *resp;
+    apr_time_t t0;
+    int eos = 0, waited;
+    fx_t fx;
+
+    ts = fx_open_tls(&fx, stray);
+    resp = first_part(&fx, "/stray", apr_brigade_create(fx.pool, fx.ba), &eos);
+    if (resp) {
+        t0 = apr_time_now();
+        RP_EXPECT_INT(rp_response_discard(resp, 1024 * 1024, MS(50)), 1);
+        rp_response_close(resp);
+        RP_EXPECT_INT(stats(&fx).draining, 1);
+        /* closed once the rest came (200 ms), not at RP_DRAIN_TIME */
+        RP_EXPECT(wait_count(&fx, 0, 0, 3000));
+        RP_EXPECT(apr_time_now() - t0 < MS(900));
+    }
+    for (waited = 0; !ts_rec(ts, 0).done && waited < 3000; waited += 10) {
+        apr_sleep(MS(10)); /* the server sees the close */
+    }
+    RP_EXPECT(ts_rec(ts, 0).done);
+    RP_EXPECT_INT(stats(&fx).drained, 0);
+    RP_EXPECT_INT(stats(&fx).conns_idle, 0);
+    fx_close_tls(&fx, ts);
 }
 
 /* ---- the pool ---------------------------------------------------------- */
@@ -2307,6 +2440,8 @@ int main(void)
     TB_RUN(test_reaper_closes_a_rest_cut_short);
     TB_RUN(test_discard_hands_a_slow_chunked_rest_to_the_reaper);
     TB_RUN(test_reaper_closes_a_bad_chunked_rest);
+    TB_RUN(test_discard_hands_a_slow_tls_rest_to_the_reaper);
+    TB_RUN(test_reaper_closes_a_tls_rest_with_bytes_after_it);
     TB_RUN(test_keepalive_two_round_trips_share_one_connection);
     TB_RUN(test_pooled_conn_closed_by_backend_while_idle_is_not_reused);
     TB_RUN(test_recently_idle_conn_closed_by_backend_not_reused);
@@ -2354,6 +2489,9 @@ int main(void)
     TB_RUN(test_each_allocation_failure_of_a_chunked_body_is_survived);
     TB_RUN(test_each_allocation_failure_with_a_backend_name_is_survived);
 #endif
+    if (tls_pki_made) {
+        ts_pki_remove(&tls_pki);
+    }
     apr_terminate();
     return rp_test_done();
 }
