@@ -764,6 +764,7 @@ void rp_pool_drain(rp_conn_t *c, apr_uint64_t left, const rp_h1_chunked_t *dec)
     rp_transport_t *t = c->backend->t;
 
     c->drain_chunked = dec != NULL;
+    c->drain_fresh = 1;
     if (dec) {
         c->drain_dec = *dec;
     }
@@ -879,14 +880,17 @@ static int drain_some(rp_conn_t *c, char *scratch, apr_size_t len)
 
 /* One pass over the connections being drained: wait up to 20 ms for any
  * of them to be readable, read what came, pool those done, close those
- * that failed or ran out of time. Returns those still draining. A TLS
- * connection whose record layer already holds bytes is ready without
- * the socket (poll() cannot see them), and then nobody waits. */
+ * that failed or ran out of time. Returns those still draining. A
+ * connection just handed over is read at once, without a wait: over TLS
+ * its record layer may hold whole records that poll() cannot see. After
+ * one read all such records are taken (a read goes on until the TLS layer
+ * wants the socket), and what the layer may still hold is the start of a
+ * record whose rest the socket will announce. */
 static rp_conn_t *drain_pass(rp_transport_t *t, rp_conn_t *list)
 {
     struct pollfd pfd[RP_DRAIN_CONNS];
     rp_conn_t *c, *keep = NULL, *conns[RP_DRAIN_CONNS];
-    char scratch[16384], held[RP_DRAIN_CONNS];
+    char scratch[16384], fresh[RP_DRAIN_CONNS];
     apr_time_t now;
     int n = 0, i, done = 0, wait = 20;
 
@@ -898,8 +902,9 @@ static rp_conn_t *drain_pass(rp_transport_t *t, rp_conn_t *list)
         pfd[n].fd = fd;
         pfd[n].events = POLLIN;
         pfd[n].revents = 0;
-        held[n] = c->tls && rp_tls_pending(c->tls);
-        wait = held[n] ? 0 : wait;
+        fresh[n] = c->drain_fresh;
+        c->drain_fresh = 0;
+        wait = fresh[n] ? 0 : wait;
         conns[n++] = c;
     }
     if (poll(pfd, (nfds_t)n, wait) < 0) {
@@ -909,7 +914,7 @@ static rp_conn_t *drain_pass(rp_transport_t *t, rp_conn_t *list)
     }
     now = apr_time_now();
     for (i = 0; i < n; i++) {
-        int r = pfd[i].revents || held[i]
+        int r = pfd[i].revents || fresh[i]
                     ? drain_some(conns[i], scratch, sizeof(scratch))
                     : 0;
 
