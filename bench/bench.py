@@ -205,10 +205,19 @@ class Proc:
         self.argv = argv
         self.log_path = log_path
         self.logf = open(log_path, "wb")
+        # A process group of its own (a Ctrl-C at the terminal reaches the
+        # bench, which stops the servers in order), but not a session of
+        # its own: with the kernel's autogroup scheduling
+        # (/proc/sys/kernel/sched_autogroup_enabled) each session is a
+        # scheduling group, and the CPU would be shared between wrk, the
+        # backend and the proxy as three groups instead of between their
+        # threads. That capped the proxy's share, cost about a third of
+        # every httpd's req/s at 1 KiB and tripled its p99 (performance.md,
+        # thirteenth pass).
         self.popen = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=self.logf,
             stderr=subprocess.STDOUT, cwd=cwd or DIR,
-            env=env or clean_env(), start_new_session=True)
+            env=env or clean_env(), preexec_fn=os.setpgrp)
         self.pid = self.popen.pid
         self.known_children = set()
         Proc.registry.append(self)
@@ -1554,14 +1563,20 @@ def header(what):
     except Exception:
         pass
     ver = cmd([APACHE, "-v"]).splitlines()
+    try:
+        with open("/proc/sys/kernel/sched_autogroup_enabled") as f:
+            autogroup = f.read().strip()
+    except OSError:
+        autogroup = "-"
     return "\n".join([
         "- date: %s" % time.strftime("%Y-%m-%d %H:%M %Z"),
         "- commit: %s" % COMMIT,
         "- benchmark: %s" % what,
         "- backend: %s" % ("TLS 1.3 to the proxies (BENCH_BACKEND_TLS=1)"
                            if BACKEND_TLS else "plain HTTP"),
-        "- machine: %d CPUs (%s), kernel %s" % (os.cpu_count(), cpu,
-                                                os.uname().release),
+        "- machine: %d CPUs (%s), kernel %s, sched_autogroup_enabled %s "
+        "(all processes in one session since the thirteenth session)"
+        % (os.cpu_count(), cpu, os.uname().release, autogroup),
         "- %s; %s; %s" % (ver[0] if ver else "?",
                           cmd([NGINX, "-v"]).replace("nginx version: ", ""),
                           cmd(["wrk", "-v"]).splitlines()[0]
