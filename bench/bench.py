@@ -896,7 +896,15 @@ def ratio(v, ref):
     return "%.2f×" % (v / ref)
 
 
+def refuse_bare_with_chunked(targets, sizes, var):
+    """The bare proxy reads bodies with a Content-Length only."""
+    if "bare" in targets and any(x.startswith("c") for x in sizes):
+        raise SystemExit("target bare: bodies with a length only (%s "
+                         "without c64k)" % var)
+
+
 def bench_load():
+    refuse_bare_with_chunked(TARGETS, SIZES, "BENCH_SIZES")
     www = make_bodies()
     log("starting the backend and the proxies")
     backend = start_backend(www)
@@ -907,9 +915,6 @@ def bench_load():
         elif t == "nginx":
             servers[t] = start_nginx_proxy(proxied_port(backend))
         elif t in ("rproxy", "rproxy_b", "proxy_http", "trivial", "bare"):
-            if t == "bare" and any(x.startswith("c") for x in SIZES):
-                raise SystemExit("target bare: bodies with a length only "
-                                 "(BENCH_SIZES without c64k)")
             servers[t] = start_httpd(t, "load-" + t, proxied_port(backend),
                                      "load")
         else:
@@ -1333,9 +1338,7 @@ def cost_run(tool, impl, size, n, backend):
 
 
 def bench_cost():
-    if "bare" in COST_TARGETS and any(x.startswith("c") for x in COST_SIZES):
-        raise SystemExit("target bare: bodies with a length only "
-                         "(BENCH_COST_SIZES without c64k)")
+    refuse_bare_with_chunked(COST_TARGETS, COST_SIZES, "BENCH_COST_SIZES")
     www = make_bodies()
     backend = start_backend(www)
     res = {}

@@ -54,6 +54,7 @@
 #include "http_request.h"
 #include "util_filter.h"
 #include "apr_buckets.h"
+#include "apr_network_io.h"
 #include "apr_strings.h"
 
 #define BT_MAX (1024 * 1024)
@@ -167,22 +168,16 @@ static __thread char bare_head[BARE_HEAD_MAX];
 static const char *bare_set_backend(cmd_parms *cmd, void *dummy,
                                     const char *arg)
 {
-    const char *colon = strrchr(arg, ':');
-    char ip[64];
-    long port;
+    char *ip, *scope;
+    apr_port_t port;
 
-    if (!colon || colon == arg || (apr_size_t)(colon - arg) >= sizeof(ip)) {
-        return "BenchBareBackend: want IPv4ADDRESS:PORT";
-    }
-    memcpy(ip, arg, (apr_size_t)(colon - arg));
-    ip[colon - arg] = '\0';
-    port = strtol(colon + 1, NULL, 10);
-    if (port <= 0 || port > 65535 ||
-        inet_pton(AF_INET, ip, &bare_addr.sin_addr) != 1) {
+    if (apr_parse_addr_port(&ip, &scope, &port, arg, cmd->temp_pool) !=
+            APR_SUCCESS ||
+        !ip || port == 0 || inet_pton(AF_INET, ip, &bare_addr.sin_addr) != 1) {
         return "BenchBareBackend: want IPv4ADDRESS:PORT";
     }
     bare_addr.sin_family = AF_INET;
-    bare_addr.sin_port = htons((unsigned short)port);
+    bare_addr.sin_port = htons(port);
     bare_host = apr_pstrdup(cmd->pool, arg);
     return NULL;
 }

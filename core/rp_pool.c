@@ -764,7 +764,7 @@ void rp_pool_drain(rp_conn_t *c, apr_uint64_t left, const rp_h1_chunked_t *dec)
     rp_transport_t *t = c->backend->t;
 
     c->drain_chunked = dec != NULL;
-    c->drain_fresh = 1;
+    c->drain_fresh = c->tls != NULL; /* a plain socket's poll sees all */
     if (dec) {
         c->drain_dec = *dec;
     }
@@ -810,9 +810,10 @@ static int drain_decode(rp_conn_t *c, const char *buf, apr_size_t len)
 }
 
 /* Bytes after the end of a rest that a read already took in: a TLS
- * record that went on past the body (a response nobody asked for). On a
- * plain socket they are still in the kernel, where rp_pool_put() and the
- * next take's check see them. */
+ * record that went on past the body (a response nobody asked for).
+ * rp_pool_put() would refuse the connection too; checked here so that the
+ * rest counts as failed, not drained. On a plain socket such bytes are
+ * still in the kernel, where rp_pool_put() and the next take see them. */
 static int drain_stray(rp_conn_t *c)
 {
     return c->tls && rp_tls_pending(c->tls);
@@ -880,12 +881,12 @@ static int drain_some(rp_conn_t *c, char *scratch, apr_size_t len)
 
 /* One pass over the connections being drained: wait up to 20 ms for any
  * of them to be readable, read what came, pool those done, close those
- * that failed or ran out of time. Returns those still draining. A
- * connection just handed over is read at once, without a wait: over TLS
- * its record layer may hold whole records that poll() cannot see. After
- * one read all such records are taken (a read goes on until the TLS layer
- * wants the socket), and what the layer may still hold is the start of a
- * record whose rest the socket will announce. */
+ * that failed or ran out of time. Returns those still draining. A TLS
+ * connection just handed over is read at once, without a wait: its record
+ * layer may hold whole records that poll() cannot see. After one read all
+ * such records are taken (a read goes on until the TLS layer wants the
+ * socket), and what the layer may still hold is the start of a record
+ * whose rest the socket will announce. */
 static rp_conn_t *drain_pass(rp_transport_t *t, rp_conn_t *list)
 {
     struct pollfd pfd[RP_DRAIN_CONNS];

@@ -57,9 +57,9 @@ struct rp_conn_t {
     apr_time_t drain_until;
     rp_h1_chunked_t drain_dec;
     unsigned drain_chunked:1;
-    unsigned drain_fresh:1; /* not read by the reaper yet: read it before
-                             * any wait (a TLS record layer may hold bytes
-                             * that poll() cannot see) */
+    unsigned drain_fresh:1; /* TLS, not read by the reaper yet: read it
+                             * before any wait (its record layer may hold
+                             * bytes that poll() cannot see) */
 };
 
 struct rp_backend_t {

@@ -190,7 +190,9 @@ static int requests_starting(tb_backend_t *tb, const char *prefix)
 #define OK_EMPTY "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
 
 /* The next GET (to target) answers OK_HELLO's body, and by then the backend
- * has accepted this many connections: whether the pool reused one. */
+ * has accepted this many connections: whether the pool reused one. (A test
+ * against the TLS server has no scripted backend to ask: its callers count
+ * the connections opened instead.) */
 static void expect_next_hello(fx_t *fx, const char *target, int accepted)
 {
     rp_request_t req = request(fx, "GET", target);
@@ -199,7 +201,9 @@ static void expect_next_hello(fx_t *fx, const char *target, int accepted)
 
     RP_EXPECT_INT(fetch(fx, &req, &status, &body), APR_SUCCESS);
     RP_EXPECT_STR(body, "hello");
-    RP_EXPECT_INT(tb_accepted(fx->tb), accepted);
+    if (fx->tb) {
+        RP_EXPECT_INT(tb_accepted(fx->tb), accepted);
+    }
 }
 
 /* ---- response bodies --------------------------------------------------- */
@@ -713,6 +717,7 @@ static void expect_rest_drained_by_reaper(fx_t *fx, const char *target)
 
     resp = first_part(fx, target, apr_brigade_create(fx->pool, fx->ba), &eos);
     if (resp) {
+        RP_EXPECT_INT(eos, 0);
         t0 = apr_time_now();
         RP_EXPECT_INT(rp_response_discard(resp, 1024 * 1024, MS(50)), 1);
         RP_EXPECT(apr_time_now() - t0 < MS(250));
@@ -924,31 +929,10 @@ static void test_discard_hands_a_slow_tls_rest_to_the_reaper(void)
     int i;
 
     for (i = 0; i < 2; i++) {
-        rp_request_t req;
-        const char *body;
-        int status;
         fx_t fx;
         ts_server_t *ts = fx_open_tls(&fx, cases[i]);
-        rp_response_t *resp;
-        apr_time_t t0;
-        int eos = 0;
 
-        resp =
-            first_part(&fx, "/slow", apr_brigade_create(fx.pool, fx.ba), &eos);
-        if (resp) {
-            RP_EXPECT_INT(eos, 0);
-            t0 = apr_time_now();
-            RP_EXPECT_INT(rp_response_discard(resp, 1024 * 1024, MS(50)), 1);
-            RP_EXPECT(apr_time_now() - t0 < MS(250));
-            rp_response_close(resp);
-        }
-        RP_EXPECT(wait_count(&fx, 1, 1, 3000));
-        RP_EXPECT_INT(stats(&fx).drained, 1);
-        RP_EXPECT_INT(stats(&fx).draining, 0);
-        req = request(&fx, "GET", "/2");
-        RP_EXPECT_INT(fetch(&fx, &req, &status, &body), APR_SUCCESS);
-        RP_EXPECT_STR(body, "hello");
-        RP_EXPECT_INT(stats(&fx).conns_opened, 1);
+        expect_rest_drained_by_reaper(&fx, "/slow");
         fx_close_tls(&fx, ts);
     }
 }
