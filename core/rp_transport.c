@@ -20,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <apr_strings.h>
 #include <apr_atomic.h>
 #include <apr_portable.h>
@@ -117,6 +119,29 @@ static void conn_lowat(rp_conn_t *c, int lowat)
 #else
     (void)c;
     (void)lowat;
+#endif
+}
+
+/* Acknowledge at once what was read: called before a gathered wait. Linux
+ * acknowledges on arrival only more than one full segment, and on a read
+ * only when the read freed much of the receive window; on a pooled
+ * connection whose window has grown, the last full segment read waits for
+ * the delayed acknowledgement (40 ms or more). A backend with a large body
+ * still to send may be waiting for just that (congestion window, pacing).
+ * The call sends it if one is due; it also leaves the kernel's interactive
+ * mode (entered as each request went out right after a response) until the
+ * next request goes out. */
+static void conn_ack_now(rp_conn_t *c)
+{
+#ifdef TCP_QUICKACK
+    apr_os_sock_t fd;
+    int one = 1;
+
+    if (apr_os_sock_get(&fd, c->sock) == APR_SUCCESS) {
+        (void)setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
+    }
+#else
+    (void)c;
 #endif
 }
 
@@ -984,6 +1009,9 @@ static apr_status_t fill_body(rp_response_t *resp, apr_interval_time_t timeout)
     conn_lowat(c, gather_mark(resp, c));
     if (c->lowat <= 1) {
         return conn_fill(c, resp->_ba, timeout);
+    }
+    if (!c->full) {
+        conn_ack_now(c); /* the socket is empty: this is a wait */
     }
     wait = timeout < resp->gather ? timeout : resp->gather;
     rv = conn_fill(c, resp->_ba, wait);

@@ -12,6 +12,12 @@
  *   read    the request head (up to the empty line) and, for
  *           TB_READ_REQUEST, its body by Content-Length or chunked framing;
  *   delay   delay_ms, then write send, pause pause_ms, write send2;
+ *   ack     with ack_wait, between send and the pause: wait (up to
+ *           TB_WAIT_MS) until the peer's kernel has acknowledged every
+ *           byte sent so far, and record how long that took (tb_ack_ms);
+ *           with split_mss, send is written in two parts, the first one
+ *           full segment (the connection's MSS), and ack_wait comes
+ *           between them;
  *   then    go on (TB_NEXT), close (TB_CLOSE: FIN) or reset (TB_RESET:
  *           SO_LINGER 0, so the peer gets a RST).
  *
@@ -47,8 +53,11 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <linux/sockios.h>
 #include <sys/wait.h>
 
 #define TB_MAX_CONNS 8  /* connections served with a thread */
@@ -80,7 +89,9 @@ typedef struct tb_step_t {
     const char *send2; /* borrowed; NULL: nothing */
     size_t send2_len;  /* 0: strlen(send2) */
     tb_then_t then;
-    unsigned end:1; /* the script's end marker: TB_END */
+    unsigned ack_wait:1;  /* after send: time the peer's acknowledgement */
+    unsigned split_mss:1; /* send: one full segment first, then the rest */
+    unsigned end:1;       /* the script's end marker: TB_END */
 } tb_step_t;
 
 #define TB_END                                                                 \
@@ -113,6 +124,7 @@ typedef struct tb_conn_t {
     int reset;         /* ... and it was a reset */
     int done;          /* our side is closed */
     size_t unexpected; /* bytes that came after the script */
+    long ack_ms;       /* last ack_wait: ms until acknowledged; -1: never */
     char peer[64];     /* the client's address (TCP), "" otherwise */
 } tb_conn_t;
 
@@ -427,6 +439,29 @@ TB_FN void tb_linger(tb_conn_t *c)
     }
 }
 
+/* Wait until the peer has acknowledged all we sent (nothing left in our
+ * send queue, SIOCOUTQ) and record how long that took, in ms; -1 when it
+ * did not within TB_WAIT_MS. */
+TB_FN void tb_time_ack(tb_conn_t *c)
+{
+    long long start = tb_now_ms(), waited = -1;
+    int queued = 1;
+
+    while (!tb_stopping(c->tb) && tb_now_ms() - start < TB_WAIT_MS) {
+        if (ioctl(c->fd, SIOCOUTQ, &queued) != 0) {
+            break;
+        }
+        if (queued == 0) {
+            waited = tb_now_ms() - start;
+            break;
+        }
+        usleep(200);
+    }
+    pthread_mutex_lock(&c->tb->mu);
+    c->ack_ms = (long)waited;
+    pthread_mutex_unlock(&c->tb->mu);
+}
+
 TB_FN int tb_play(tb_conn_t *c, const tb_step_t *s)
 {
     if (s->read != TB_READ_NOTHING && tb_read_request(c, s->read) <= 0) {
@@ -435,9 +470,25 @@ TB_FN int tb_play(tb_conn_t *c, const tb_step_t *s)
     if (s->delay_ms) {
         tb_sleep_ms(c->tb, s->delay_ms);
     }
-    if (s->send &&
-        tb_send(c, s->send, s->send_len ? s->send_len : strlen(s->send))) {
-        return -1;
+    if (s->send) {
+        size_t n = s->send_len ? s->send_len : strlen(s->send), first = n;
+        int mss = 0;
+        socklen_t sl = sizeof(mss);
+
+        if (s->split_mss &&
+            getsockopt(c->fd, IPPROTO_TCP, TCP_MAXSEG, &mss, &sl) == 0 &&
+            mss > 0 && (size_t)mss < n) {
+            first = (size_t)mss;
+        }
+        if (tb_send(c, s->send, first)) {
+            return -1;
+        }
+        if (s->ack_wait) {
+            tb_time_ack(c);
+        }
+        if (first < n && tb_send(c, s->send + first, n - first)) {
+            return -1;
+        }
     }
     if (s->pause_ms) {
         tb_sleep_ms(c->tb, s->pause_ms);
@@ -500,6 +551,7 @@ TB_FN void tb_serve(tb_backend_t *tb, int fd)
     }
     c = &tb->conns[tb->naccepted];
     memset(c, 0, sizeof(*c));
+    c->ack_ms = -1;
     c->tb = tb;
     c->index = tb->naccepted;
     c->fd = fd;
@@ -668,7 +720,8 @@ TB_FN long tb_conn_fact(tb_backend_t *tb, int conn, int which)
         v = which == 0   ? c->peer_closed
             : which == 1 ? c->done
             : which == 2 ? (long)c->unexpected
-                         : c->reset;
+            : which == 3 ? c->reset
+                         : c->ack_ms;
     }
     pthread_mutex_unlock(&tb->mu);
     return v;
@@ -692,6 +745,13 @@ TB_FN int tb_peer_closed(tb_backend_t *tb, int conn)
 TB_FN long tb_unexpected(tb_backend_t *tb, int conn)
 {
     return tb_conn_fact(tb, conn, 2);
+}
+
+/* How long the last ack_wait step of connection conn waited for the
+ * peer's acknowledgement, in ms; -1: it did not come (or no such step). */
+TB_FN long tb_ack_ms(tb_backend_t *tb, int conn)
+{
+    return tb_conn_fact(tb, conn, 4);
 }
 
 /* Bounded waits: 1 when the condition held within ms, else 0. */
