@@ -1571,6 +1571,11 @@ def header(what):
             autogroup = f.read().strip()
     except OSError:
         autogroup = "-"
+    try:
+        with open("/proc/sys/net/ipv4/tcp_congestion_control") as f:
+            congestion = f.read().strip()
+    except OSError:
+        congestion = "?"
     return "\n".join([
         "- date: %s" % time.strftime("%Y-%m-%d %H:%M %Z"),
         "- commit: %s" % COMMIT,
@@ -1578,8 +1583,9 @@ def header(what):
         "- backend: %s" % ("TLS 1.3 to the proxies (BENCH_BACKEND_TLS=1)"
                            if BACKEND_TLS else "plain HTTP"),
         "- machine: %d CPUs (%s), kernel %s, sched_autogroup_enabled %s "
-        "(all processes in one session since the thirteenth session)"
-        % (os.cpu_count(), cpu, os.uname().release, autogroup),
+        "(all processes in one session since the thirteenth session), "
+        "TCP congestion control %s"
+        % (os.cpu_count(), cpu, os.uname().release, autogroup, congestion),
         "- %s; %s; %s" % (ver[0] if ver else "?",
                           cmd([NGINX, "-v"]).replace("nginx version: ", ""),
                           cmd(["wrk", "-v"]).splitlines()[0]
