@@ -496,6 +496,30 @@ static apr_status_t read_ends(fx_t *fx, rp_response_t *resp, char *buf,
     return rv;
 }
 
+/* GET /big with its body gathered (resp->gather 2 s): the whole body, read
+ * with reads of READ_TIMEOUT each and checked byte for byte; ends[] as
+ * read_ends() gives them; the response is closed at the end. */
+static void fetch_gathered(fx_t *fx, apr_size_t *ends, int nends, int *n)
+{
+    rp_request_t req = request(fx, "GET", "/big");
+    rp_response_t *resp;
+    apr_size_t got = 0;
+    const char *why;
+    char *buf = apr_palloc(fx->pool, GATHER_LEN);
+
+    *n = 0;
+    RP_EXPECT_INT(round_trip(fx, &req, &resp, &why), APR_SUCCESS);
+    if (resp) {
+        resp->gather = MS(2000);
+        RP_EXPECT_INT(read_ends(fx, resp, buf, GATHER_LEN, &got, READ_TIMEOUT,
+                                ends, nends, n),
+                      APR_SUCCESS);
+        RP_EXPECT_INT(got, GATHER_LEN);
+        RP_EXPECT(memcmp(buf, gather_body, GATHER_LEN) == 0);
+        rp_response_close(resp);
+    }
+}
+
 /* While the body is gathered, a part smaller than the mark (50,000 bytes of
  * the 150,000 still to come) does not end the wait: the read that returns
  * it also returns the part that follows 300 ms later. Without gathering
@@ -517,30 +541,15 @@ static void test_gathered_body_read_waits_for_the_mark(void)
         TB_END};
     static const tb_step_t s1[] = {{.send = OK_HELLO}, TB_END};
     const tb_step_t *const sc[] = {s0, s1};
-    rp_request_t req;
-    rp_response_t *resp;
-    apr_size_t ends[16], got = 0;
-    const char *why;
-    char *buf;
-    int n = 0, i;
+    apr_size_t ends[16];
+    int n, i;
     fx_t fx;
 
     gather_fill();
     fx_open(&fx, sc, 2);
-    buf = apr_palloc(fx.pool, GATHER_LEN);
-    req = request(&fx, "GET", "/big");
-    RP_EXPECT_INT(round_trip(&fx, &req, &resp, &why), APR_SUCCESS);
-    if (resp) {
-        resp->gather = MS(2000);
-        RP_EXPECT_INT(read_ends(&fx, resp, buf, GATHER_LEN, &got, READ_TIMEOUT,
-                                ends, 16, &n),
-                      APR_SUCCESS);
-        RP_EXPECT_INT(got, GATHER_LEN);
-        RP_EXPECT(memcmp(buf, gather_body, GATHER_LEN) == 0);
-        for (i = 0; i < n; i++) {
-            RP_EXPECT(ends[i] != 10 + GATHER_PART1);
-        }
-        rp_response_close(resp);
+    fetch_gathered(&fx, ends, 16, &n);
+    for (i = 0; i < n; i++) {
+        RP_EXPECT(ends[i] != 10 + GATHER_PART1);
     }
     RP_EXPECT_INT(stats(&fx).conns_idle, 1);
     usleep(200000); /* the unsolicited response lands in the socket */
@@ -574,12 +583,8 @@ static void test_gathered_wait_acknowledges_what_was_read(void)
                                     .ack_wait = 1},
                                    TB_END};
     const tb_step_t *const sc[] = {s0};
-    rp_request_t req;
-    rp_response_t *resp;
-    apr_size_t ends[16], got = 0;
-    const char *why;
-    char *buf;
-    int n = 0, i;
+    apr_size_t ends[16];
+    int n, i;
     fx_t fx;
 
     gather_fill();
@@ -589,24 +594,14 @@ static void test_gathered_wait_acknowledges_what_was_read(void)
     memset(warm + sizeof(WARM_HEAD) - 1, 'w', WARM_LEN);
     fx_open(&fx, sc, 1);
     for (i = 0; i < 3; i++) {
-        int status;
+        rp_request_t req = request(&fx, "GET", "/warm");
         const char *body;
-        req = request(&fx, "GET", "/warm");
+        int status;
+
         RP_EXPECT_INT(fetch(&fx, &req, &status, &body), APR_SUCCESS);
         RP_EXPECT_INT(status, 200);
     }
-    buf = apr_palloc(fx.pool, GATHER_LEN);
-    req = request(&fx, "GET", "/big");
-    RP_EXPECT_INT(round_trip(&fx, &req, &resp, &why), APR_SUCCESS);
-    if (resp) {
-        resp->gather = MS(2000);
-        RP_EXPECT_INT(read_ends(&fx, resp, buf, GATHER_LEN, &got, READ_TIMEOUT,
-                                ends, 16, &n),
-                      APR_SUCCESS);
-        RP_EXPECT_INT(got, GATHER_LEN);
-        RP_EXPECT(memcmp(buf, gather_body, GATHER_LEN) == 0);
-        rp_response_close(resp);
-    }
+    fetch_gathered(&fx, ends, 16, &n);
     RP_EXPECT(tb_ack_ms(fx.tb, 0) >= 0);
     RP_EXPECT(tb_ack_ms(fx.tb, 0) < 20);
     RP_EXPECT_INT(tb_accepted(fx.tb), 1);
