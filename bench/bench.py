@@ -1566,16 +1566,14 @@ def header(what):
     except Exception:
         pass
     ver = cmd([APACHE, "-v"]).splitlines()
-    try:
-        with open("/proc/sys/kernel/sched_autogroup_enabled") as f:
-            autogroup = f.read().strip()
-    except OSError:
-        autogroup = "-"
-    try:
-        with open("/proc/sys/net/ipv4/tcp_congestion_control") as f:
-            congestion = f.read().strip()
-    except OSError:
-        congestion = "?"
+    def sysctl(path):
+        try:
+            with open("/proc/sys/" + path) as f:
+                return f.read().strip()
+        except OSError:
+            return "?"
+    autogroup = sysctl("kernel/sched_autogroup_enabled")
+    congestion = sysctl("net/ipv4/tcp_congestion_control")
     return "\n".join([
         "- date: %s" % time.strftime("%Y-%m-%d %H:%M %Z"),
         "- commit: %s" % COMMIT,

@@ -102,6 +102,15 @@ static apr_status_t conn_make_room(rp_conn_t *c, apr_bucket_alloc_t *ba)
     return APR_SUCCESS;
 }
 
+/* Set an int socket option on c's socket. 1: set. */
+static int conn_sockopt(rp_conn_t *c, int level, int name, int value)
+{
+    apr_os_sock_t fd;
+
+    return apr_os_sock_get(&fd, c->sock) == APR_SUCCESS &&
+           setsockopt(fd, level, name, &value, sizeof(value)) == 0;
+}
+
 /* The socket's receive low-water mark: a wait for data ends once this many
  * bytes are there (or the peer closed, or the receive window is full, so
  * it cannot wait for more than the backend may send). A read still returns
@@ -110,10 +119,7 @@ static apr_status_t conn_make_room(rp_conn_t *c, apr_bucket_alloc_t *ba)
 static void conn_lowat(rp_conn_t *c, int lowat)
 {
 #ifdef SO_RCVLOWAT
-    apr_os_sock_t fd;
-
-    if (lowat != c->lowat && apr_os_sock_get(&fd, c->sock) == APR_SUCCESS &&
-        setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof(lowat)) == 0) {
+    if (lowat != c->lowat && conn_sockopt(c, SOL_SOCKET, SO_RCVLOWAT, lowat)) {
         c->lowat = lowat;
     }
 #else
@@ -130,16 +136,11 @@ static void conn_lowat(rp_conn_t *c, int lowat)
  * still to send may be waiting for just that (congestion window, pacing).
  * The call sends it if one is due; it also leaves the kernel's interactive
  * mode (entered as each request went out right after a response) until the
- * next request goes out. */
+ * next request goes out. A failure only loses the hint. */
 static void conn_ack_now(rp_conn_t *c)
 {
 #ifdef TCP_QUICKACK
-    apr_os_sock_t fd;
-    int one = 1;
-
-    if (apr_os_sock_get(&fd, c->sock) == APR_SUCCESS) {
-        (void)setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
-    }
+    (void)conn_sockopt(c, IPPROTO_TCP, TCP_QUICKACK, 1);
 #else
     (void)c;
 #endif

@@ -57,8 +57,8 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <linux/sockios.h>
 #include <sys/wait.h>
+#include <linux/sockios.h>
 
 #define TB_MAX_CONNS 8  /* connections served with a thread */
 #define TB_MAX_REQS 32  /* requests recorded */

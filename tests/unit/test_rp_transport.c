@@ -557,6 +557,10 @@ static void test_gathered_body_read_waits_for_the_mark(void)
     fx_close(&fx);
 }
 
+/* A 1 MiB response, to grow a connection's receive window. */
+#define WARM_LEN (1024 * 1024)
+#define WARM_HEAD "HTTP/1.1 200 OK\r\nContent-Length: 1048576\r\n\r\n"
+
 /* Before a gathered wait the transport acknowledges what it has read. The
  * backend sends one full segment of a large body and waits for its
  * acknowledgement before it sends the rest (as a sender may: congestion
@@ -567,9 +571,6 @@ static void test_gathered_body_read_waits_for_the_mark(void)
  * acknowledgement. Before this the backend measured 41-45 ms here; now the
  * acknowledgement comes once the first read returned, well within 20 ms.
  * The body arrives whole either way. */
-#define WARM_LEN (1024 * 1024)
-#define WARM_HEAD "HTTP/1.1 200 OK\r\nContent-Length: 1048576\r\n\r\n"
-
 static void test_gathered_wait_acknowledges_what_was_read(void)
 {
     static char whole[sizeof(GATHER_HEAD) - 1 + GATHER_LEN];
