@@ -29,6 +29,7 @@ void rp_conf_init(rp_conf_t *conf)
     conf->response_timeout = RP_UNSET_TIME;
     conf->preserve_host = RP_UNSET;
     conf->add_forwarded = RP_UNSET;
+    conf->splice = RP_UNSET;
     conf->max_conns = RP_UNSET;
     conf->max_idle = RP_UNSET;
     conf->max_requests = RP_UNSET;
@@ -56,6 +57,7 @@ void rp_conf_merge(rp_conf_t *conf, const rp_conf_t *base, const rp_conf_t *add)
     RP_MERGE_TIME(conf, base, add, response_timeout);
     RP_MERGE_INT(conf, base, add, preserve_host);
     RP_MERGE_INT(conf, base, add, add_forwarded);
+    RP_MERGE_INT(conf, base, add, splice);
     RP_MERGE_STR(conf, base, add, upgrades);
     RP_MERGE_INT(conf, base, add, max_conns);
     RP_MERGE_INT(conf, base, add, max_idle);
@@ -128,6 +130,11 @@ int rp_conf_preserve_host(const rp_conf_t *conf)
 int rp_conf_add_forwarded(const rp_conf_t *conf)
 {
     RP_GET(add_forwarded, 1, RP_UNSET);
+}
+
+int rp_conf_splice(const rp_conf_t *conf)
+{
+    RP_GET(splice, 1, RP_UNSET);
 }
 
 int rp_conf_max_conns(const rp_conf_t *conf)

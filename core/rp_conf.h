@@ -50,6 +50,7 @@ typedef struct rp_conf_t {
     apr_interval_time_t response_timeout; /* RProxyResponseTimeout, 0 none */
     int preserve_host;                    /* RProxyPreserveHost */
     int add_forwarded;                    /* RProxyAddForwarded */
+    int splice;                           /* RProxySplice */
     const char *upgrades; /* RProxyUpgrade: comma list; "" none; NULL unset */
     int max_head_bytes;   /* RProxyMaxResponseHeaderSize */
     /* Per backend and process; the first route to a backend decides. */
@@ -112,6 +113,7 @@ apr_interval_time_t rp_conf_expect_timeout(const rp_conf_t *conf);
 apr_interval_time_t rp_conf_response_timeout(const rp_conf_t *conf);
 int rp_conf_preserve_host(const rp_conf_t *conf);
 int rp_conf_add_forwarded(const rp_conf_t *conf);
+int rp_conf_splice(const rp_conf_t *conf);           /* default 1 */
 const char *rp_conf_upgrades(const rp_conf_t *conf); /* "websocket" */
 int rp_conf_max_conns(const rp_conf_t *conf);        /* default 0: no limit */
 int rp_conf_max_idle(const rp_conf_t *conf);         /* default 0: threads */

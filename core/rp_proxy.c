@@ -844,9 +844,80 @@ static apr_time_t idle_deadline(apr_interval_time_t io, apr_time_t end_dl)
     return end_dl && end_dl < dl ? end_dl : dl;
 }
 
+/* The response's time limit passed (rv APR_TIMEUP at end_dl): say so. */
+static apr_status_t past_deadline(rp_exchange_t *ex, apr_time_t end_dl,
+                                  apr_status_t rv)
+{
+    if (rv == APR_TIMEUP && end_dl && apr_time_now() >= end_dl) {
+        ex->resp->error = "the response took longer than "
+                          "RProxyResponseTimeout";
+        ex->fault = RP_FAULT_HTTP_RESPONSE_TIMEOUT;
+        rv = APR_EGENERAL;
+    }
+    return rv;
+}
+
+/* Least body still to come for direct writes: below it, the pipe and the
+ * direct socket cost more calls than they save copies. */
+#define RP_DIRECT_MIN (64 * 1024)
+
+/* The rest of the body straight from the backend's socket to the client's
+ * (rp_response_splice()), when the front allows it. APR_ENOTIMPL: it does
+ * not, or no pipe could be made; nothing was read, copy_body() goes on. */
+static apr_status_t copy_direct(rp_exchange_t *ex, apr_interval_time_t io,
+                                apr_time_t end_dl)
+{
+    const rp_front_ops_t *ops = ex->front.ops;
+    apr_time_t io_dl = idle_deadline(io, end_dl), now;
+    apr_interval_time_t out_timeout;
+    apr_socket_t *out;
+    apr_size_t moved;
+    apr_off_t first = ex->body_bytes;
+    apr_status_t rv;
+    int eos = 0;
+
+    rv = ops->direct_socket(ex->front.ctx, &out, &out_timeout);
+    if (rv == RP_ECLIENT_GONE) {
+        return client_left(ex);
+    }
+    if (rv != APR_SUCCESS) {
+        return APR_ENOTIMPL;
+    }
+    while (!eos) {
+        now = apr_time_now();
+        rv = rp_response_splice(ex->resp, out, io_dl > now ? io_dl - now : 0,
+                                out_timeout, &moved, &eos);
+        if (moved) {
+            ex->body_bytes += (apr_off_t)moved;
+            ops->direct_sent(ex->front.ctx, (apr_off_t)moved, 0);
+        }
+        if (rv == APR_ENOTIMPL) {
+            return rv;
+        }
+        if (rv == RP_ECLIENT_GONE) {
+            ops->direct_sent(ex->front.ctx, 0, 1);
+            return client_left(ex);
+        }
+        if (rv == APR_TIMEUP && apr_time_now() < io_dl) {
+            continue;
+        }
+        rv = past_deadline(ex, end_dl, rv);
+        if (rv != APR_SUCCESS) {
+            return broke(ex, rv);
+        }
+        io_dl = idle_deadline(io, end_dl);
+    }
+    logf_(ex, RP_LOG_DEBUG, 0,
+          RPLOGNO(00193) "backend %s: body of %s %s spliced to the client "
+                         "after its first %" APR_OFF_T_FMT " bytes",
+          backend_name(ex), ex->method, ex->path, first);
+    return APR_SUCCESS;
+}
+
 /* Body bytes until the end; the last part is left in bb for finish(), so
  * that it goes down the output filters together with the end of the
- * response (one pass instead of two). */
+ * response (one pass instead of two). After the first part, the rest may
+ * go straight to the client's socket (copy_direct()). */
 static apr_status_t copy_body(rp_exchange_t *ex, apr_time_t started,
                               apr_bucket_brigade *bb)
 {
@@ -858,6 +929,7 @@ static apr_status_t copy_body(rp_exchange_t *ex, apr_time_t started,
     apr_status_t rv;
     flusher_t f;
     int eos = 0;
+    int direct = ex->front.ops->direct_socket && rp_conf_splice(ex->conf);
 
     flusher_init(&f, ex);
     for (;;) {
@@ -870,12 +942,7 @@ static apr_status_t copy_body(rp_exchange_t *ex, apr_time_t started,
             }
             continue;
         }
-        if (rv == APR_TIMEUP && end_dl && apr_time_now() >= end_dl) {
-            ex->resp->error = "the response took longer than "
-                              "RProxyResponseTimeout";
-            ex->fault = RP_FAULT_HTTP_RESPONSE_TIMEOUT;
-            rv = APR_EGENERAL;
-        }
+        rv = past_deadline(ex, end_dl, rv);
         if (rv != APR_SUCCESS) {
             apr_brigade_cleanup(bb);
             return broke(ex, rv);
@@ -898,6 +965,13 @@ static apr_status_t copy_body(rp_exchange_t *ex, apr_time_t started,
         if (pass_on(ex, &f, bb, 0) != APR_SUCCESS) {
             apr_brigade_cleanup(bb);
             return client_left(ex);
+        }
+        if (direct && rp_response_can_splice(ex->resp, RP_DIRECT_MIN)) {
+            direct = 0; /* one try per response */
+            rv = copy_direct(ex, io, end_dl);
+            if (rv != APR_ENOTIMPL) {
+                return rv;
+            }
         }
     }
 }

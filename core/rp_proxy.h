@@ -83,6 +83,17 @@ typedef struct rp_front_ops_t {
      * trailer fields that ended it, or NULL. The table stays the host's;
      * the core forwards what its trailer policy allows. NULL op: none. */
     apr_table_t *(*request_trailers)(void *ctx);
+    /* Direct writes of the body (rp_response_splice()): after what was
+     * passed so far has reached the client's socket, that socket, with how
+     * long a write to it may wait (*timeout). APR_ENOTIMPL when the body
+     * must go through the host (its filters change or count it, the
+     * connection is not a plain socket, ...), RP_ECLIENT_GONE when the
+     * client left. NULL op: never. */
+    apr_status_t (*direct_socket)(void *ctx, apr_socket_t **sock,
+                                  apr_interval_time_t *timeout);
+    /* Bytes written to the direct socket (for the host's counts); failed:
+     * the write failed, the client is gone. */
+    void (*direct_sent)(void *ctx, apr_off_t bytes, int failed);
     /* Is the host process stopping (restart or stop, graceful or not)?
      * Open tunnels then end within RP_TUNNEL_STOP_CHECK. NULL means never. */
     int (*stopping)(void *ctx);

@@ -19,6 +19,10 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <unistd.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -1104,6 +1108,251 @@ apr_status_t rp_response_read(rp_response_t *resp, apr_bucket_brigade *bb,
     return APR_SUCCESS;
 }
 
+/* ---- moving a body socket to socket ---------------------------------- */
+
+#if defined(__linux__) && defined(SPLICE_F_MOVE)
+#define RP_SPLICE 1
+/* The pipe between the two sockets: as large as the largest gathered wait,
+ * so that what one wait gathers moves in one splice() each way. */
+#define RP_PIPE_SIZE RP_GATHER_MAX
+
+/* Wait up to timeout for events on fd. APR_TIMEUP when none came. */
+static apr_status_t wait_fd(int fd, short events, apr_interval_time_t timeout)
+{
+    apr_time_t deadline = apr_time_now() + timeout;
+    struct pollfd pfd;
+    int n;
+
+    for (;;) {
+        apr_interval_time_t left = deadline - apr_time_now();
+        int ms = left <= 0              ? 0
+                 : left >= 2000000000LL ? 2000000
+                                        : (int)((left + 999) / 1000);
+
+        pfd.fd = fd;
+        pfd.events = events;
+        pfd.revents = 0;
+        n = poll(&pfd, 1, ms);
+        if (n > 0) {
+            return APR_SUCCESS; /* also POLLERR, POLLHUP: the call tells */
+        }
+        if (n == 0 && ms == 0) {
+            return APR_TIMEUP;
+        }
+        if (n < 0 && errno != EINTR) {
+            return APR_FROM_OS_ERROR(errno);
+        }
+    }
+}
+
+static apr_status_t pipe_cleanup(void *data)
+{
+    rp_response_t *resp = data;
+
+    if (resp->_pipe_cap) {
+        close(resp->_pipe[0]);
+        close(resp->_pipe[1]);
+        resp->_pipe_cap = 0;
+    }
+    return APR_SUCCESS;
+}
+
+static apr_status_t open_pipe(rp_response_t *resp)
+{
+    int size;
+
+    if (pipe2(resp->_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
+        return APR_FROM_OS_ERROR(errno);
+    }
+    /* The default is 64 KiB; a process over its pipe quota keeps less. */
+    (void)fcntl(resp->_pipe[1], F_SETPIPE_SZ, RP_PIPE_SIZE);
+    size = fcntl(resp->_pipe[1], F_GETPIPE_SZ);
+    resp->_pipe_cap = size > 0 ? (apr_size_t)size : 4096;
+    apr_pool_cleanup_register(resp->_pool, resp, pipe_cleanup,
+                              apr_pool_cleanup_null);
+    return APR_SUCCESS;
+}
+
+/* One splice() of body bytes from the backend into the empty pipe, after a
+ * wait of at most timeout for the socket to be readable (its low-water
+ * mark applies). *n: bytes moved. */
+static apr_status_t splice_in(rp_response_t *resp, apr_interval_time_t timeout,
+                              apr_size_t *n)
+{
+    rp_conn_t *c = resp->_conn;
+    apr_size_t max = resp->_pipe_cap;
+    apr_os_sock_t fd;
+    apr_status_t rv;
+    ssize_t got;
+    int waited = 0;
+
+    if (max > resp->_remaining) {
+        max = (apr_size_t)resp->_remaining;
+    }
+    conn_timeout(c, 0); /* O_NONBLOCK: tcp_splice_read() honours only that */
+    apr_os_sock_get(&fd, c->sock);
+    for (;;) {
+        got = splice(fd, NULL, resp->_pipe[1], NULL, max,
+                     SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+        if (got > 0) {
+            *n = (apr_size_t)got;
+            c->full = *n == max;
+            resp->_remaining -= *n;
+            c->expect = resp->_remaining;
+            return APR_SUCCESS;
+        }
+        if (got == 0) {
+            return APR_EOF;
+        }
+        if (errno == EINTR) {
+            continue;
+        }
+        if (errno != EAGAIN) {
+            return APR_FROM_OS_ERROR(errno);
+        }
+        if (waited || timeout <= 0) {
+            return APR_TIMEUP;
+        }
+        rv = wait_fd(fd, POLLIN, timeout);
+        if (rv != APR_SUCCESS) {
+            return rv;
+        }
+        waited = 1;
+    }
+}
+
+/* fill_body() for the pipe: the same gathering, splice_in() for the read. */
+static apr_status_t splice_fill(rp_response_t *resp,
+                                apr_interval_time_t timeout, apr_size_t *n)
+{
+    rp_conn_t *c = resp->_conn;
+    apr_interval_time_t wait;
+    apr_status_t rv;
+
+    conn_lowat(c, gather_mark(resp, c));
+    if (c->lowat <= 1) {
+        return splice_in(resp, timeout, n);
+    }
+    if (!c->full) {
+        conn_ack_now(c);
+    }
+    wait = timeout < resp->gather ? timeout : resp->gather;
+    rv = splice_in(resp, wait, n);
+    if (rv != APR_TIMEUP) {
+        return rv;
+    }
+    rv = splice_in(resp, 0, n);
+    if (rv != APR_TIMEUP) {
+        return rv;
+    }
+    resp->_gather_off = 1;
+    conn_lowat(c, 1);
+    return splice_in(resp, timeout - wait, n);
+}
+
+/* Everything in the pipe (n bytes) to out, waiting up to out_timeout
+ * whenever out takes nothing. more: body bytes follow (MSG_MORE). */
+static apr_status_t splice_out(rp_response_t *resp, apr_socket_t *out,
+                               apr_size_t n, int more,
+                               apr_interval_time_t out_timeout,
+                               apr_size_t *moved)
+{
+    unsigned int flags = SPLICE_F_MOVE | SPLICE_F_NONBLOCK;
+    apr_os_sock_t fd;
+    ssize_t put;
+
+    if (more) {
+        flags |= SPLICE_F_MORE;
+    }
+    if (apr_os_sock_get(&fd, out) != APR_SUCCESS) {
+        return RP_ECLIENT_GONE;
+    }
+    while (n > 0) {
+        put = splice(resp->_pipe[0], NULL, fd, NULL, n, flags);
+        if (put > 0) {
+            n -= (apr_size_t)put;
+            *moved += (apr_size_t)put;
+        }
+        else if (put < 0 && errno == EINTR) {
+            continue;
+        }
+        else if (put < 0 && errno == EAGAIN) {
+            if (wait_fd(fd, POLLOUT, out_timeout) != APR_SUCCESS) {
+                return RP_ECLIENT_GONE;
+            }
+        }
+        else {
+            return RP_ECLIENT_GONE;
+        }
+    }
+    return APR_SUCCESS;
+}
+#endif /* RP_SPLICE */
+
+int rp_response_can_splice(const rp_response_t *resp, apr_uint64_t min)
+{
+#ifdef RP_SPLICE
+    const rp_conn_t *c = resp->_conn;
+
+    return c && !c->tls && !resp->_done && resp->_deferred == APR_SUCCESS &&
+           resp->framing.kind == RP_H1_BODY_LENGTH && c->pos == c->last &&
+           resp->_remaining >= min && resp->_remaining > 0;
+#else
+    (void)resp;
+    (void)min;
+    return 0;
+#endif
+}
+
+apr_status_t rp_response_splice(rp_response_t *resp, apr_socket_t *out,
+                                apr_interval_time_t timeout,
+                                apr_interval_time_t out_timeout,
+                                apr_size_t *moved, int *eos)
+{
+#ifdef RP_SPLICE
+    apr_status_t rv;
+    apr_size_t n = 0;
+
+    *moved = 0;
+    *eos = resp->_done;
+    if (resp->_deferred) {
+        rv = resp->_deferred;
+        resp->_deferred = APR_SUCCESS;
+        return body_fault(resp, rv);
+    }
+    if (resp->_done) {
+        return APR_SUCCESS;
+    }
+    if (!resp->_conn) {
+        return APR_EOF;
+    }
+    if (!resp->_pipe_cap && open_pipe(resp) != APR_SUCCESS) {
+        return APR_ENOTIMPL;
+    }
+    rv = splice_fill(resp, timeout, &n);
+    if (rv != APR_SUCCESS) {
+        return body_fault(resp, rv);
+    }
+    rv = splice_out(resp, out, n, resp->_remaining > 0, out_timeout, moved);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    if (resp->_remaining == 0) {
+        resp->_done = 1;
+        *eos = 1;
+    }
+    return APR_SUCCESS;
+#else
+    (void)resp;
+    (void)out;
+    (void)timeout;
+    (void)out_timeout;
+    *moved = 0;
+    *eos = 0;
+    return APR_ENOTIMPL;
+#endif
+}
+
 /* What rp_response_discard() could not read within its wait goes to the
  * reaper, when that is safe: a Content-Length or chunked body, plain or
  * TLS (the TLS state lives in the connection's pool and goes with it), no
@@ -1184,6 +1433,11 @@ void rp_response_close(rp_response_t *resp)
 {
     rp_conn_t *c = resp->_conn;
 
+#ifdef RP_SPLICE
+    if (resp->_pipe_cap) {
+        apr_pool_cleanup_run(resp->_pool, resp, pipe_cleanup);
+    }
+#endif
     if (!c) {
         return;
     }

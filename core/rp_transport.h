@@ -193,6 +193,8 @@ typedef struct rp_response_t {
     char *_trailer_buf; /* collected raw trailer bytes */
     apr_size_t _trailer_len;
     apr_size_t _trailer_cap;
+    int _pipe[2];           /* rp_response_splice()'s pipe: read, write */
+    apr_size_t _pipe_cap;   /* its capacity; 0: no pipe (yet) */
     unsigned _done:1;       /* body complete */
     unsigned _gather_off:1; /* a gathering wait saw nothing: no more */
 } rp_response_t;
@@ -228,6 +230,28 @@ apr_status_t rp_transport_round_trip(rp_transport_t *t, rp_backend_t *be,
  * when the connection broke (APR_EOF when it closed early). */
 apr_status_t rp_response_read(rp_response_t *resp, apr_bucket_brigade *bb,
                               apr_interval_time_t timeout, int *eos);
+
+/* Can the rest of the body be moved by rp_response_splice()? A
+ * Content-Length body on a plain connection (TCP or Unix domain), at least
+ * min bytes still to come, nothing of it buffered (a read has just taken
+ * all that was), on a system with splice(). */
+int rp_response_can_splice(const rp_response_t *resp, apr_uint64_t min);
+
+/* Move what the backend has of the body, waiting at most timeout for it,
+ * straight to the socket out, through a pipe in the kernel (splice()):
+ * the bytes are never copied to or from user space. out gets all of them
+ * before the call returns; it may take out_timeout for each part. *moved:
+ * the bytes out took. Sets *eos once the body is complete. Returns
+ * APR_TIMEUP when nothing came within timeout, RP_EBAD_RESPONSE or a read
+ * error as rp_response_read() (APR_EOF: the backend closed early),
+ * RP_ECLIENT_GONE when out failed or took nothing for out_timeout (what the
+ * pipe held is lost), APR_ENOTIMPL when no pipe could be made (nothing was
+ * read: rp_response_read() goes on). Gathers as rp_response_read() does
+ * (resp->gather). */
+apr_status_t rp_response_splice(rp_response_t *resp, apr_socket_t *out,
+                                apr_interval_time_t timeout,
+                                apr_interval_time_t out_timeout,
+                                apr_size_t *moved, int *eos);
 
 /* The body's reader is gone (the client left): read the rest of the body
  * and drop it, so that rp_response_close() can keep the connection, when

@@ -684,6 +684,9 @@ const command_rec rpx_cmds[] = {
                  RPX_CTX, "On: send the client's Host to the backend"),
     AP_INIT_FLAG("RProxyAddForwarded", set_flag, RPX_OFF(add_forwarded),
                  RPX_CTX, "Off: do not add X-Forwarded-For/-Host/-Proto"),
+    AP_INIT_FLAG("RProxySplice", set_flag, RPX_OFF(splice), RPX_CTX,
+                 "Off: large bodies through httpd's output filters, never "
+                 "socket to socket"),
     AP_INIT_TAKE1("RProxyMaxConnections", set_count, RPX_OFF(max_conns),
                   RSRC_CONF,
                   "most connections to one backend per process (0 = no "

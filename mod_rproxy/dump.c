@@ -139,7 +139,8 @@ static void print_route(apr_file_t *out, apr_pool_t *p, const char *where,
         "      connect timeout %s, response header timeout %s, io timeout "
         "%s, idle timeout %s, expect-continue timeout %s, response timeout "
         "%s\n"
-        "      flush interval %s, preserve host %s, add forwarded %s\n"
+        "      flush interval %s, splice %s, preserve host %s, add "
+        "forwarded %s\n"
         "      max connections %d, queue timeout %s, max idle %d, max "
         "requests per connection %d, max connection age %s\n"
         "      dns ttl %s, max response header size %d\n",
@@ -151,6 +152,7 @@ static void print_route(apr_file_t *out, apr_pool_t *p, const char *where,
         rp_conf_response_timeout(c) ? time_text(p, rp_conf_response_timeout(c))
                                     : "none",
         fi == 0 ? "0 (httpd buffers)" : time_text(p, fi),
+        rp_conf_splice(c) ? "on" : "off",
         rp_conf_preserve_host(c) ? "on" : "off",
         rp_conf_add_forwarded(c) ? "on" : "off", rp_conf_max_conns(c),
         time_text(p, rp_conf_queue_timeout(c)), rp_conf_max_idle(c),

@@ -341,6 +341,86 @@ static void front_log(void *ctx, int level, apr_status_t rv, const char *msg)
     ap_log_rerror(APLOG_MARK, level, rv, f->r, "%s", msg);
 }
 
+/* ---- direct writes (rp_response_splice()) ---------------------------- */
+
+/* mod_logio's count of bytes written, fed by the core output filter for
+ * what goes through it; direct writes feed it themselves. */
+static APR_OPTIONAL_FN_TYPE(ap_logio_add_bytes_out) * logio_add_bytes_out;
+
+void rpx_front_post_config(void)
+{
+    logio_add_bytes_out = APR_RETRIEVE_OPTIONAL_FN(ap_logio_add_bytes_out);
+}
+
+/* Output filters that pass a Content-Length body on unchanged: httpd's
+ * own for HTTP/1.x and the core's write to the socket. (BYTERANGE cuts a
+ * body only when the first brigade holds all of it; it removed itself
+ * when the first part passed.) Any other (mod_ssl, mod_deflate,
+ * mod_substitute, a module's own) sees the body as usual. */
+static int direct_ok(request_rec *r)
+{
+    static const char *const plain[] = {"byterange",   "content_length",
+                                        "http_header", "http_outerror",
+                                        "core",        NULL};
+    ap_filter_t *flt;
+    int i;
+
+    if (r->connection->master || r->header_only ||
+        !ap_get_conn_socket(r->connection)) {
+        return 0;
+    }
+    for (flt = r->output_filters; flt; flt = flt->next) {
+        for (i = 0; plain[i] && strcmp(flt->frec->name, plain[i]) != 0; i++) {
+        }
+        if (!plain[i]) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static apr_status_t front_direct_socket(void *ctx, apr_socket_t **sock,
+                                        apr_interval_time_t *timeout)
+{
+    rpx_front_t *f = ctx;
+    request_rec *r = f->r;
+    conn_rec *c = r->connection;
+    apr_bucket_brigade *bb;
+    apr_status_t rv;
+
+    if (!direct_ok(r)) {
+        return APR_ENOTIMPL;
+    }
+    /* what went down the filters so far (the head, the first part) must
+     * be on the socket before the rest is written beside them */
+    bb = apr_brigade_create(r->pool, c->bucket_alloc);
+    APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_flush_create(c->bucket_alloc));
+    rv = pass(f, bb);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    *sock = ap_get_conn_socket(c);
+    *timeout = r->server->timeout;
+    return APR_SUCCESS;
+}
+
+/* The content-length filter counts r->bytes_sent (%B) as the body passes
+ * it; direct bytes are added the same way. */
+static void front_direct_sent(void *ctx, apr_off_t bytes, int failed)
+{
+    rpx_front_t *f = ctx;
+    request_rec *r = f->r;
+
+    r->bytes_sent += bytes;
+    if (bytes && logio_add_bytes_out) {
+        logio_add_bytes_out(r->connection, bytes);
+    }
+    if (failed) {
+        r->connection->aborted = 1;
+        r->connection->keepalive = AP_CONN_CLOSE;
+    }
+}
+
 /* The MPM sets AP_MPMQ_STOPPING in a child at a restart or stop, graceful
  * or not: its tunnels end, so that the process can exit. */
 static int front_stopping(void *ctx)
@@ -368,4 +448,6 @@ const rp_front_ops_t rpx_front_ops = {
     .log = front_log,
     .request_trailers = front_request_trailers,
     .stopping = front_stopping,
+    .direct_socket = front_direct_socket,
+    .direct_sent = front_direct_sent,
 };

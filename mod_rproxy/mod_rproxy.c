@@ -591,6 +591,7 @@ static int rpx_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     int rv;
 
     rpx_hooks_post_config();
+    rpx_front_post_config();
     rv = rpx_make_tls_contexts(pconf, s);
     if (rv == OK) {
         rv = rpx_balancers_post_config(pconf, ptemp, s);

@@ -55,6 +55,8 @@ typedef struct rpx_front_t {
 } rpx_front_t;
 
 extern const rp_front_ops_t rpx_front_ops;
+/* post_config: mod_logio's byte count, for direct writes (front.c). */
+void rpx_front_post_config(void);
 
 /* The core's hooks, running the optional hooks of mod_rproxy_hooks.h. */
 extern const rp_hooks_t rpx_hooks;

@@ -18,6 +18,7 @@ def test_dump_shows_defaults_overrides_and_locations(tester):
         "<Location /feed>\n"
         "  RProxyPass http://127.0.0.1:9/feed\n"
         "  RProxyFlushInterval -1\n"
+        "  RProxySplice Off\n"
         "  RProxyResponseHeaderTimeout 500ms\n"
         "  RProxyMaxResponseHeaderSize 262144\n"
         "</Location>\n")
@@ -31,12 +32,14 @@ def test_dump_shows_defaults_overrides_and_locations(tester):
     assert "connect timeout 3s" in api, "the server's RProxyConnectTimeout applies"
     assert "response header timeout 60s" in api, "unset values show their default"
     assert "flush interval 0 (httpd buffers)" in api, "the default flush policy is named"
+    assert "splice on," in api, "RProxySplice defaults to on"
     assert "max response header size 65536" in api, \
         "the default response head limit is shown"
     feed = out.split("<Location> /feed -> http://127.0.0.1:9/feed")[1]
     assert "connect timeout 3s" in feed, "a location inherits the server's value"
     assert "response header timeout 500ms" in feed, "a location's own value wins"
     assert "flush interval every write" in feed, "-1 reads as flushing every write"
+    assert "splice off," in feed, "a location's RProxySplice Off is shown"
     assert "max response header size 262144" in feed, \
         "a location's RProxyMaxResponseHeaderSize is shown"
 

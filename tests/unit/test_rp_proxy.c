@@ -15,7 +15,11 @@
  * process holds as many descriptors as before. */
 
 #include <signal.h>
+#include <pthread.h>
+#include <unistd.h>
+#include <sys/socket.h>
 #include <apr_general.h>
+#include <apr_portable.h>
 #include <apr_pools.h>
 #include <apr_strings.h>
 #include <apr_tables.h>
@@ -68,6 +72,19 @@ typedef struct mem_front_t {
     int nlogs;
     int log_level[MAX_LOGS];
     char log_msg[MAX_LOGS][512];
+    /* Direct writes (mem_front_direct_ops): 1 offers a socket, 2 refuses
+     * (APR_ENOTIMPL); direct_gone: its reader leaves at once. A thread
+     * reads the socket's other end into dbuf (dcap bytes at most). */
+    int direct, direct_gone;
+    int ndirect_calls;
+    apr_size_t direct_at;   /* body_len when the direct socket was asked for */
+    apr_off_t direct_bytes; /* as direct_sent() reported them */
+    int direct_failed;
+    int dfds[2];
+    apr_socket_t *dsock;
+    pthread_t dthread;
+    char *dbuf;
+    apr_size_t dcap, dgot;
 } mem_front_t;
 
 static apr_status_t mf_read_body(void *ctx, apr_bucket_brigade *bb, int *eos)
@@ -217,6 +234,77 @@ static const rp_front_ops_t mem_front_ops = {
     .abort = mf_abort,
     .log = mf_log,
     .request_trailers = mf_request_trailers,
+};
+
+static void *mf_direct_reader(void *data)
+{
+    mem_front_t *f = data;
+    ssize_t n;
+
+    while (!f->direct_gone && f->dgot < f->dcap &&
+           (n = read(f->dfds[1], f->dbuf + f->dgot, f->dcap - f->dgot)) > 0) {
+        f->dgot += (apr_size_t)n;
+    }
+    close(f->dfds[1]);
+    return NULL;
+}
+
+static apr_status_t mf_direct_socket(void *ctx, apr_socket_t **sock,
+                                     apr_interval_time_t *timeout)
+{
+    mem_front_t *f = ctx;
+
+    f->ndirect_calls++;
+    if (f->direct != 1) {
+        return APR_ENOTIMPL;
+    }
+    f->direct_at = f->body_len;
+    f->dbuf = apr_palloc(f->pool, f->dcap);
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, f->dfds) != 0 ||
+        apr_os_sock_put(&f->dsock, &f->dfds[0], f->pool) != APR_SUCCESS ||
+        pthread_create(&f->dthread, NULL, mf_direct_reader, f) != 0) {
+        fprintf(stderr, "mf_direct_socket: setup failed\n");
+        exit(2);
+    }
+    if (f->direct_gone) {
+        pthread_join(f->dthread, NULL); /* its end is closed */
+    }
+    *sock = f->dsock;
+    *timeout = MS(1000);
+    return APR_SUCCESS;
+}
+
+static void mf_direct_sent(void *ctx, apr_off_t bytes, int failed)
+{
+    mem_front_t *f = ctx;
+
+    f->direct_bytes += bytes;
+    f->direct_failed |= failed;
+}
+
+/* The response is over: the direct socket closes, its reader ends. */
+static void mf_direct_end(mem_front_t *f)
+{
+    if (f->dsock) {
+        close(f->dfds[0]);
+        if (!f->direct_gone) {
+            pthread_join(f->dthread, NULL);
+        }
+        f->dsock = NULL;
+    }
+}
+
+static const rp_front_ops_t mem_front_direct_ops = {
+    .read_body = mf_read_body,
+    .send_interim = mf_send_interim,
+    .send_head = mf_send_head,
+    .send_body = mf_send_body,
+    .finish = mf_finish,
+    .abort = mf_abort,
+    .log = mf_log,
+    .request_trailers = mf_request_trailers,
+    .direct_socket = mf_direct_socket,
+    .direct_sent = mf_direct_sent,
 };
 
 /* Log lines at level or more severe (a lower number). */
@@ -1823,6 +1911,142 @@ static void test_balancer_without_usable_member_is_503(void)
     px_close(&px);
 }
 
+/* ---- direct writes (splice) --------------------------------------------- */
+
+/* A body of DIRECT_LEN bytes, each 1 + its offset mod 251: 10 come with the
+ * head, the rest 50 ms later. */
+#define DIRECT_LEN 300000
+#define DIRECT_HEAD "HTTP/1.1 200 OK\r\nContent-Length: 300000\r\n\r\n"
+static char direct_body[DIRECT_LEN];
+static char direct_first[sizeof(DIRECT_HEAD) + 10];
+
+static void direct_fill(void)
+{
+    int i;
+
+    for (i = 0; i < DIRECT_LEN; i++) {
+        direct_body[i] =
+            (char)(1 + i % 251); /* no NUL: the front keeps strings */
+    }
+    memcpy(direct_first, DIRECT_HEAD, sizeof(DIRECT_HEAD) - 1);
+    memcpy(direct_first + sizeof(DIRECT_HEAD) - 1, direct_body, 10);
+}
+
+#define DIRECT_STEP(rest, then_)                                               \
+    {                                                                          \
+        .send = direct_first, .send_len = sizeof(direct_first) - 1,            \
+        .pause_ms = 50, .send2 = direct_body + 10, .send2_len = (rest),        \
+        .then = (then_)                                                        \
+    }
+
+/* px_open() with a front that offers direct writes (direct as in
+ * mem_front_t), whose reader leaves at once when gone. */
+static void px_open_direct(px_t *px, const tb_step_t *const *scripts,
+                           int direct, int gone)
+{
+    direct_fill();
+    px_open(px, scripts, 1);
+    px->ex->front.ops = &mem_front_direct_ops;
+    px->fr->direct = direct;
+    px->fr->direct_gone = gone;
+    px->fr->dcap = DIRECT_LEN;
+}
+
+/* The first part goes down send_body; then the front offers its socket
+ * and the rest of the body goes there, byte for byte, counted on the
+ * exchange and by direct_sent(), logged at debug (RP00193); the response
+ * ends with finish() and the backend connection is pooled. */
+static void test_direct_socket_gets_the_rest_of_a_large_body(void)
+{
+    static const tb_step_t s0[] = {DIRECT_STEP(DIRECT_LEN - 10, 0), TB_END};
+    const tb_step_t *const sc[] = {s0};
+    px_t px;
+
+    px_open_direct(&px, sc, 1, 0);
+    RP_EXPECT_INT(rp_proxy_run(px.ex), APR_SUCCESS);
+    mf_direct_end(px.fr);
+    RP_EXPECT_INT(px.fr->ndirect_calls, 1);
+    RP_EXPECT_INT(px.fr->direct_at, 10);
+    RP_EXPECT_INT(px.fr->body_len, 10);
+    RP_EXPECT(memcmp(px.fr->body, direct_body, 10) == 0);
+    RP_EXPECT_INT(px.fr->dgot, DIRECT_LEN - 10);
+    RP_EXPECT(memcmp(px.fr->dbuf, direct_body + 10, DIRECT_LEN - 10) == 0);
+    RP_EXPECT_INT(px.fr->direct_bytes, DIRECT_LEN - 10);
+    RP_EXPECT_INT(px.ex->body_bytes, DIRECT_LEN);
+    RP_EXPECT_INT(px.fr->nfinish, 1);
+    RP_EXPECT_INT(px.fr->body_len_at_finish, 10);
+    RP_EXPECT_INT(px.fr->naborts, 0);
+    RP_EXPECT(has_log(px.fr, RP_LOG_DEBUG, "RP00193"));
+    RP_EXPECT_INT(logs_at_most(px.fr, RP_LOG_INFO), 0);
+    RP_EXPECT_INT(stats(&px).conns_idle, 1);
+    px_close(&px);
+}
+
+/* The backend closes in the middle of the direct part: the response is
+ * broken as any other (abort, RP00106 naming the missing bytes), what
+ * came reached the client, the connection is not kept. */
+static void test_direct_backend_close_mid_body_aborts_front(void)
+{
+    static const tb_step_t s0[] = {DIRECT_STEP(100000, TB_CLOSE), TB_END};
+    const tb_step_t *const sc[] = {s0};
+    px_t px;
+
+    px_open_direct(&px, sc, 1, 0);
+    RP_EXPECT_INT(rp_proxy_run(px.ex), RP_EBACKEND_BROKE);
+    mf_direct_end(px.fr);
+    RP_EXPECT_INT(px.fr->naborts, 1);
+    RP_EXPECT_INT(px.fr->nfinish, 0);
+    RP_EXPECT(has_log(px.fr, RP_LOG_ERR, "RP00106"));
+    RP_EXPECT(has_log(px.fr, RP_LOG_ERR, "(199990 of 300000 bytes missing)"));
+    RP_EXPECT_INT(px.fr->dgot, 100000);
+    RP_EXPECT(memcmp(px.fr->dbuf, direct_body + 10, 100000) == 0);
+    RP_EXPECT_INT(stats(&px).conns_idle, 0);
+    px_close(&px);
+}
+
+/* The client leaves (the direct socket's reader is gone): as when it
+ * leaves during send_body, quiet and counted; the front hears of it. */
+static void test_direct_client_gone_is_quiet(void)
+{
+    static const tb_step_t s0[] = {DIRECT_STEP(DIRECT_LEN - 10, 0), TB_END};
+    const tb_step_t *const sc[] = {s0};
+    px_t px;
+
+    px_open_direct(&px, sc, 1, 1);
+    RP_EXPECT_INT(rp_proxy_run(px.ex), RP_ECLIENT_GONE);
+    mf_direct_end(px.fr);
+    RP_EXPECT_INT(px.fr->direct_failed, 1);
+    RP_EXPECT_INT(px.fr->naborts, 0);
+    RP_EXPECT_INT(px.fr->nfinish, 0);
+    RP_EXPECT_INT(stats(&px).client_aborts, 1);
+    RP_EXPECT_INT(logs_at_most(px.fr, RP_LOG_INFO), 0);
+    px_close(&px);
+}
+
+/* A front that refuses (its filters must see the body), and RProxySplice
+ * Off (the front is not even asked): the whole body goes down send_body
+ * and finish(). */
+static void test_direct_refused_or_off_body_through_the_front(void)
+{
+    static const tb_step_t s0[] = {DIRECT_STEP(DIRECT_LEN - 10, 0), TB_END};
+    const tb_step_t *const sc[] = {s0};
+    int off;
+    px_t px;
+
+    for (off = 0; off < 2; off++) {
+        px_open_direct(&px, sc, off ? 1 : 2, 0);
+        px.conf.splice = off ? 0 : 1;
+        RP_EXPECT_INT(rp_proxy_run(px.ex), APR_SUCCESS);
+        RP_EXPECT_INT(px.fr->ndirect_calls, off ? 0 : 1);
+        RP_EXPECT_INT(px.fr->body_len, DIRECT_LEN);
+        RP_EXPECT(memcmp(px.fr->body, direct_body, DIRECT_LEN) == 0);
+        RP_EXPECT_INT(px.fr->direct_bytes, 0);
+        RP_EXPECT(!has_log(px.fr, RP_LOG_DEBUG, "RP00193"));
+        RP_EXPECT_INT(stats(&px).conns_idle, 1);
+        px_close(&px);
+    }
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN); /* as httpd does: a closed peer is EPIPE */
@@ -1866,6 +2090,10 @@ int main(void)
     TB_RUN(test_client_gone_with_short_rest_keeps_backend_conn);
     TB_RUN(test_client_gone_in_send_head_closes_backend_conn_quietly);
     TB_RUN(test_client_gone_while_reading_its_body_is_quiet);
+    TB_RUN(test_direct_socket_gets_the_rest_of_a_large_body);
+    TB_RUN(test_direct_backend_close_mid_body_aborts_front);
+    TB_RUN(test_direct_client_gone_is_quiet);
+    TB_RUN(test_direct_refused_or_off_body_through_the_front);
     TB_RUN(test_request_body_with_content_length_forwarded_exactly);
     TB_RUN(test_request_body_chunked_forwarded_chunked);
     TB_RUN(test_second_exchange_reuses_the_backend_connection);

@@ -11,11 +11,15 @@
  * descriptors as before the test. */
 
 #include <signal.h>
+#include <pthread.h>
+#include <unistd.h>
+#include <sys/socket.h>
 #include <apr_general.h>
 #include <apr_pools.h>
 #include <apr_strings.h>
 #include <apr_tables.h>
 #include <apr_buckets.h>
+#include <apr_portable.h>
 #include "rp_transport.h"
 #include "rp_test.h"
 #include "rp_test_backend.h"
@@ -2109,6 +2113,271 @@ static void test_backend_close_mid_body_is_eof_on_read(void)
     fx_close(&fx);
 }
 
+/* ---- bodies moved socket to socket (rp_response_splice) ----------------- */
+
+/* The client's side of a direct write: a socket pair, the test's end
+ * wrapped for the transport, the other end read to its close by a thread
+ * into buf (at most cap bytes). */
+typedef struct sink_t {
+    int fds[2];
+    apr_socket_t *out; /* over fds[0] */
+    pthread_t thread;
+    char *buf;
+    apr_size_t cap, got;
+    int close_at_once; /* the reader leaves at once: a client gone */
+} sink_t;
+
+static void *sink_main(void *data)
+{
+    sink_t *k = data;
+    ssize_t n;
+
+    if (k->close_at_once) {
+        close(k->fds[1]);
+        return NULL;
+    }
+    while (k->got < k->cap &&
+           (n = read(k->fds[1], k->buf + k->got, k->cap - k->got)) > 0) {
+        k->got += (apr_size_t)n;
+    }
+    close(k->fds[1]);
+    return NULL;
+}
+
+static void sink_open(fx_t *fx, sink_t *k, apr_size_t cap, int close_at_once)
+{
+    memset(k, 0, sizeof(*k));
+    k->cap = cap;
+    k->buf = apr_palloc(fx->pool, cap ? cap : 1);
+    k->close_at_once = close_at_once;
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, k->fds) != 0 ||
+        apr_os_sock_put(&k->out, &k->fds[0], fx->pool) != APR_SUCCESS ||
+        pthread_create(&k->thread, NULL, sink_main, k) != 0) {
+        fprintf(stderr, "sink_open failed\n");
+        exit(2);
+    }
+    if (close_at_once) {
+        pthread_join(k->thread, NULL); /* its end is closed */
+    }
+}
+
+/* The test's end closes (the end of the response), the reader ends. */
+static void sink_close(sink_t *k)
+{
+    close(k->fds[0]);
+    if (!k->close_at_once) {
+        pthread_join(k->thread, NULL);
+    }
+}
+
+/* rp_response_splice() until the end of the body or a failure, each call
+ * waiting up to timeout; *moved: bytes the sink took. Returns the last
+ * status. */
+static apr_status_t splice_rest(rp_response_t *resp, sink_t *k,
+                                apr_interval_time_t timeout, apr_size_t *moved,
+                                int *calls)
+{
+    apr_status_t rv = APR_SUCCESS;
+    apr_size_t n;
+    int eos = 0;
+
+    *moved = 0;
+    *calls = 0;
+    while (!eos && *calls < 1000) {
+        (*calls)++;
+        rv = rp_response_splice(resp, k->out, timeout, MS(1000), &n, &eos);
+        *moved += n;
+        if (rv != APR_SUCCESS) {
+            break;
+        }
+    }
+    return rv;
+}
+
+/* GET /big after its first read (the 10 body bytes that came with the
+ * head, dropped). */
+static rp_response_t *big_after_first_read(fx_t *fx)
+{
+    apr_bucket_brigade *bb = apr_brigade_create(fx->pool, fx->ba);
+    rp_response_t *resp;
+    int eos = 0;
+
+    resp = first_part(fx, "/big", bb, &eos);
+    RP_EXPECT_INT(eos, 0);
+    apr_brigade_destroy(bb);
+    return resp;
+}
+
+/* After the first read the rest of a Content-Length body (150,000 bytes,
+ * in two parts 100 ms apart) goes to the client's socket through the
+ * kernel, byte for byte; the response then ends normally, the connection
+ * is pooled and the next request reuses it; the pipe is closed with the
+ * response (fx_close() counts descriptors). */
+static void test_splice_moves_the_rest_of_a_length_body_byte_exact(void)
+{
+    static const tb_step_t s0[] = {
+        GATHER_STEP(100, GATHER_LEN - 10), {.send = OK_HELLO}, TB_END};
+    const tb_step_t *const sc[] = {s0};
+    rp_response_t *resp;
+    apr_size_t moved;
+    int calls;
+    sink_t k;
+    fx_t fx;
+
+    gather_fill();
+    fx_open(&fx, sc, 1);
+    sink_open(&fx, &k, GATHER_LEN, 0);
+    resp = big_after_first_read(&fx);
+    if (resp) {
+        RP_EXPECT(rp_response_can_splice(resp, 64 * 1024));
+        RP_EXPECT(!rp_response_can_splice(resp, GATHER_LEN));
+        RP_EXPECT_INT(splice_rest(resp, &k, READ_TIMEOUT, &moved, &calls),
+                      APR_SUCCESS);
+        RP_EXPECT_INT(moved, GATHER_LEN - 10);
+        RP_EXPECT(calls >= 2); /* at least a pipe's worth per call */
+        rp_response_close(resp);
+    }
+    sink_close(&k);
+    RP_EXPECT_INT(k.got, GATHER_LEN - 10);
+    RP_EXPECT(memcmp(k.buf, gather_body + 10, GATHER_LEN - 10) == 0);
+    RP_EXPECT_INT(stats(&fx).conns_idle, 1);
+    expect_next_hello(&fx, "/2", 1);
+    fx_close(&fx);
+}
+
+/* A chunked body is decoded by reads: it is never spliced; nor is a
+ * length body while bytes of it are buffered (they came with the head). */
+static void test_splice_not_for_chunked_or_buffered_bytes(void)
+{
+    static const tb_step_t s0[] = {
+        {.send = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+         .pause_ms = 50,
+         .send2 = "5\r\nhello\r\n0\r\n\r\n"},
+        GATHER_STEP(50, GATHER_LEN - 10),
+        TB_END};
+    const tb_step_t *const sc[] = {s0};
+    rp_request_t req;
+    rp_response_t *resp;
+    const char *why, *body;
+    int reads;
+    fx_t fx;
+
+    gather_fill();
+    fx_open(&fx, sc, 1);
+    req = request(&fx, "GET", "/");
+    RP_EXPECT_INT(round_trip(&fx, &req, &resp, &why), APR_SUCCESS);
+    if (resp) {
+        RP_EXPECT(!rp_response_can_splice(resp, 1));
+        RP_EXPECT_INT(read_body(&fx, resp, &body, &reads), APR_SUCCESS);
+        RP_EXPECT_STR(body, "hello");
+        rp_response_close(resp);
+    }
+    RP_EXPECT_INT(round_trip(&fx, &req, &resp, &why), APR_SUCCESS);
+    if (resp) {
+        RP_EXPECT(!rp_response_can_splice(resp, 1));
+        rp_response_close(resp);
+    }
+    fx_close(&fx);
+}
+
+/* The backend closes in the middle of a spliced body: APR_EOF, and the
+ * response's error says how much was missing; the connection is not
+ * pooled. What came before the close reached the client. */
+static void test_splice_backend_close_mid_body_is_eof_naming_the_rest(void)
+{
+    static const tb_step_t s0[] = {{.send = gather_first,
+                                    .send_len = sizeof(gather_first) - 1,
+                                    .pause_ms = 50,
+                                    .send2 = gather_body + 10,
+                                    .send2_len = GATHER_PART1,
+                                    .then = TB_CLOSE},
+                                   TB_END};
+    const tb_step_t *const sc[] = {s0};
+    rp_response_t *resp;
+    apr_size_t moved;
+    int calls;
+    sink_t k;
+    fx_t fx;
+
+    gather_fill();
+    fx_open(&fx, sc, 1);
+    sink_open(&fx, &k, GATHER_LEN, 0);
+    resp = big_after_first_read(&fx);
+    if (resp) {
+        RP_EXPECT_INT(splice_rest(resp, &k, READ_TIMEOUT, &moved, &calls),
+                      APR_EOF);
+        RP_EXPECT_INT(moved, GATHER_PART1);
+        RP_EXPECT(resp->error &&
+                  strstr(resp->error, "(100000 of 150010 bytes missing)"));
+        rp_response_close(resp);
+    }
+    sink_close(&k);
+    RP_EXPECT(memcmp(k.buf, gather_body + 10, GATHER_PART1) == 0);
+    RP_EXPECT_INT(stats(&fx).conns_idle, 0);
+    fx_close(&fx);
+}
+
+/* The client is gone (its end of the socket closed): RP_ECLIENT_GONE, and
+ * nothing is left open (the pipe, with what it held, closes with the
+ * response; the connection, its body unread, is not pooled). */
+static void test_splice_client_gone_is_client_gone(void)
+{
+    static const tb_step_t s0[] = {GATHER_STEP(50, GATHER_LEN - 10), TB_END};
+    const tb_step_t *const sc[] = {s0};
+    rp_response_t *resp;
+    apr_size_t moved;
+    int calls;
+    sink_t k;
+    fx_t fx;
+
+    gather_fill();
+    fx_open(&fx, sc, 1);
+    sink_open(&fx, &k, 0, 1);
+    resp = big_after_first_read(&fx);
+    if (resp) {
+        RP_EXPECT_INT(splice_rest(resp, &k, READ_TIMEOUT, &moved, &calls),
+                      RP_ECLIENT_GONE);
+        RP_EXPECT_INT(moved, 0);
+        rp_response_close(resp);
+    }
+    sink_close(&k);
+    RP_EXPECT_INT(stats(&fx).conns_idle, 0);
+    fx_close(&fx);
+}
+
+/* A backend that pauses longer than the wait: APR_TIMEUP, the response
+ * stays usable, and the body completes when the backend goes on. */
+static void test_splice_timeout_is_timeup_and_body_goes_on(void)
+{
+    static const tb_step_t s0[] = {GATHER_STEP(600, GATHER_LEN - 10), TB_END};
+    const tb_step_t *const sc[] = {s0};
+    rp_response_t *resp;
+    apr_size_t moved, n;
+    int calls, eos = 0;
+    sink_t k;
+    fx_t fx;
+
+    gather_fill();
+    fx_open(&fx, sc, 1);
+    sink_open(&fx, &k, GATHER_LEN, 0);
+    resp = big_after_first_read(&fx);
+    if (resp) {
+        RP_EXPECT_INT(
+            rp_response_splice(resp, k.out, MS(100), MS(1000), &n, &eos),
+            APR_TIMEUP);
+        RP_EXPECT_INT(n, 0);
+        RP_EXPECT_INT(eos, 0);
+        RP_EXPECT_INT(splice_rest(resp, &k, READ_TIMEOUT, &moved, &calls),
+                      APR_SUCCESS);
+        RP_EXPECT_INT(moved, GATHER_LEN - 10);
+        rp_response_close(resp);
+    }
+    sink_close(&k);
+    RP_EXPECT(memcmp(k.buf, gather_body + 10, GATHER_LEN - 10) == 0);
+    RP_EXPECT_INT(stats(&fx).conns_idle, 1);
+    fx_close(&fx);
+}
+
 /* ---- request bodies ---------------------------------------------------- */
 
 static void test_request_body_content_length_arrives_byte_exact(void)
@@ -2524,6 +2793,11 @@ int main(void)
     TB_RUN(test_fields_bounded_by_head_size_only);
     TB_RUN(test_head_over_64k_refused_whatever_the_buffering);
     TB_RUN(test_backend_close_mid_body_is_eof_on_read);
+    TB_RUN(test_splice_moves_the_rest_of_a_length_body_byte_exact);
+    TB_RUN(test_splice_not_for_chunked_or_buffered_bytes);
+    TB_RUN(test_splice_backend_close_mid_body_is_eof_naming_the_rest);
+    TB_RUN(test_splice_client_gone_is_client_gone);
+    TB_RUN(test_splice_timeout_is_timeup_and_body_goes_on);
     TB_RUN(test_request_body_content_length_arrives_byte_exact);
     TB_RUN(test_request_body_chunked_arrives_byte_exact);
     TB_RUN(test_request_body_shorter_than_content_length_is_bad_request);
