@@ -17,6 +17,7 @@ production; a scripted backend only where it must ignore the Range."""
 import gzip
 import re
 import socket
+import time
 
 import pytest
 
@@ -38,16 +39,30 @@ def big(nginx_factory):
     return ng, data
 
 
+def wait_for(read, done, timeout=5.0):
+    """read() until done(value) or timeout (log lines are written as each
+    request ends, on the child's own time); the last value."""
+    deadline = time.monotonic() + timeout
+    value = read()
+    while not done(value) and time.monotonic() < deadline:
+        time.sleep(0.05)
+        value = read()
+    return value
+
+
 def spliced_lines(h, since_mark=False):
     text = h.error_log_since_mark() if since_mark else h.error_log
     return [l for l in text.splitlines() if SPLICED in l]
 
 
 def spliced_count(h, fn, *args, **kw):
-    """fn(*args, **kw) and the number of responses spliced meanwhile."""
+    """fn(*args, **kw) and the number of responses spliced meanwhile (the
+    line comes as the exchange ends, which may be just after the client
+    has the last byte: it is waited for, up to 0.5 s)."""
     h.mark_logs()
     fn(*args, **kw)
-    return len(spliced_lines(h, since_mark=True))
+    return len(wait_for(lambda: spliced_lines(h, since_mark=True), len,
+                        timeout=0.5))
 
 
 def get_whole(h, target, data, headers=()):
@@ -76,14 +91,14 @@ def test_large_body_spliced_byte_exact_and_counted(httpd_factory, big,
             assert r.sha256 == backends.sha256(data), \
                 "request %d: the body arrived byte-exact" % i
     h.wait_access_entries(2)
-    lines = spliced_lines(h)
+    lines = wait_for(lambda: spliced_lines(h), lambda l: len(l) >= 2)
     assert len(lines) == 2, \
         "both responses were spliced after their first part (%r)" % \
         h.error_log[-2000:]
     first = int(re.search(r"after its first (\d+) bytes", lines[0]).group(1))
     assert 0 < first < SIZE, "the first part went down the filters (%d)" % first
-    with open(wire_log) as f:
-        counts = [l.split() for l in f.read().splitlines()]
+    counts = wait_for(lambda: [l.split() for l in open(wire_log).read()
+                               .splitlines()], lambda c: len(c) >= 2)
     assert len(counts) == 2, "two lines in the wire log (%r)" % counts
     for path, body, wire in counts:
         assert path == "/dl/big.bin"
@@ -191,14 +206,24 @@ def test_tls_front_not_spliced(httpd_factory, big, request):
 
 
 def test_client_leaving_mid_splice_is_a_normal_event(httpd_factory, big):
+    """64 MiB, more than the sockets on the way can hold: the client leaves
+    (FIN, then RST) while the body is being spliced."""
     ng, data = big
+    huge = backends.payload(64 * 1024 * 1024, seed=96)
+    ng.add_file("huge.bin", huge)
     h = httpd_factory("RProxyPass /dl/ %s/\n" % ng.url)
     get_whole(h, "/dl/big.bin", data)  # the backend connection is pooled
+    h.mark_logs()
     for rst in (False, True):
-        got = client.read_then_close(h.port, "/dl/big.bin", 600 * 1024, rst)
+        got = client.read_then_close(h.port, "/dl/huge.bin", 600 * 1024, rst)
         assert got >= 600 * 1024, "the client read part of the body (%r)" % got
     get_whole(h, "/dl/big.bin", data)
-    assert len(spliced_lines(h)) >= 2, "the complete responses were spliced"
+    log = wait_for(h.error_log_since_mark,
+                   lambda t: t.count("client went away during GET") >= 2)
+    assert log.count("client went away during GET") == 2, \
+        "both clients left in the middle of the body (%r)" % log[-2000:]
+    assert len(wait_for(lambda: spliced_lines(h, since_mark=True), len)) \
+        == 1, "the complete response after them was spliced"
     assert not h.error_level_lines(), \
         "a client leaving is no error: %r" % h.error_level_lines()
     h.check_no_crash()
@@ -222,4 +247,5 @@ def test_http10_client_gets_the_whole_body_then_close(httpd_factory, big):
     assert head.startswith(b"HTTP/1.1 200"), "a 200 (%r)" % head[:200]
     assert body == data, "the whole body, then the server closed (%d bytes)" \
         % len(body)
-    assert len(spliced_lines(h)) == 1, "the body was spliced"
+    assert len(wait_for(lambda: spliced_lines(h), len)) == 1, \
+        "the body was spliced"
