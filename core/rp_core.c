@@ -2,6 +2,9 @@
  * use this file except in compliance with the License. You may obtain a copy
  * of the License at http://www.apache.org/licenses/LICENSE-2.0 */
 
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
 #include <apr_strings.h>
 #include "rp_core.h"
 
@@ -63,4 +66,29 @@ apr_status_t rp_pool_create_own(apr_pool_t **p)
         return APR_ENOMEM;
     }
     return apr_pool_create_unmanaged_ex(p, NULL, NULL);
+}
+
+apr_status_t rp_wait_fd(int fd, int for_write, apr_time_t deadline)
+{
+    struct pollfd pfd;
+    int r;
+
+    for (;;) {
+        apr_interval_time_t left = deadline - apr_time_now();
+        apr_int64_t ms = left > 0 ? (left + 999) / 1000 : 0;
+
+        pfd.fd = fd;
+        pfd.events = for_write ? POLLOUT : POLLIN;
+        pfd.revents = 0;
+        r = poll(&pfd, 1, ms > INT_MAX ? INT_MAX : (int)ms);
+        if (r > 0) {
+            return APR_SUCCESS;
+        }
+        if (r == 0) {
+            return APR_TIMEUP;
+        }
+        if (errno != EINTR) {
+            return APR_FROM_OS_ERROR(errno);
+        }
+    }
 }

@@ -14,6 +14,7 @@
 #include <apr.h>
 #include <apr_errno.h>
 #include <apr_pools.h>
+#include <apr_time.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -87,6 +88,11 @@ unsigned long rp_alloc_calls(void);
 /* An unmanaged pool (an allocator of its own, for one thread at a time),
  * or APR_ENOMEM: apr_pool_create_unmanaged_ex() behind rp_alloc_fails(). */
 apr_status_t rp_pool_create_own(apr_pool_t **p);
+
+/* Wait until fd is readable (or, for_write, writable) or deadline passes:
+ * APR_TIMEUP then. An error or hang-up counts as ready: the next call on
+ * fd reports it. */
+apr_status_t rp_wait_fd(int fd, int for_write, apr_time_t deadline);
 
 /* "Not set" sentinels for configuration merges (rp_conf.h). */
 #define RP_UNSET (-1)

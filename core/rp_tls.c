@@ -28,8 +28,6 @@
  * with an empty queue and leaves it empty, turning what it found into text. */
 
 #include <errno.h>
-#include <limits.h>
-#include <poll.h>
 #include <string.h>
 #include <arpa/inet.h>
 #include <sys/socket.h>
@@ -386,35 +384,6 @@ apr_status_t rp_tls_ctx_create(apr_pool_t *p, const rp_tls_conf_t *conf,
     return APR_SUCCESS;
 }
 
-/* ---- waiting ---------------------------------------------------------- */
-
-/* Wait until fd is readable (or writable) or deadline passes. An error or
- * hang-up counts as ready: the next SSL call reports it. */
-static apr_status_t wait_io(apr_os_sock_t fd, int for_write,
-                            apr_time_t deadline)
-{
-    struct pollfd pfd;
-    int r;
-
-    for (;;) {
-        apr_interval_time_t left = deadline - apr_time_now();
-        apr_int64_t ms = left > 0 ? (left + 999) / 1000 : 0;
-        pfd.fd = fd;
-        pfd.events = for_write ? POLLOUT : POLLIN;
-        pfd.revents = 0;
-        r = poll(&pfd, 1, ms > INT_MAX ? INT_MAX : (int)ms);
-        if (r > 0) {
-            return APR_SUCCESS;
-        }
-        if (r == 0) {
-            return APR_TIMEUP;
-        }
-        if (errno != EINTR) {
-            return APR_FROM_OS_ERROR(errno);
-        }
-    }
-}
-
 /* ---- connections ------------------------------------------------------ */
 
 /* The session to offer: the one saved for this backend (name and port). */
@@ -552,7 +521,7 @@ static apr_status_t handshake(rp_tls_conn_t *c, apr_interval_time_t timeout,
         if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
             return handshake_error(c, e, sys, p, why);
         }
-        rv = wait_io(c->fd, e == SSL_ERROR_WANT_WRITE, deadline);
+        rv = rp_wait_fd(c->fd, e == SSL_ERROR_WANT_WRITE, deadline);
         if (rv != APR_SUCCESS) {
             *why = rv == APR_TIMEUP
                        ? "handshake timed out"
@@ -631,7 +600,7 @@ static apr_status_t io_error(rp_tls_conn_t *c, int e, int sys,
     switch (e) {
     case SSL_ERROR_WANT_READ:
     case SSL_ERROR_WANT_WRITE:
-        return wait_io(c->fd, e == SSL_ERROR_WANT_WRITE, deadline);
+        return rp_wait_fd(c->fd, e == SSL_ERROR_WANT_WRITE, deadline);
     case SSL_ERROR_ZERO_RETURN:
         c->eof = 1; /* close_notify: a clean end */
         return APR_EOF;
@@ -817,7 +786,7 @@ apr_status_t rp_tls_shutdown_write(rp_tls_conn_t *c,
             err_drain(c->err, sizeof(c->err));
             return conn_fail(c, sys ? APR_FROM_OS_ERROR(sys) : RP_ETLS);
         }
-        rv = wait_io(c->fd, e == SSL_ERROR_WANT_WRITE, deadline);
+        rv = rp_wait_fd(c->fd, e == SSL_ERROR_WANT_WRITE, deadline);
         if (rv != APR_SUCCESS) {
             return conn_fail(c, rv);
         }

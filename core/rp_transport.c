@@ -21,7 +21,6 @@
 #include <string.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <unistd.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
@@ -1116,35 +1115,6 @@ apr_status_t rp_response_read(rp_response_t *resp, apr_bucket_brigade *bb,
  * so that what one wait gathers moves in one splice() each way. */
 #define RP_PIPE_SIZE RP_GATHER_MAX
 
-/* Wait up to timeout for events on fd. APR_TIMEUP when none came. */
-static apr_status_t wait_fd(int fd, short events, apr_interval_time_t timeout)
-{
-    apr_time_t deadline = apr_time_now() + timeout;
-    struct pollfd pfd;
-    int n;
-
-    for (;;) {
-        apr_interval_time_t left = deadline - apr_time_now();
-        int ms = left <= 0              ? 0
-                 : left >= 2000000000LL ? 2000000
-                                        : (int)((left + 999) / 1000);
-
-        pfd.fd = fd;
-        pfd.events = events;
-        pfd.revents = 0;
-        n = poll(&pfd, 1, ms);
-        if (n > 0) {
-            return APR_SUCCESS; /* also POLLERR, POLLHUP: the call tells */
-        }
-        if (n == 0 && ms == 0) {
-            return APR_TIMEUP;
-        }
-        if (n < 0 && errno != EINTR) {
-            return APR_FROM_OS_ERROR(errno);
-        }
-    }
-}
-
 static apr_status_t pipe_cleanup(void *data)
 {
     rp_response_t *resp = data;
@@ -1213,7 +1183,7 @@ static apr_status_t splice_in(rp_response_t *resp, apr_interval_time_t timeout,
         if (waited || timeout <= 0) {
             return APR_TIMEUP;
         }
-        rv = wait_fd(fd, POLLIN, timeout);
+        rv = rp_wait_fd(fd, 0, apr_time_now() + timeout);
         if (rv != APR_SUCCESS) {
             return rv;
         }
@@ -1277,7 +1247,8 @@ static apr_status_t splice_out(rp_response_t *resp, apr_socket_t *out,
             continue;
         }
         else if (put < 0 && errno == EAGAIN) {
-            if (wait_fd(fd, POLLOUT, out_timeout) != APR_SUCCESS) {
+            if (rp_wait_fd(fd, 1, apr_time_now() + out_timeout) !=
+                APR_SUCCESS) {
                 return RP_ECLIENT_GONE;
             }
         }
