@@ -1002,6 +1002,46 @@ static void test_discard_hands_a_slow_tls_rest_to_the_reaper(void)
     }
 }
 
+/* The whole rest can already sit in the TLS layer when the connection is
+ * handed over: one record of 16,300 bytes carries the head and the whole
+ * body, the head's read takes 16,256 of them (its block), so the body's
+ * last 44 bytes are decrypted and held by OpenSSL, and the socket is
+ * empty. poll() will never announce them: the reaper reads a TLS
+ * connection once before it waits, finds the rest there and pools the
+ * connection at once, not after RP_DRAIN_TIME (1 s) without a byte. */
+static void test_reaper_reads_a_tls_rest_held_in_the_record_layer(void)
+{
+    static char first[16300 + 1];
+    static const ts_http_t answers[] = {
+        {first, 0, NULL}, {OK_HELLO, 0, NULL}, {NULL, 0, NULL}};
+    rp_request_t req;
+    rp_response_t *resp;
+    const char *why;
+    ts_server_t *ts;
+    int head;
+    fx_t fx;
+
+    head = snprintf(first, sizeof(first),
+                    "HTTP/1.1 200 OK\r\nContent-Length: %05d\r\n\r\n", 0);
+    snprintf(first, sizeof(first),
+             "HTTP/1.1 200 OK\r\nContent-Length: %05d\r\n\r\n", 16300 - head);
+    memset(first + head, 'r', 16300 - head);
+    first[16300] = '\0';
+    ts = fx_open_tls(&fx, answers);
+    req = request(&fx, "GET", "/held");
+    RP_EXPECT_INT(round_trip(&fx, &req, &resp, &why), APR_SUCCESS);
+    if (resp) {
+        /* no wait: handed over with nothing read after the head's read */
+        RP_EXPECT_INT(rp_response_discard(resp, 1024 * 1024, 0), 1);
+        rp_response_close(resp);
+    }
+    RP_EXPECT(wait_count(&fx, 1, 1, 500));
+    RP_EXPECT_INT(stats(&fx).drained, 1);
+    expect_next_hello(&fx, "/2", 1);
+    RP_EXPECT_INT(stats(&fx).conns_opened, 1);
+    fx_close_tls(&fx, ts);
+}
+
 /* Over TLS a record can carry the end of the rest and more: the reaper
  * reads exactly the rest, but the bytes after it are already in the TLS
  * layer, where the next request's check of the socket would not see them.
@@ -2757,6 +2797,7 @@ int main(void)
     TB_RUN(test_reaper_closes_a_bad_chunked_rest);
     TB_RUN(test_discard_hands_a_slow_tls_rest_to_the_reaper);
     TB_RUN(test_reaper_closes_a_tls_rest_with_bytes_after_it);
+    TB_RUN(test_reaper_reads_a_tls_rest_held_in_the_record_layer);
     TB_RUN(test_keepalive_two_round_trips_share_one_connection);
     TB_RUN(test_pooled_conn_closed_by_backend_while_idle_is_not_reused);
     TB_RUN(test_recently_idle_conn_closed_by_backend_not_reused);
