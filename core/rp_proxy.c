@@ -929,7 +929,8 @@ static apr_status_t copy_body(rp_exchange_t *ex, apr_time_t started,
     apr_status_t rv;
     flusher_t f;
     int eos = 0;
-    int direct = ex->front.ops->direct_socket && rp_conf_splice(ex->conf);
+    int direct = ex->front.ops->direct_socket && rp_conf_splice(ex->conf) &&
+                 ex->resp->framing.kind == RP_H1_BODY_LENGTH;
 
     flusher_init(&f, ex);
     for (;;) {

@@ -1000,11 +1000,24 @@ static int gather_mark(const rp_response_t *resp, const rp_conn_t *c)
     return need < RP_GATHER_MAX ? (int)need : RP_GATHER_MAX;
 }
 
-/* Wait up to timeout for more body bytes. A gathered wait ends when the
- * mark is reached or after resp->gather, whichever comes first; then what
- * came is taken. When nothing came at all, the backend is slow or paused:
- * the rest of this body is read as it arrives, as without gathering. */
-static apr_status_t fill_body(rp_response_t *resp, apr_interval_time_t timeout)
+/* One take of body bytes from the socket, waiting at most timeout for any
+ * (as conn_fill(): APR_TIMEUP when none came, APR_EOF at a close): into
+ * the read buffer, or into the pipe (splice_in()). */
+typedef apr_status_t (*take_fn)(rp_response_t *resp,
+                                apr_interval_time_t timeout);
+
+static apr_status_t take_read(rp_response_t *resp, apr_interval_time_t timeout)
+{
+    return conn_fill(resp->_conn, resp->_ba, timeout);
+}
+
+/* Wait up to timeout for more body bytes and take them. A gathered wait
+ * ends when the mark is reached or after resp->gather, whichever comes
+ * first; then what came is taken. When nothing came at all, the backend is
+ * slow or paused: the rest of this body is taken as it arrives, as without
+ * gathering. */
+static apr_status_t fill_body(rp_response_t *resp, apr_interval_time_t timeout,
+                              take_fn take)
 {
     rp_conn_t *c = resp->_conn;
     apr_interval_time_t wait;
@@ -1012,23 +1025,23 @@ static apr_status_t fill_body(rp_response_t *resp, apr_interval_time_t timeout)
 
     conn_lowat(c, gather_mark(resp, c));
     if (c->lowat <= 1) {
-        return conn_fill(c, resp->_ba, timeout);
+        return take(resp, timeout);
     }
     if (!c->full) {
         conn_ack_now(c); /* the socket is empty: this is a wait */
     }
     wait = timeout < resp->gather ? timeout : resp->gather;
-    rv = conn_fill(c, resp->_ba, wait);
+    rv = take(resp, wait);
     if (rv != APR_TIMEUP) {
         return rv;
     }
-    rv = conn_fill(c, resp->_ba, 0);
+    rv = take(resp, 0);
     if (rv != APR_TIMEUP) {
         return rv;
     }
     resp->_gather_off = 1;
     conn_lowat(c, 1);
-    return conn_fill(c, resp->_ba, timeout - wait);
+    return take(resp, timeout - wait);
 }
 
 /* Data is ready in bb. When the last read filled its block, more is likely
@@ -1094,7 +1107,7 @@ apr_status_t rp_response_read(rp_response_t *resp, apr_bucket_brigade *bb,
             }
             continue;
         }
-        rv = fill_body(resp, timeout);
+        rv = fill_body(resp, timeout, take_read);
         if (rv == APR_EOF && resp->framing.kind == RP_H1_BODY_CLOSE) {
             resp->_done = 1;
             break;
@@ -1143,11 +1156,10 @@ static apr_status_t open_pipe(rp_response_t *resp)
     return APR_SUCCESS;
 }
 
-/* One splice() of body bytes from the backend into the empty pipe, after a
- * wait of at most timeout for the socket to be readable (its low-water
- * mark applies). *n: bytes moved. */
-static apr_status_t splice_in(rp_response_t *resp, apr_interval_time_t timeout,
-                              apr_size_t *n)
+/* take_fn into the empty pipe: one splice() of body bytes from the
+ * backend (resp->_in_pipe: how many), after a wait of at most timeout for
+ * the socket to be readable (its low-water mark applies). */
+static apr_status_t splice_in(rp_response_t *resp, apr_interval_time_t timeout)
 {
     rp_conn_t *c = resp->_conn;
     apr_size_t max = resp->_pipe_cap;
@@ -1165,9 +1177,9 @@ static apr_status_t splice_in(rp_response_t *resp, apr_interval_time_t timeout,
         got = splice(fd, NULL, resp->_pipe[1], NULL, max,
                      SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
         if (got > 0) {
-            *n = (apr_size_t)got;
-            c->full = *n == max;
-            resp->_remaining -= *n;
+            resp->_in_pipe = (apr_size_t)got;
+            c->full = resp->_in_pipe == max;
+            resp->_remaining -= resp->_in_pipe;
             c->expect = resp->_remaining;
             return APR_SUCCESS;
         }
@@ -1191,42 +1203,14 @@ static apr_status_t splice_in(rp_response_t *resp, apr_interval_time_t timeout,
     }
 }
 
-/* fill_body() for the pipe: the same gathering, splice_in() for the read. */
-static apr_status_t splice_fill(rp_response_t *resp,
-                                apr_interval_time_t timeout, apr_size_t *n)
-{
-    rp_conn_t *c = resp->_conn;
-    apr_interval_time_t wait;
-    apr_status_t rv;
-
-    conn_lowat(c, gather_mark(resp, c));
-    if (c->lowat <= 1) {
-        return splice_in(resp, timeout, n);
-    }
-    if (!c->full) {
-        conn_ack_now(c);
-    }
-    wait = timeout < resp->gather ? timeout : resp->gather;
-    rv = splice_in(resp, wait, n);
-    if (rv != APR_TIMEUP) {
-        return rv;
-    }
-    rv = splice_in(resp, 0, n);
-    if (rv != APR_TIMEUP) {
-        return rv;
-    }
-    resp->_gather_off = 1;
-    conn_lowat(c, 1);
-    return splice_in(resp, timeout - wait, n);
-}
-
-/* Everything in the pipe (n bytes) to out, waiting up to out_timeout
- * whenever out takes nothing. more: body bytes follow (MSG_MORE). */
+/* Everything in the pipe to out, waiting up to out_timeout whenever out
+ * takes nothing; *moved: what out took. MSG_MORE while body bytes follow. */
 static apr_status_t splice_out(rp_response_t *resp, apr_socket_t *out,
-                               apr_size_t n, int more,
                                apr_interval_time_t out_timeout,
                                apr_size_t *moved)
 {
+    apr_size_t n = resp->_in_pipe;
+    int more = resp->_remaining > 0;
     unsigned int flags = SPLICE_F_MOVE | SPLICE_F_NONBLOCK;
     apr_os_sock_t fd;
     ssize_t put;
@@ -1241,6 +1225,7 @@ static apr_status_t splice_out(rp_response_t *resp, apr_socket_t *out,
         put = splice(resp->_pipe[0], NULL, fd, NULL, n, flags);
         if (put > 0) {
             n -= (apr_size_t)put;
+            resp->_in_pipe = n;
             *moved += (apr_size_t)put;
         }
         else if (put < 0 && errno == EINTR) {
@@ -1267,7 +1252,7 @@ int rp_response_can_splice(const rp_response_t *resp, apr_uint64_t min)
 
     return c && !c->tls && !resp->_done && resp->_deferred == APR_SUCCESS &&
            resp->framing.kind == RP_H1_BODY_LENGTH && c->pos == c->last &&
-           resp->_remaining >= min && resp->_remaining > 0;
+           resp->_remaining >= min;
 #else
     (void)resp;
     (void)min;
@@ -1282,15 +1267,9 @@ apr_status_t rp_response_splice(rp_response_t *resp, apr_socket_t *out,
 {
 #ifdef RP_SPLICE
     apr_status_t rv;
-    apr_size_t n = 0;
 
     *moved = 0;
     *eos = resp->_done;
-    if (resp->_deferred) {
-        rv = resp->_deferred;
-        resp->_deferred = APR_SUCCESS;
-        return body_fault(resp, rv);
-    }
     if (resp->_done) {
         return APR_SUCCESS;
     }
@@ -1300,11 +1279,11 @@ apr_status_t rp_response_splice(rp_response_t *resp, apr_socket_t *out,
     if (!resp->_pipe_cap && open_pipe(resp) != APR_SUCCESS) {
         return APR_ENOTIMPL;
     }
-    rv = splice_fill(resp, timeout, &n);
+    rv = fill_body(resp, timeout, splice_in);
     if (rv != APR_SUCCESS) {
         return body_fault(resp, rv);
     }
-    rv = splice_out(resp, out, n, resp->_remaining > 0, out_timeout, moved);
+    rv = splice_out(resp, out, out_timeout, moved);
     if (rv != APR_SUCCESS) {
         return rv;
     }

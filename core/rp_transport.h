@@ -195,6 +195,7 @@ typedef struct rp_response_t {
     apr_size_t _trailer_cap;
     int _pipe[2];           /* rp_response_splice()'s pipe: read, write */
     apr_size_t _pipe_cap;   /* its capacity; 0: no pipe (yet) */
+    apr_size_t _in_pipe;    /* body bytes in it, not yet written out */
     unsigned _done:1;       /* body complete */
     unsigned _gather_off:1; /* a gathering wait saw nothing: no more */
 } rp_response_t;

@@ -17,12 +17,13 @@ production; a scripted backend only where it must ignore the Range."""
 import gzip
 import re
 import socket
-import time
 
 import pytest
 
 import backends
 import client
+import hclib
+import hostile
 from pki import make_pki
 
 MODDIR = "/usr/lib/apache2/modules"
@@ -39,17 +40,6 @@ def big(nginx_factory):
     return ng, data
 
 
-def wait_for(read, done, timeout=5.0):
-    """read() until done(value) or timeout (log lines are written as each
-    request ends, on the child's own time); the last value."""
-    deadline = time.monotonic() + timeout
-    value = read()
-    while not done(value) and time.monotonic() < deadline:
-        time.sleep(0.05)
-        value = read()
-    return value
-
-
 def spliced_lines(h, since_mark=False):
     text = h.error_log_since_mark() if since_mark else h.error_log
     return [l for l in text.splitlines() if SPLICED in l]
@@ -61,8 +51,8 @@ def spliced_count(h, fn, *args, **kw):
     has the last byte: it is waited for, up to 0.5 s)."""
     h.mark_logs()
     fn(*args, **kw)
-    return len(wait_for(lambda: spliced_lines(h, since_mark=True), len,
-                        timeout=0.5))
+    text = hostile.wait_log(h, SPLICED, timeout=0.5)
+    return sum(SPLICED in l for l in text.splitlines())
 
 
 def get_whole(h, target, data, headers=()):
@@ -91,14 +81,20 @@ def test_large_body_spliced_byte_exact_and_counted(httpd_factory, big,
             assert r.sha256 == backends.sha256(data), \
                 "request %d: the body arrived byte-exact" % i
     h.wait_access_entries(2)
-    lines = wait_for(lambda: spliced_lines(h), lambda l: len(l) >= 2)
+    hclib.wait_for(lambda: len(spliced_lines(h)) >= 2, 5,
+                   "two responses spliced")
+    lines = spliced_lines(h)
     assert len(lines) == 2, \
         "both responses were spliced after their first part (%r)" % \
         h.error_log[-2000:]
     first = int(re.search(r"after its first (\d+) bytes", lines[0]).group(1))
     assert 0 < first < SIZE, "the first part went down the filters (%d)" % first
-    counts = wait_for(lambda: [l.split() for l in open(wire_log).read()
-                               .splitlines()], lambda c: len(c) >= 2)
+    def wire_lines():
+        with open(wire_log) as f:
+            return [l.split() for l in f.read().splitlines()]
+
+    hclib.wait_for(lambda: len(wire_lines()) >= 2, 5, "two wire log lines")
+    counts = wire_lines()
     assert len(counts) == 2, "two lines in the wire log (%r)" % counts
     for path, body, wire in counts:
         assert path == "/dl/big.bin"
@@ -218,12 +214,15 @@ def test_client_leaving_mid_splice_is_a_normal_event(httpd_factory, big):
         got = client.read_then_close(h.port, "/dl/huge.bin", 600 * 1024, rst)
         assert got >= 600 * 1024, "the client read part of the body (%r)" % got
     get_whole(h, "/dl/big.bin", data)
-    log = wait_for(h.error_log_since_mark,
-                   lambda t: t.count("client went away during GET") >= 2)
+    hclib.wait_for(lambda: h.error_log_since_mark().count(
+        "client went away during GET") >= 2, 5, "both clients left")
+    log = h.error_log_since_mark()
     assert log.count("client went away during GET") == 2, \
         "both clients left in the middle of the body (%r)" % log[-2000:]
-    assert len(wait_for(lambda: spliced_lines(h, since_mark=True), len)) \
-        == 1, "the complete response after them was spliced"
+    hclib.wait_for(lambda: spliced_lines(h, since_mark=True), 5,
+                   "a spliced response after them")
+    assert len(spliced_lines(h, since_mark=True)) == 1, \
+        "the complete response after them was spliced"
     assert not h.error_level_lines(), \
         "a client leaving is no error: %r" % h.error_level_lines()
     h.check_no_crash()
@@ -247,5 +246,5 @@ def test_http10_client_gets_the_whole_body_then_close(httpd_factory, big):
     assert head.startswith(b"HTTP/1.1 200"), "a 200 (%r)" % head[:200]
     assert body == data, "the whole body, then the server closed (%d bytes)" \
         % len(body)
-    assert len(wait_for(lambda: spliced_lines(h), len)) == 1, \
-        "the body was spliced"
+    hclib.wait_for(lambda: spliced_lines(h), 5, "a spliced response")
+    assert len(spliced_lines(h)) == 1, "the body was spliced"

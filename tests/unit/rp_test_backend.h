@@ -865,6 +865,57 @@ TB_FN int tb_req_header_count(const tb_req_t *r, const char *name)
     return n;
 }
 
+/* ---- a client that reads a socket (direct writes) ---------------------- */
+
+/* The client's side of a direct write: a socket pair; the test gives
+ * fds[0] to the code under test, a thread reads fds[1] into buf (at most
+ * cap bytes) until the test's end closes. gone: the thread closes its end
+ * at once instead, a client that left. */
+typedef struct tb_sink_t {
+    int fds[2];
+    pthread_t thread;
+    char *buf; /* borrowed: the test's */
+    size_t cap, got;
+    int gone;
+} tb_sink_t;
+
+TB_FN void *tb_sink_main(void *data)
+{
+    tb_sink_t *k = data;
+    ssize_t n;
+
+    while (!k->gone && k->got < k->cap &&
+           (n = read(k->fds[1], k->buf + k->got, k->cap - k->got)) > 0) {
+        k->got += (size_t)n;
+    }
+    close(k->fds[1]);
+    return NULL;
+}
+
+TB_FN void tb_sink_open(tb_sink_t *k, char *buf, size_t cap, int gone)
+{
+    memset(k, 0, sizeof(*k));
+    k->buf = buf;
+    k->cap = cap;
+    k->gone = gone;
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, k->fds) != 0 ||
+        pthread_create(&k->thread, NULL, tb_sink_main, k) != 0) {
+        tb_die("tb_sink_open");
+    }
+    if (gone) {
+        pthread_join(k->thread, NULL); /* its end is closed */
+    }
+}
+
+/* The test's end closes (the response is over); the reader ends. */
+TB_FN void tb_sink_close(tb_sink_t *k)
+{
+    close(k->fds[0]);
+    if (!k->gone) {
+        pthread_join(k->thread, NULL);
+    }
+}
+
 /* ---- crash isolation ---------------------------------------------------- */
 
 #ifdef RP_TEST_H

@@ -15,9 +15,6 @@
  * process holds as many descriptors as before. */
 
 #include <signal.h>
-#include <pthread.h>
-#include <unistd.h>
-#include <sys/socket.h>
 #include <apr_general.h>
 #include <apr_portable.h>
 #include <apr_pools.h>
@@ -72,19 +69,17 @@ typedef struct mem_front_t {
     int nlogs;
     int log_level[MAX_LOGS];
     char log_msg[MAX_LOGS][512];
-    /* Direct writes (mem_front_direct_ops): 1 offers a socket, 2 refuses
-     * (APR_ENOTIMPL); direct_gone: its reader leaves at once. A thread
-     * reads the socket's other end into dbuf (dcap bytes at most). */
+    /* Direct writes: 1 offers a socket, 0 or 2 refuse (APR_ENOTIMPL);
+     * direct_gone: its reader leaves at once. The client reads the
+     * socket's other end (sink, dcap bytes at most). */
     int direct, direct_gone;
     int ndirect_calls;
     apr_size_t direct_at;   /* body_len when the direct socket was asked for */
     apr_off_t direct_bytes; /* as direct_sent() reported them */
     int direct_failed;
-    int dfds[2];
-    apr_socket_t *dsock;
-    pthread_t dthread;
-    char *dbuf;
-    apr_size_t dcap, dgot;
+    tb_sink_t sink;
+    apr_socket_t *dsock; /* over sink.fds[0], while open */
+    apr_size_t dcap;
 } mem_front_t;
 
 static apr_status_t mf_read_body(void *ctx, apr_bucket_brigade *bb, int *eos)
@@ -225,30 +220,6 @@ static apr_table_t *mf_request_trailers(void *ctx)
     return f->in_trailers;
 }
 
-static const rp_front_ops_t mem_front_ops = {
-    .read_body = mf_read_body,
-    .send_interim = mf_send_interim,
-    .send_head = mf_send_head,
-    .send_body = mf_send_body,
-    .finish = mf_finish,
-    .abort = mf_abort,
-    .log = mf_log,
-    .request_trailers = mf_request_trailers,
-};
-
-static void *mf_direct_reader(void *data)
-{
-    mem_front_t *f = data;
-    ssize_t n;
-
-    while (!f->direct_gone && f->dgot < f->dcap &&
-           (n = read(f->dfds[1], f->dbuf + f->dgot, f->dcap - f->dgot)) > 0) {
-        f->dgot += (apr_size_t)n;
-    }
-    close(f->dfds[1]);
-    return NULL;
-}
-
 static apr_status_t mf_direct_socket(void *ctx, apr_socket_t **sock,
                                      apr_interval_time_t *timeout)
 {
@@ -259,15 +230,10 @@ static apr_status_t mf_direct_socket(void *ctx, apr_socket_t **sock,
         return APR_ENOTIMPL;
     }
     f->direct_at = f->body_len;
-    f->dbuf = apr_palloc(f->pool, f->dcap);
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, f->dfds) != 0 ||
-        apr_os_sock_put(&f->dsock, &f->dfds[0], f->pool) != APR_SUCCESS ||
-        pthread_create(&f->dthread, NULL, mf_direct_reader, f) != 0) {
-        fprintf(stderr, "mf_direct_socket: setup failed\n");
-        exit(2);
-    }
-    if (f->direct_gone) {
-        pthread_join(f->dthread, NULL); /* its end is closed */
+    tb_sink_open(&f->sink, apr_palloc(f->pool, f->dcap), f->dcap,
+                 f->direct_gone);
+    if (apr_os_sock_put(&f->dsock, &f->sink.fds[0], f->pool) != APR_SUCCESS) {
+        tb_die("mf_direct_socket");
     }
     *sock = f->dsock;
     *timeout = MS(1000);
@@ -286,15 +252,13 @@ static void mf_direct_sent(void *ctx, apr_off_t bytes, int failed)
 static void mf_direct_end(mem_front_t *f)
 {
     if (f->dsock) {
-        close(f->dfds[0]);
-        if (!f->direct_gone) {
-            pthread_join(f->dthread, NULL);
-        }
+        tb_sink_close(&f->sink);
         f->dsock = NULL;
     }
 }
 
-static const rp_front_ops_t mem_front_direct_ops = {
+/* The front's ops; direct writes only for a test that set f->direct. */
+static const rp_front_ops_t mem_front_ops = {
     .read_body = mf_read_body,
     .send_interim = mf_send_interim,
     .send_head = mf_send_head,
@@ -1939,17 +1903,29 @@ static void direct_fill(void)
         .then = (then_)                                                        \
     }
 
-/* px_open() with a front that offers direct writes (direct as in
- * mem_front_t), whose reader leaves at once when gone. */
+/* px_open() with the body DIRECT_LEN long and the front's direct writes
+ * set (direct as in mem_front_t; gone: the reader leaves at once). */
 static void px_open_direct(px_t *px, const tb_step_t *const *scripts,
                            int direct, int gone)
 {
     direct_fill();
     px_open(px, scripts, 1);
-    px->ex->front.ops = &mem_front_direct_ops;
     px->fr->direct = direct;
     px->fr->direct_gone = gone;
     px->fr->dcap = DIRECT_LEN;
+}
+
+/* The usual script: the whole body, its rest 50 ms after the head. */
+static const tb_step_t direct_s0[] = {DIRECT_STEP(DIRECT_LEN - 10, 0), TB_END};
+static const tb_step_t *const direct_sc[] = {direct_s0};
+
+/* rp_proxy_run(), then the direct socket closes (the response is over). */
+static apr_status_t px_run_direct(px_t *px)
+{
+    apr_status_t rv = rp_proxy_run(px->ex);
+
+    mf_direct_end(px->fr);
+    return rv;
 }
 
 /* The first part goes down send_body; then the front offers its socket
@@ -1958,19 +1934,16 @@ static void px_open_direct(px_t *px, const tb_step_t *const *scripts,
  * ends with finish() and the backend connection is pooled. */
 static void test_direct_socket_gets_the_rest_of_a_large_body(void)
 {
-    static const tb_step_t s0[] = {DIRECT_STEP(DIRECT_LEN - 10, 0), TB_END};
-    const tb_step_t *const sc[] = {s0};
     px_t px;
 
-    px_open_direct(&px, sc, 1, 0);
-    RP_EXPECT_INT(rp_proxy_run(px.ex), APR_SUCCESS);
-    mf_direct_end(px.fr);
+    px_open_direct(&px, direct_sc, 1, 0);
+    RP_EXPECT_INT(px_run_direct(&px), APR_SUCCESS);
     RP_EXPECT_INT(px.fr->ndirect_calls, 1);
     RP_EXPECT_INT(px.fr->direct_at, 10);
     RP_EXPECT_INT(px.fr->body_len, 10);
     RP_EXPECT(memcmp(px.fr->body, direct_body, 10) == 0);
-    RP_EXPECT_INT(px.fr->dgot, DIRECT_LEN - 10);
-    RP_EXPECT(memcmp(px.fr->dbuf, direct_body + 10, DIRECT_LEN - 10) == 0);
+    RP_EXPECT_INT(px.fr->sink.got, DIRECT_LEN - 10);
+    RP_EXPECT(memcmp(px.fr->sink.buf, direct_body + 10, DIRECT_LEN - 10) == 0);
     RP_EXPECT_INT(px.fr->direct_bytes, DIRECT_LEN - 10);
     RP_EXPECT_INT(px.ex->body_bytes, DIRECT_LEN);
     RP_EXPECT_INT(px.fr->nfinish, 1);
@@ -1992,14 +1965,13 @@ static void test_direct_backend_close_mid_body_aborts_front(void)
     px_t px;
 
     px_open_direct(&px, sc, 1, 0);
-    RP_EXPECT_INT(rp_proxy_run(px.ex), RP_EBACKEND_BROKE);
-    mf_direct_end(px.fr);
+    RP_EXPECT_INT(px_run_direct(&px), RP_EBACKEND_BROKE);
     RP_EXPECT_INT(px.fr->naborts, 1);
     RP_EXPECT_INT(px.fr->nfinish, 0);
     RP_EXPECT(has_log(px.fr, RP_LOG_ERR, "RP00106"));
     RP_EXPECT(has_log(px.fr, RP_LOG_ERR, "(199990 of 300000 bytes missing)"));
-    RP_EXPECT_INT(px.fr->dgot, 100000);
-    RP_EXPECT(memcmp(px.fr->dbuf, direct_body + 10, 100000) == 0);
+    RP_EXPECT_INT(px.fr->sink.got, 100000);
+    RP_EXPECT(memcmp(px.fr->sink.buf, direct_body + 10, 100000) == 0);
     RP_EXPECT_INT(stats(&px).conns_idle, 0);
     px_close(&px);
 }
@@ -2008,13 +1980,10 @@ static void test_direct_backend_close_mid_body_aborts_front(void)
  * leaves during send_body, quiet and counted; the front hears of it. */
 static void test_direct_client_gone_is_quiet(void)
 {
-    static const tb_step_t s0[] = {DIRECT_STEP(DIRECT_LEN - 10, 0), TB_END};
-    const tb_step_t *const sc[] = {s0};
     px_t px;
 
-    px_open_direct(&px, sc, 1, 1);
-    RP_EXPECT_INT(rp_proxy_run(px.ex), RP_ECLIENT_GONE);
-    mf_direct_end(px.fr);
+    px_open_direct(&px, direct_sc, 1, 1);
+    RP_EXPECT_INT(px_run_direct(&px), RP_ECLIENT_GONE);
     RP_EXPECT_INT(px.fr->direct_failed, 1);
     RP_EXPECT_INT(px.fr->naborts, 0);
     RP_EXPECT_INT(px.fr->nfinish, 0);
@@ -2028,13 +1997,11 @@ static void test_direct_client_gone_is_quiet(void)
  * and finish(). */
 static void test_direct_refused_or_off_body_through_the_front(void)
 {
-    static const tb_step_t s0[] = {DIRECT_STEP(DIRECT_LEN - 10, 0), TB_END};
-    const tb_step_t *const sc[] = {s0};
     int off;
     px_t px;
 
     for (off = 0; off < 2; off++) {
-        px_open_direct(&px, sc, off ? 1 : 2, 0);
+        px_open_direct(&px, direct_sc, off ? 1 : 2, 0);
         px.conf.splice = off ? 0 : 1;
         RP_EXPECT_INT(rp_proxy_run(px.ex), APR_SUCCESS);
         RP_EXPECT_INT(px.fr->ndirect_calls, off ? 0 : 1);

@@ -11,9 +11,6 @@
  * descriptors as before the test. */
 
 #include <signal.h>
-#include <pthread.h>
-#include <unistd.h>
-#include <sys/socket.h>
 #include <apr_general.h>
 #include <apr_pools.h>
 #include <apr_strings.h>
@@ -2155,58 +2152,18 @@ static void test_backend_close_mid_body_is_eof_on_read(void)
 
 /* ---- bodies moved socket to socket (rp_response_splice) ----------------- */
 
-/* The client's side of a direct write: a socket pair, the test's end
- * wrapped for the transport, the other end read to its close by a thread
- * into buf (at most cap bytes). */
+/* The client's side (rp_test_backend.h) and its end as the transport's
+ * output socket. */
 typedef struct sink_t {
-    int fds[2];
-    apr_socket_t *out; /* over fds[0] */
-    pthread_t thread;
-    char *buf;
-    apr_size_t cap, got;
-    int close_at_once; /* the reader leaves at once: a client gone */
+    tb_sink_t tb;
+    apr_socket_t *out; /* over tb.fds[0] */
 } sink_t;
 
-static void *sink_main(void *data)
+static void sink_open(fx_t *fx, sink_t *k, apr_size_t cap, int gone)
 {
-    sink_t *k = data;
-    ssize_t n;
-
-    if (k->close_at_once) {
-        close(k->fds[1]);
-        return NULL;
-    }
-    while (k->got < k->cap &&
-           (n = read(k->fds[1], k->buf + k->got, k->cap - k->got)) > 0) {
-        k->got += (apr_size_t)n;
-    }
-    close(k->fds[1]);
-    return NULL;
-}
-
-static void sink_open(fx_t *fx, sink_t *k, apr_size_t cap, int close_at_once)
-{
-    memset(k, 0, sizeof(*k));
-    k->cap = cap;
-    k->buf = apr_palloc(fx->pool, cap ? cap : 1);
-    k->close_at_once = close_at_once;
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, k->fds) != 0 ||
-        apr_os_sock_put(&k->out, &k->fds[0], fx->pool) != APR_SUCCESS ||
-        pthread_create(&k->thread, NULL, sink_main, k) != 0) {
-        fprintf(stderr, "sink_open failed\n");
-        exit(2);
-    }
-    if (close_at_once) {
-        pthread_join(k->thread, NULL); /* its end is closed */
-    }
-}
-
-/* The test's end closes (the end of the response), the reader ends. */
-static void sink_close(sink_t *k)
-{
-    close(k->fds[0]);
-    if (!k->close_at_once) {
-        pthread_join(k->thread, NULL);
+    tb_sink_open(&k->tb, apr_palloc(fx->pool, cap ? cap : 1), cap, gone);
+    if (apr_os_sock_put(&k->out, &k->tb.fds[0], fx->pool) != APR_SUCCESS) {
+        tb_die("sink_open");
     }
 }
 
@@ -2234,14 +2191,21 @@ static apr_status_t splice_rest(rp_response_t *resp, sink_t *k,
     return rv;
 }
 
-/* GET /big after its first read (the 10 body bytes that came with the
- * head, dropped). */
-static rp_response_t *big_after_first_read(fx_t *fx)
+/* A test of splicing: the backend plays sc (a GATHER body), the client's
+ * side is a sink (cap bytes; gone: it leaves at once); returns GET /big
+ * after its first read (the 10 body bytes that came with the head,
+ * dropped), or NULL. */
+static rp_response_t *splice_open(fx_t *fx, const tb_step_t *const *sc,
+                                  sink_t *k, apr_size_t cap, int gone)
 {
-    apr_bucket_brigade *bb = apr_brigade_create(fx->pool, fx->ba);
+    apr_bucket_brigade *bb;
     rp_response_t *resp;
     int eos = 0;
 
+    gather_fill();
+    fx_open(fx, sc, 1);
+    sink_open(fx, k, cap, gone);
+    bb = apr_brigade_create(fx->pool, fx->ba);
     resp = first_part(fx, "/big", bb, &eos);
     RP_EXPECT_INT(eos, 0);
     apr_brigade_destroy(bb);
@@ -2264,10 +2228,7 @@ static void test_splice_moves_the_rest_of_a_length_body_byte_exact(void)
     sink_t k;
     fx_t fx;
 
-    gather_fill();
-    fx_open(&fx, sc, 1);
-    sink_open(&fx, &k, GATHER_LEN, 0);
-    resp = big_after_first_read(&fx);
+    resp = splice_open(&fx, sc, &k, GATHER_LEN, 0);
     if (resp) {
         RP_EXPECT(rp_response_can_splice(resp, 64 * 1024));
         RP_EXPECT(!rp_response_can_splice(resp, GATHER_LEN));
@@ -2277,9 +2238,9 @@ static void test_splice_moves_the_rest_of_a_length_body_byte_exact(void)
         RP_EXPECT(calls >= 2); /* at least a pipe's worth per call */
         rp_response_close(resp);
     }
-    sink_close(&k);
-    RP_EXPECT_INT(k.got, GATHER_LEN - 10);
-    RP_EXPECT(memcmp(k.buf, gather_body + 10, GATHER_LEN - 10) == 0);
+    tb_sink_close(&k.tb);
+    RP_EXPECT_INT(k.tb.got, GATHER_LEN - 10);
+    RP_EXPECT(memcmp(k.tb.buf, gather_body + 10, GATHER_LEN - 10) == 0);
     RP_EXPECT_INT(stats(&fx).conns_idle, 1);
     expect_next_hello(&fx, "/2", 1);
     fx_close(&fx);
@@ -2339,10 +2300,7 @@ static void test_splice_backend_close_mid_body_is_eof_naming_the_rest(void)
     sink_t k;
     fx_t fx;
 
-    gather_fill();
-    fx_open(&fx, sc, 1);
-    sink_open(&fx, &k, GATHER_LEN, 0);
-    resp = big_after_first_read(&fx);
+    resp = splice_open(&fx, sc, &k, GATHER_LEN, 0);
     if (resp) {
         RP_EXPECT_INT(splice_rest(resp, &k, READ_TIMEOUT, &moved, &calls),
                       APR_EOF);
@@ -2351,8 +2309,8 @@ static void test_splice_backend_close_mid_body_is_eof_naming_the_rest(void)
                   strstr(resp->error, "(100000 of 150010 bytes missing)"));
         rp_response_close(resp);
     }
-    sink_close(&k);
-    RP_EXPECT(memcmp(k.buf, gather_body + 10, GATHER_PART1) == 0);
+    tb_sink_close(&k.tb);
+    RP_EXPECT(memcmp(k.tb.buf, gather_body + 10, GATHER_PART1) == 0);
     RP_EXPECT_INT(stats(&fx).conns_idle, 0);
     fx_close(&fx);
 }
@@ -2370,17 +2328,14 @@ static void test_splice_client_gone_is_client_gone(void)
     sink_t k;
     fx_t fx;
 
-    gather_fill();
-    fx_open(&fx, sc, 1);
-    sink_open(&fx, &k, 0, 1);
-    resp = big_after_first_read(&fx);
+    resp = splice_open(&fx, sc, &k, 0, 1);
     if (resp) {
         RP_EXPECT_INT(splice_rest(resp, &k, READ_TIMEOUT, &moved, &calls),
                       RP_ECLIENT_GONE);
         RP_EXPECT_INT(moved, 0);
         rp_response_close(resp);
     }
-    sink_close(&k);
+    tb_sink_close(&k.tb);
     RP_EXPECT_INT(stats(&fx).conns_idle, 0);
     fx_close(&fx);
 }
@@ -2397,10 +2352,7 @@ static void test_splice_timeout_is_timeup_and_body_goes_on(void)
     sink_t k;
     fx_t fx;
 
-    gather_fill();
-    fx_open(&fx, sc, 1);
-    sink_open(&fx, &k, GATHER_LEN, 0);
-    resp = big_after_first_read(&fx);
+    resp = splice_open(&fx, sc, &k, GATHER_LEN, 0);
     if (resp) {
         RP_EXPECT_INT(
             rp_response_splice(resp, k.out, MS(100), MS(1000), &n, &eos),
@@ -2412,8 +2364,8 @@ static void test_splice_timeout_is_timeup_and_body_goes_on(void)
         RP_EXPECT_INT(moved, GATHER_LEN - 10);
         rp_response_close(resp);
     }
-    sink_close(&k);
-    RP_EXPECT(memcmp(k.buf, gather_body + 10, GATHER_LEN - 10) == 0);
+    tb_sink_close(&k.tb);
+    RP_EXPECT(memcmp(k.tb.buf, gather_body + 10, GATHER_LEN - 10) == 0);
     RP_EXPECT_INT(stats(&fx).conns_idle, 1);
     fx_close(&fx);
 }
